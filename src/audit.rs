@@ -1,0 +1,333 @@
+//! `hutong audit`: load the rulebook, read the logs, run every rule in one
+//! streaming pass, and write `findings.json`, evidence and rejected rows.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use serde::Serialize;
+
+use crate::cli::{AuditArgs, TextOrJson};
+use crate::contract::Dataset;
+use crate::engine::{self, Context};
+use crate::findings::{Evidence, Finding, Summary, UnmappedLabel, Verdict, SCHEMA_VERSION};
+use crate::ingest::accounting::{self, DatasetAccount};
+use crate::ingest::rejects;
+use crate::ingest::{self, Inputs};
+use crate::inspect::{ingest_options, input_spec, Window};
+use crate::rulebook::{self, RuleSpec, Rulebook, Taxonomy};
+use crate::timefmt;
+
+#[derive(Debug, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RulebookRef {
+    pub id: String,
+    pub title: String,
+    pub version: String,
+    pub jurisdiction: String,
+    pub path: String,
+    pub sha256: String,
+}
+
+/// One dataset's inputs, as `findings.json` reports them.
+#[derive(Debug, Serialize)]
+pub struct InputReport {
+    #[serde(flatten)]
+    pub account: DatasetAccount,
+    /// Where the rejected rows are, relative to the output directory.
+    pub rejected_file: Option<String>,
+}
+
+/// The root of `findings.json`.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub schema_version: &'static str,
+    pub tool: Tool,
+    pub generated_at: String,
+    pub command: Vec<String>,
+    pub rulebook: RulebookRef,
+    pub inputs: Vec<InputReport>,
+    pub window: Option<Window>,
+    pub summary: Summary,
+    pub unmapped_labels: Vec<UnmappedLabel>,
+    pub findings: Vec<Finding>,
+}
+
+/// The datasets a rulebook's rules read.
+pub fn datasets_needed(rb: &Rulebook) -> Vec<Dataset> {
+    let mut out = Vec::new();
+    for r in &rb.rules {
+        let ds = match &r.spec {
+            RuleSpec::Coverage { .. } | RuleSpec::Exclusivity { .. } => Dataset::Checkout,
+            RuleSpec::Parity { metric, .. } => metric.dataset(),
+            _ => Dataset::Transactions,
+        };
+        if !out.contains(&ds) {
+            out.push(ds);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `generated_at`: SOURCE_DATE_EPOCH when set (reproducible builds), else now.
+pub fn generated_at() -> anyhow::Result<String> {
+    let secs = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => v
+            .trim()
+            .parse::<i64>()
+            .with_context(|| format!("SOURCE_DATE_EPOCH `{v}` is not a whole number of seconds"))?,
+        Err(_) => chrono::Utc::now().timestamp(),
+    };
+    let dt = chrono::DateTime::from_timestamp(secs, 0).context("SOURCE_DATE_EPOCH out of range")?;
+    Ok(dt.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
+    let rb = rulebook::load(&args.rules)?;
+    let spec = input_spec(&args.input);
+    if spec.data.is_none() && spec.transactions.is_none() && spec.checkout.is_none() {
+        bail!("no input given: use --data DIR, or --transactions and --checkout PATH");
+    }
+    let inputs = ingest::open(&spec, ingest_options(&args.input)?)?;
+    for ds in datasets_needed(&rb) {
+        if inputs.get(ds).is_none() {
+            return Err(ingest::IngestError::MissingDataset { dataset: ds }.into());
+        }
+    }
+    check_out_dir(&args.out, &inputs)?;
+    let generated_at = generated_at()?;
+    // The program name as typed varies (cargo run, a path); record it as `hutong`.
+    let command: Vec<String> = std::iter::once("hutong".to_string()).chain(std::env::args().skip(1)).collect();
+    let report = audit(&rb, &inputs, &args.out, generated_at, command)?;
+    let worst = report.findings.iter().filter(|f| f.verdict == Verdict::Fail).map(|f| f.severity).max();
+    match args.format {
+        TextOrJson::Json => {
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+        TextOrJson::Text => {
+            if !args.quiet {
+                print!("{}", summary_text(&report, &args.out));
+            }
+        }
+    }
+    Ok(match worst {
+        Some(s) if s >= args.fail_on => 1,
+        _ => 0,
+    })
+}
+
+/// Refuses an output directory inside an input directory, where evidence
+/// files could be mistaken for inputs on the next run.
+fn check_out_dir(out: &Path, inputs: &Inputs) -> anyhow::Result<()> {
+    let out_abs = absolute(out);
+    for input in inputs.datasets.values() {
+        for f in &input.files {
+            if let Some(dir) = absolute(&f.path).parent() {
+                if out_abs == dir {
+                    bail!(
+                        "--out {} is the directory holding input {}; choose another output directory",
+                        out.display(),
+                        f.path.display()
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf()))
+}
+
+/// Runs the audit and writes every output file under `out`.
+pub fn audit(
+    rb: &Rulebook,
+    inputs: &Inputs,
+    out: &Path,
+    generated_at: String,
+    command: Vec<String>,
+) -> anyhow::Result<Report> {
+    let taxonomy = Arc::new(Taxonomy::new(rb).context("compiling the taxonomy's aliases")?);
+    let ctx = Context { rulebook: rb, taxonomy, inputs };
+    // Accounting and rejected rows ride along in the same pass as the rules.
+    let mut extra = Vec::new();
+    let mut order = Vec::new();
+    for input in inputs.datasets.values() {
+        extra.push(accounting::counts_plan(input));
+        extra.push(rejects::rejected_plan(input));
+        order.push(input.dataset);
+    }
+    let window_plans: Vec<Dataset> =
+        [Dataset::Transactions, Dataset::Checkout].into_iter().filter(|ds| inputs.get(*ds).is_some()).collect();
+    for ds in &window_plans {
+        if let Some(input) = inputs.get(*ds) {
+            extra.push(input.accepted().select([
+                polars::prelude::col("ts").min().alias("from"),
+                polars::prelude::col("ts").max().alias("to"),
+            ]));
+        }
+    }
+    let outcome = engine::run(&ctx, extra)?;
+    let mut frames = outcome.extra.into_iter();
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut input_reports = Vec::new();
+    for ds in order {
+        let input = inputs.get(ds).context("dataset vanished")?;
+        let counts = frames.next().unwrap_or_default();
+        let rejected_df = frames.next().unwrap_or_default();
+        let account = accounting::from_counts(input, &counts)?;
+        let rejected = rejects::locate(input, &rejected_df, inputs.options.delimiter)?;
+        let rejected_file = if rejected.is_empty() {
+            remove_stale(&out.join("rejected").join(format!("{}.csv", ds.name())))?;
+            None
+        } else {
+            let dir = out.join("rejected");
+            write_atomic(&dir.join(format!("{}.csv", ds.name())), |p| rejects::write_to(p, &rejected))?;
+            Some(format!("rejected/{}.csv", ds.name()))
+        };
+        input_reports.push(InputReport { account, rejected_file });
+    }
+    let mut from: Option<i64> = None;
+    let mut to: Option<i64> = None;
+    for _ in &window_plans {
+        let df = frames.next().unwrap_or_default();
+        if df.height() == 0 {
+            continue;
+        }
+        if let Some(v) = df.column("from")?.i64()?.get(0) {
+            from = Some(from.map_or(v, |f| f.min(v)));
+        }
+        if let Some(v) = df.column("to")?.i64()?.get(0) {
+            to = Some(to.map_or(v, |t| t.max(v)));
+        }
+    }
+    let tz = inputs.options.timezone;
+    let window = match (from, to) {
+        (Some(f), Some(t)) => Some(Window { from: timefmt::rfc3339(f, tz), to: timefmt::rfc3339(t, tz) }),
+        _ => None,
+    };
+    let mut findings = outcome.findings;
+    findings.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
+    let evidence_dir = out.join("evidence");
+    for f in findings.iter_mut() {
+        let path = evidence_dir.join(format!("{}.csv", f.rule_id));
+        match f.evidence_table.as_ref() {
+            Some(table) => {
+                write_atomic(&path, |p| write_evidence(p, table))?;
+                f.evidence =
+                    Some(Evidence { file: format!("evidence/{}.csv", f.rule_id), rows: table.rows.len() as u64 });
+            }
+            None => remove_stale(&path)?,
+        }
+    }
+    let report = Report {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool { name: "hutong", version: env!("CARGO_PKG_VERSION") },
+        generated_at,
+        command,
+        rulebook: RulebookRef {
+            id: rb.meta.id.clone(),
+            title: rb.meta.title.clone(),
+            version: rb.meta.version.clone(),
+            jurisdiction: rb.meta.jurisdiction.clone(),
+            path: rb.path.clone(),
+            sha256: rb.sha256.clone(),
+        },
+        inputs: input_reports,
+        window,
+        summary: Summary::of(&findings),
+        unmapped_labels: outcome.unmapped,
+        findings,
+    };
+    write_atomic(&out.join("findings.json"), |p| {
+        let mut text = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;
+        text.push('\n');
+        std::fs::write(p, text)
+    })?;
+    Ok(report)
+}
+
+/// Writes through a temporary file renamed into place, so an interrupted run
+/// never leaves a complete-looking but partial file.
+pub fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> std::io::Result<()>) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("out")));
+    write(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("moving {} into place", path.display()))?;
+    Ok(())
+}
+
+/// Removes an output hutong wrote on an earlier run that this run does not
+/// produce (e.g. evidence for a rule that now passes).
+fn remove_stale(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("removing stale {}", path.display())),
+    }
+}
+
+fn write_evidence(path: &Path, table: &crate::findings::EvidenceTable) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_path(path).map_err(std::io::Error::other)?;
+    w.write_record(&table.header).map_err(std::io::Error::other)?;
+    for row in &table.rows {
+        w.write_record(row).map_err(std::io::Error::other)?;
+    }
+    w.flush()
+}
+
+/// The terminal summary: one line per rule, then totals.
+pub fn summary_text(report: &Report, out: &Path) -> String {
+    let mut s = String::new();
+    s.push_str(&format!("{} {} — {}\n", report.rulebook.title, report.rulebook.version, report.rulebook.path));
+    if let Some(w) = &report.window {
+        s.push_str(&format!("window {} .. {}\n", w.from, w.to));
+    }
+    for i in &report.inputs {
+        s.push_str(&format!(
+            "{:<13} {} rows read = {} accepted + {} rejected\n",
+            i.account.dataset.name(),
+            i.account.rows_read,
+            i.account.rows_accepted,
+            i.account.rows_rejected
+        ));
+    }
+    s.push('\n');
+    for f in &report.findings {
+        s.push_str(&format!(
+            "{:<10} {:<13} {:<8} {}\n",
+            f.rule_id,
+            f.verdict.name().to_uppercase(),
+            f.severity.name(),
+            f.message
+        ));
+    }
+    let sm = &report.summary;
+    s.push_str(&format!(
+        "\n{} pass, {} fail, {} inconclusive, {} not evaluable; findings in {}\n",
+        sm.pass,
+        sm.fail,
+        sm.inconclusive,
+        sm.not_evaluable,
+        out.join("findings.json").display()
+    ));
+    if !report.unmapped_labels.is_empty() {
+        let labels: Vec<String> =
+            report.unmapped_labels.iter().map(|u| format!("{} ({} rows)", u.label, u.rows)).collect();
+        s.push_str(&format!("unmapped labels: {}\n", labels.join(", ")));
+    }
+    s
+}

@@ -1,0 +1,149 @@
+//! Command-line definitions (clap). Parsing only: `main` turns these into
+//! validated plans and runs them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::generate::OutputFormat;
+use crate::rulebook::Severity;
+
+/// Audit payment platforms' logs against interconnection rules.
+///
+/// hutong reads transaction and checkout-option logs (CSV or Parquet),
+/// accounts for every row, and checks coverage, mutual recognition,
+/// exclusivity, concentration and non-discrimination rules.
+///
+/// Exit codes: 0 success (no failing finding at or above --fail-on),
+/// 1 failing findings, 2 usage, rulebook or input error.
+#[derive(Debug, Parser)]
+#[command(name = "hutong", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Summarise input logs: files, row accounting, time window, labels.
+    Inspect(InspectArgs),
+    /// Apply a rulebook to the logs; write findings.json and evidence.
+    Audit(AuditArgs),
+    /// Validate, list and explain rulebooks (no data needed).
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Write synthetic logs that follow the data contract.
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Report every problem in one or more rulebooks, with file:line:column.
+    Check {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// List a rulebook's rules.
+    List {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Print one rule's text, parameters, rationale and citation.
+    Explain {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[arg(value_name = "RULE-ID")]
+        rule: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The rulebook (TOML) to apply.
+    #[arg(long, value_name = "FILE")]
+    pub rules: PathBuf,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Directory for findings.json, evidence/ and rejected/ (created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Exit with 1 when a rule of this severity or higher fails.
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = Severity::High)]
+    pub fail_on: Severity,
+    /// What to print on stdout: a text summary, or findings.json itself.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
+    /// Print nothing on success (files are still written).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Where the logs are, and how to read them.
+#[derive(Debug, Clone, Args)]
+pub struct InputArgs {
+    /// Directory holding transactions.{csv,parquet}, checkout.{csv,parquet}
+    /// and optionally merchants.{csv,parquet} (or a folder per dataset).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Transactions: a file, a directory or a quoted glob; overrides --data.
+    #[arg(long, value_name = "PATH")]
+    pub transactions: Option<String>,
+    /// Checkout options: a file, a directory or a quoted glob; overrides --data.
+    #[arg(long, value_name = "PATH")]
+    pub checkout: Option<String>,
+    /// Merchants: a file, a directory or a quoted glob; overrides --data.
+    #[arg(long, value_name = "PATH")]
+    pub merchants: Option<String>,
+    /// UTC offset for timestamps written without one, e.g. +08:00 or Z.
+    #[arg(long, value_name = "OFFSET", default_value = "+08:00")]
+    pub timezone: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TextOrJson {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
+    /// Also write every rejected row to DIR/rejected/<dataset>.csv.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// How many distinct labels to list per column (the rest are counted).
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub top: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Directory to write transactions, checkout and merchants files into.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Random seed: the same seed and options give byte-identical files.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Number of merchants (70% online across platforms, 30% physical shops).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub merchants: u32,
+    /// Length of the window in days, starting 2021-10-01 (+08:00).
+    #[arg(long, value_name = "N", default_value_t = 7)]
+    pub days: u32,
+    /// Volume multiplier: scale 1 is about 21,000 transactions and 23,000
+    /// checkout rows; scale 500 about 10.5 million transactions.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub scale: u32,
+    /// File format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Csv)]
+    pub format: OutputFormat,
+    /// Violations to plant: `all`, `none`, or a comma-separated list of
+    /// exclusive-merchants, low-unionpay-coverage, folded-rivals, one-way,
+    /// dead-cell, slow-rival, failing-rival, rival-surcharge, dirty-rows.
+    #[arg(long, value_name = "LIST", default_value = "all")]
+    pub plant: String,
+}

@@ -1,0 +1,111 @@
+//! Row accounting: rows read, accepted and rejected by reason, per file and
+//! per dataset, so that `rows_read = rows_accepted + rows_rejected` is shown.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use super::validate::{FILE, REASON};
+use super::{DatasetInput, Format, IngestError};
+use crate::contract::Dataset;
+
+/// The accounting of one input file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileAccount {
+    pub path: PathBuf,
+    pub format: Format,
+    pub bytes: u64,
+    pub sha256: String,
+    pub rows_read: u64,
+    pub rows_rejected: u64,
+}
+
+/// The accounting of one dataset.
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasetAccount {
+    pub dataset: Dataset,
+    pub files: Vec<FileAccount>,
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+    pub rejected_by_reason: BTreeMap<String, u64>,
+    /// Contract columns the files provide.
+    pub columns_present: Vec<&'static str>,
+    /// Optional contract columns no file provides.
+    pub columns_missing: Vec<&'static str>,
+    pub extra_columns: Vec<String>,
+}
+
+/// The plan that counts rows per file and reason.
+pub fn counts_plan(input: &DatasetInput) -> LazyFrame {
+    input.frame.clone().group_by([col(FILE), col(REASON)]).agg([len().cast(DataType::UInt64).alias("n")])
+}
+
+/// Builds the accounting from the collected `counts_plan`.
+pub fn from_counts(input: &DatasetInput, counts: &DataFrame) -> Result<DatasetAccount, IngestError> {
+    let err = |source| IngestError::Polars { context: format!("{}: counting rows", input.dataset), source };
+    let files = counts.column(FILE).and_then(|c| c.u32().cloned()).map_err(err)?;
+    let reasons = counts.column(REASON).and_then(|c| c.str().cloned()).map_err(err)?;
+    let ns = counts.column("n").and_then(|c| c.u64().cloned()).map_err(err)?;
+    let mut per_file = vec![(0u64, 0u64); input.files.len()];
+    let mut by_reason = BTreeMap::new();
+    for ((f, reason), n) in files.iter().zip(reasons.iter()).zip(ns.iter()) {
+        let (Some(f), Some(n)) = (f, n) else { continue };
+        if let Some(slot) = per_file.get_mut(f as usize) {
+            slot.0 += n;
+            if let Some(r) = reason {
+                slot.1 += n;
+                *by_reason.entry(r.to_string()).or_insert(0) += n;
+            }
+        }
+    }
+    let files: Vec<FileAccount> = input
+        .files
+        .iter()
+        .zip(per_file)
+        .map(|(f, (read, rejected))| FileAccount {
+            path: f.path.clone(),
+            format: f.format,
+            bytes: f.bytes,
+            sha256: f.sha256.clone(),
+            rows_read: read,
+            rows_rejected: rejected,
+        })
+        .collect();
+    for (f, acc) in input.files.iter().zip(&files) {
+        // The pre-read and polars must agree on what a record is, or line
+        // numbers in the rejected rows would be wrong: refuse to guess.
+        if let Some(records) = f.records {
+            if records != acc.rows_read {
+                return Err(IngestError::Polars {
+                    context: format!("{}: {}", input.dataset, f.path.display()),
+                    source: PolarsError::ComputeError(
+                        format!(
+                            "the CSV reader found {} rows but the pre-read found {records} records; \
+                             the file's quoting may be irregular",
+                            acc.rows_read
+                        )
+                        .into(),
+                    ),
+                });
+            }
+        }
+    }
+    let rows_read = files.iter().map(|f| f.rows_read).sum();
+    let rows_rejected = files.iter().map(|f| f.rows_rejected).sum();
+    let columns_missing =
+        input.dataset.columns().iter().map(|c| c.name).filter(|n| !input.present.contains(n)).collect();
+    Ok(DatasetAccount {
+        dataset: input.dataset,
+        files,
+        rows_read,
+        rows_accepted: rows_read - rows_rejected,
+        rows_rejected,
+        rejected_by_reason: by_reason,
+        columns_present: input.present.clone(),
+        columns_missing,
+        extra_columns: input.extra_columns.clone(),
+    })
+}

@@ -1,0 +1,170 @@
+//! A byte-level CSV record scanner with the same record boundaries as
+//! polars' reader: every line end outside quotes ends a record, blank lines
+//! included; a final line without a line end is a record if it is not empty.
+//!
+//! It reports where each record starts (byte and line), how many fields it
+//! has and whether it is blank, which polars cannot tell once it has parsed
+//! only the projected columns.
+
+/// One record as the scanner saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record {
+    /// 0-based index, header included.
+    pub index: u64,
+    /// Byte offset of the record's first byte.
+    pub start: u64,
+    /// Byte offset just past its line end (or end of file).
+    pub end: u64,
+    /// 1-based line the record starts on.
+    pub line: u64,
+    pub fields: usize,
+    /// The line was empty (or only `\r`).
+    pub blank: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// At the start of a field or inside an unquoted one.
+    Unquoted,
+    InQuotes,
+    /// Just saw a quote inside a quoted field: an escaped quote or the end.
+    QuoteInQuotes,
+}
+
+/// Feeds bytes, calls back once per complete record.
+pub struct Scanner {
+    delimiter: u8,
+    quote: u8,
+    state: State,
+    at_field_start: bool,
+    fields: usize,
+    content: bool,
+    offset: u64,
+    line: u64,
+    index: u64,
+    start: u64,
+    start_line: u64,
+}
+
+impl Scanner {
+    pub fn new(delimiter: u8) -> Scanner {
+        Scanner {
+            delimiter,
+            quote: b'"',
+            state: State::Unquoted,
+            at_field_start: true,
+            fields: 0,
+            content: false,
+            offset: 0,
+            line: 1,
+            index: 0,
+            start: 0,
+            start_line: 1,
+        }
+    }
+
+    pub fn feed(&mut self, chunk: &[u8], mut on_record: impl FnMut(Record)) {
+        for &b in chunk {
+            self.offset += 1;
+            match self.state {
+                State::InQuotes => {
+                    if b == self.quote {
+                        self.state = State::QuoteInQuotes;
+                    } else if b == b'\n' {
+                        self.line += 1;
+                    }
+                    continue;
+                }
+                State::QuoteInQuotes => {
+                    if b == self.quote {
+                        self.state = State::InQuotes;
+                        continue;
+                    }
+                    self.state = State::Unquoted;
+                }
+                State::Unquoted => {}
+            }
+            if b == b'\n' {
+                self.line += 1;
+                self.emit(&mut on_record);
+            } else if b == self.delimiter {
+                self.fields += 1;
+                self.content = true;
+                self.at_field_start = true;
+            } else if b == self.quote && self.at_field_start {
+                self.state = State::InQuotes;
+                self.content = true;
+                self.at_field_start = false;
+            } else if b != b'\r' {
+                self.content = true;
+                self.at_field_start = false;
+            }
+        }
+    }
+
+    /// Ends the input: a last record without a line end counts if not empty.
+    pub fn finish(&mut self, mut on_record: impl FnMut(Record)) {
+        if self.content || self.state != State::Unquoted {
+            self.emit(&mut on_record);
+        }
+    }
+
+    fn emit(&mut self, on_record: &mut impl FnMut(Record)) {
+        let blank = !self.content;
+        on_record(Record {
+            index: self.index,
+            start: self.start,
+            end: self.offset,
+            line: self.start_line,
+            fields: if blank { 0 } else { self.fields + 1 },
+            blank,
+        });
+        self.index += 1;
+        self.fields = 0;
+        self.content = false;
+        self.at_field_start = true;
+        self.state = State::Unquoted;
+        self.start = self.offset;
+        self.start_line = self.line;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(text: &[u8]) -> Vec<Record> {
+        let mut out = Vec::new();
+        let mut s = Scanner::new(b',');
+        // Feed in small pieces to exercise chunk boundaries.
+        for piece in text.chunks(3) {
+            s.feed(piece, |r| out.push(r));
+        }
+        s.finish(|r| out.push(r));
+        out
+    }
+
+    #[test]
+    fn records_lines_and_fields() {
+        let recs = scan(b"a,b\r\n1,\"x\ny\"\r\n\r\n\"q\"\"\",2\n3");
+        let summary: Vec<(u64, u64, usize, bool)> = recs.iter().map(|r| (r.index, r.line, r.fields, r.blank)).collect();
+        assert_eq!(
+            summary,
+            vec![(0, 1, 2, false), (1, 2, 2, false), (2, 4, 0, true), (3, 5, 2, false), (4, 6, 1, false)]
+        );
+        assert_eq!((recs[1].start, recs[1].end), (5, 15));
+    }
+
+    #[test]
+    fn trailing_blank_lines_are_records_but_the_final_newline_is_not() {
+        assert_eq!(scan(b"a\n1\n").len(), 2);
+        assert_eq!(scan(b"a\n1\n\n").len(), 3);
+        assert_eq!(scan(b"a\n1").len(), 2);
+    }
+
+    #[test]
+    fn empty_fields_are_not_blank() {
+        let recs = scan(b"a,b\n,\n");
+        assert_eq!((recs[1].fields, recs[1].blank), (2, false));
+    }
+}

@@ -1,0 +1,198 @@
+//! One sequential read of each input file before the audit: its SHA-256 and,
+//! for CSV, the records that are blank or have the wrong number of fields.
+//!
+//! Hashing has to read every byte anyway, so the structural check rides along
+//! at little extra cost; polars' own CSV reader cannot report ragged rows when
+//! it only parses the projected columns.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use polars::prelude::IdxSize;
+use sha2::{Digest, Sha256};
+
+use super::csvscan::{Record, Scanner};
+
+/// A structural problem of one CSV record, found by the pre-read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Structural {
+    /// An empty line: polars reads it as a row of nulls.
+    BlankLine,
+    /// More or fewer fields than the header has.
+    FieldCount,
+}
+
+impl Structural {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Structural::BlankLine => "blank_line",
+            Structural::FieldCount => "wrong_field_count",
+        }
+    }
+}
+
+/// What the read found in a CSV file.
+#[derive(Debug, Clone, Default)]
+pub struct CsvLayout {
+    /// Data records (header excluded), blank lines included.
+    pub records: u64,
+    /// 0-based data record indices with a structural problem, in order.
+    pub problems: Vec<(IdxSize, Structural)>,
+    pub sha256: String,
+    /// The file is not valid UTF-8 (byte offset of the first bad sequence).
+    pub invalid_utf8_at: Option<u64>,
+}
+
+/// Reads the header of a CSV file (the first record; a UTF-8 BOM is dropped).
+pub fn csv_header(path: &Path, delimiter: u8) -> io::Result<Option<Vec<String>>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_path(path)
+        .map_err(csv_to_io)?;
+    let mut record = csv::ByteRecord::new();
+    if !rdr.read_byte_record(&mut record).map_err(csv_to_io)? {
+        return Ok(None);
+    }
+    let names = record
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let f = if i == 0 { f.strip_prefix(b"\xef\xbb\xbf").unwrap_or(f) } else { f };
+            String::from_utf8_lossy(f).trim().to_string()
+        })
+        .collect();
+    Ok(Some(names))
+}
+
+fn csv_to_io(e: csv::Error) -> io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        other => io::Error::new(io::ErrorKind::InvalidData, format!("{other:?}")),
+    }
+}
+
+/// Hashes a CSV file and checks the structure of every record.
+pub fn scan_csv(path: &Path, delimiter: u8, header_len: usize) -> io::Result<CsvLayout> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut scanner = Scanner::new(delimiter);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut layout = CsvLayout::default();
+    let mut utf8 = Utf8Check::default();
+    let mut records = 0u64;
+    let mut check = |r: Record| {
+        records += 1;
+        if r.index == 0 {
+            return;
+        }
+        let problem = if r.blank {
+            Structural::BlankLine
+        } else if r.fields != header_len {
+            Structural::FieldCount
+        } else {
+            return;
+        };
+        layout.problems.push(((r.index - 1) as IdxSize, problem));
+    };
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        hasher.update(chunk);
+        utf8.feed(chunk);
+        scanner.feed(chunk, &mut check);
+    }
+    scanner.finish(&mut check);
+    layout.records = records.saturating_sub(1);
+    layout.sha256 = hex(&hasher.finalize());
+    layout.invalid_utf8_at = utf8.finish();
+    Ok(layout)
+}
+
+/// Hashes any file.
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    super::sources::sha256_file(path)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    super::sources::sha256_hex(bytes)
+}
+
+/// Streaming UTF-8 validation across chunk boundaries.
+#[derive(Default)]
+struct Utf8Check {
+    carry: Vec<u8>,
+    offset: u64,
+    bad: Option<u64>,
+}
+
+impl Utf8Check {
+    fn feed(&mut self, chunk: &[u8]) {
+        if self.bad.is_some() || chunk.is_empty() {
+            return;
+        }
+        let mut data = std::mem::take(&mut self.carry);
+        data.extend_from_slice(chunk);
+        match std::str::from_utf8(&data) {
+            Ok(_) => self.offset += data.len() as u64,
+            Err(e) => {
+                let valid = e.valid_up_to();
+                if e.error_len().is_some() {
+                    self.bad = Some(self.offset + valid as u64);
+                } else {
+                    // An incomplete sequence at the end: keep it for the next chunk.
+                    self.offset += valid as u64;
+                    self.carry = data[valid..].to_vec();
+                }
+            }
+        }
+    }
+
+    fn finish(self) -> Option<u64> {
+        self.bad.or_else(|| (!self.carry.is_empty()).then_some(self.offset))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(text: &[u8]) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text).unwrap();
+        f
+    }
+
+    #[test]
+    fn counts_records_and_finds_ragged_ones() {
+        let f = file(b"a,b,c\n1,2,3\n1,2\n\"x\ny\",2,3\n\n1,2,3,4\n1,2,3");
+        let layout = scan_csv(f.path(), b',', 3).unwrap();
+        assert_eq!(layout.records, 6);
+        assert_eq!(
+            layout.problems,
+            vec![(1, Structural::FieldCount), (3, Structural::BlankLine), (4, Structural::FieldCount)]
+        );
+        assert_eq!(layout.invalid_utf8_at, None);
+    }
+
+    #[test]
+    fn header_drops_bom_and_whitespace() {
+        let f = file(b"\xef\xbb\xbftxn_id, ts ,amount\n1,2,3\n");
+        assert_eq!(csv_header(f.path(), b',').unwrap().unwrap(), ["txn_id", "ts", "amount"]);
+        let empty = file(b"");
+        assert_eq!(csv_header(empty.path(), b',').unwrap(), None);
+    }
+
+    #[test]
+    fn finds_invalid_utf8() {
+        // "支付宝" in GBK: d6 a7 happens to be a valid UTF-8 pair, b8 is not.
+        let f = file(b"m\n\xd6\xa7\xb8\xb6\xb1\xa6\n");
+        assert_eq!(scan_csv(f.path(), b',', 1).unwrap().invalid_utf8_at, Some(4));
+    }
+}

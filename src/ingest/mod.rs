@@ -1,0 +1,345 @@
+//! Ingestion: finds the input files, checks their headers before any work,
+//! and builds one lazy, validated frame per dataset.
+//!
+//! Nothing here collects data: the frames are executed together with the
+//! rules, so each file is parsed by polars once. Row problems become a
+//! `__reason` on the row; only file-level problems are errors.
+
+pub mod accounting;
+pub mod csvscan;
+pub mod fileread;
+pub mod parse;
+pub mod rejects;
+pub mod sources;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::contract::Dataset;
+pub use parse::Offset;
+pub use sources::{Format, InputSpec};
+
+/// A problem that stops ingestion before any row is read.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{}no such file or directory: {}", prefix(.dataset), .path.display())]
+    NoSuchPath { dataset: Option<Dataset>, path: PathBuf },
+    #[error("--data must be a directory: {}", .path.display())]
+    NotADirectory { path: PathBuf },
+    #[error("{dataset}: no files match the pattern `{pattern}`")]
+    EmptyGlob { dataset: Dataset, pattern: String },
+    #[error("{dataset}: invalid glob pattern `{pattern}`: {message}")]
+    BadGlob { dataset: Dataset, pattern: String, message: String },
+    #[error("{dataset}: no .csv or .parquet files in directory {}", .path.display())]
+    EmptyDirectory { dataset: Dataset, path: PathBuf },
+    #[error("{dataset}: {}: not a .csv or .parquet file", .path.display())]
+    UnknownFormat { dataset: Dataset, path: PathBuf },
+    #[error("{dataset}: cannot read {}: {source}", .path.display())]
+    Unreadable { dataset: Dataset, path: PathBuf, source: std::io::Error },
+    #[error("{dataset}: {} is empty: expected a header row naming the columns", .path.display())]
+    EmptyFile { dataset: Dataset, path: PathBuf },
+    #[error(
+        "{dataset}: {} lacks required column{} {}\n  columns found: {}",
+        .path.display(),
+        if .missing.len() == 1 { "" } else { "s" },
+        .missing.join(", "),
+        .found.join(", ")
+    )]
+    MissingColumns { dataset: Dataset, path: PathBuf, missing: Vec<String>, found: Vec<String> },
+    #[error("{dataset}: {}: column `{column}` appears more than once in the header", .path.display())]
+    DuplicateColumn { dataset: Dataset, path: PathBuf, column: String },
+    #[error("{dataset}: {}: column `{column}` has type {found}, which cannot hold {expected}", .path.display())]
+    WrongType { dataset: Dataset, path: PathBuf, column: String, found: String, expected: String },
+    #[error(
+        "{dataset}: {} is not valid UTF-8 (first bad byte at offset {offset}); \
+         if it is a GBK or GB18030 export, convert it to UTF-8 first (e.g. `iconv -f GB18030 -t UTF-8`)",
+        .path.display()
+    )]
+    NotUtf8 { dataset: Dataset, path: PathBuf, offset: u64 },
+    #[error("{dataset}: no input given (use --data DIR or --{dataset} PATH)")]
+    MissingDataset { dataset: Dataset },
+    #[error("{context}: {source}")]
+    Polars { context: String, source: PolarsError },
+}
+
+fn prefix(ds: &Option<Dataset>) -> String {
+    ds.map(|d| format!("{d}: ")).unwrap_or_default()
+}
+
+/// How raw files are read.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestOptions {
+    /// Offset for timestamps written without one.
+    pub timezone: Offset,
+    pub delimiter: u8,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions { timezone: Offset::CHINA, delimiter: b',' }
+    }
+}
+
+/// One input file, after its pre-read.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub format: Format,
+    pub bytes: u64,
+    pub sha256: String,
+    /// Header names as found (CSV) or schema names (Parquet).
+    #[serde(skip)]
+    pub columns: Vec<String>,
+    /// Data records counted by the pre-read (CSV only).
+    #[serde(skip)]
+    pub records: Option<u64>,
+}
+
+/// A dataset ready to execute: its files and the validated lazy frame.
+pub struct DatasetInput {
+    pub dataset: Dataset,
+    pub files: Vec<InputFile>,
+    /// Contract columns present in at least one file.
+    pub present: Vec<&'static str>,
+    /// Columns outside the contract, ignored by the audit.
+    pub extra_columns: Vec<String>,
+    /// Every row: `__file`, `__row`, the typed contract columns, `__reason`.
+    pub frame: LazyFrame,
+}
+
+impl DatasetInput {
+    pub fn has_column(&self, name: &str) -> bool {
+        self.present.contains(&name)
+    }
+
+    /// The rows that passed validation.
+    pub fn accepted(&self) -> LazyFrame {
+        self.frame.clone().filter(col(validate::REASON).is_null())
+    }
+}
+
+/// All datasets of one audit.
+pub struct Inputs {
+    pub datasets: BTreeMap<Dataset, DatasetInput>,
+    pub options: IngestOptions,
+}
+
+impl Inputs {
+    pub fn get(&self, ds: Dataset) -> Option<&DatasetInput> {
+        self.datasets.get(&ds)
+    }
+}
+
+/// Finds, pre-reads and checks every input file; builds the lazy frames.
+pub fn open(spec: &InputSpec, options: IngestOptions) -> Result<Inputs, IngestError> {
+    let found = sources::resolve(spec)?;
+    let mut datasets = BTreeMap::new();
+    for (ds, files) in found {
+        datasets.insert(ds, open_dataset(ds, files, options)?);
+    }
+    Ok(Inputs { datasets, options })
+}
+
+fn open_dataset(
+    ds: Dataset,
+    files: Vec<sources::SourceFile>,
+    options: IngestOptions,
+) -> Result<DatasetInput, IngestError> {
+    let prepared = prepare_files(ds, &files, options)?;
+    let mut frames = Vec::with_capacity(prepared.len());
+    let mut present: Vec<&'static str> = Vec::new();
+    let mut extra: Vec<String> = Vec::new();
+    let mut inputs = Vec::with_capacity(prepared.len());
+    for (index, (file, layout)) in files.iter().zip(prepared).enumerate() {
+        let columns = layout.columns.clone();
+        check_columns(ds, &file.path, &columns)?;
+        for c in &columns {
+            match ds.column(c) {
+                Some(spec) if !present.contains(&spec.name) => present.push(spec.name),
+                Some(_) => {}
+                None if !extra.contains(c) => extra.push(c.clone()),
+                None => {}
+            }
+        }
+        let (lf, schema) = scan_file(ds, file, &columns, options)?;
+        let raw = validate::RawFile {
+            dataset: ds,
+            index: index as u32,
+            path: &file.path,
+            schema: &schema,
+            problems: Arc::new(layout.problems),
+        };
+        frames.push(validate::validated(lf, &raw, options.timezone)?);
+        inputs.push(InputFile {
+            path: file.path.clone(),
+            format: file.format,
+            bytes: file.bytes,
+            sha256: layout.sha256,
+            columns,
+            records: layout.records,
+        });
+    }
+    present.sort_by_key(|name| ds.columns().iter().position(|c| c.name == *name));
+    extra.sort();
+    let frame = if frames.len() == 1 {
+        frames.remove(0)
+    } else {
+        concat(frames, UnionArgs::default())
+            .map_err(|source| IngestError::Polars { context: format!("{ds}: combining input files"), source })?
+    };
+    Ok(DatasetInput { dataset: ds, files: inputs, present, extra_columns: extra, frame })
+}
+
+/// What the pre-read learnt about one file.
+struct Prepared {
+    columns: Vec<String>,
+    records: Option<u64>,
+    problems: Vec<(IdxSize, fileread::Structural)>,
+    sha256: String,
+}
+
+/// Pre-reads the files on as many threads as there are cores: hashing is
+/// I/O and CPU bound alike.
+fn prepare_files(
+    ds: Dataset,
+    files: &[sources::SourceFile],
+    options: IngestOptions,
+) -> Result<Vec<Prepared>, IngestError> {
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, files.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, Result<Prepared, IngestError>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(file) = files.get(i) else { break mine };
+                        mine.push((i, prepare_file(ds, file, options)));
+                    }
+                })
+            })
+            .collect();
+        // A worker only panics on a bug; its files are then simply missing
+        // and reported below.
+        handles.into_iter().filter_map(|h| h.join().ok()).flatten().collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    if done.len() != files.len() {
+        return Err(IngestError::Polars {
+            context: format!("{ds}: pre-reading files"),
+            source: PolarsError::ComputeError("a pre-read worker stopped unexpectedly".into()),
+        });
+    }
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
+fn prepare_file(ds: Dataset, file: &sources::SourceFile, options: IngestOptions) -> Result<Prepared, IngestError> {
+    let unreadable = |source| IngestError::Unreadable { dataset: ds, path: file.path.clone(), source };
+    match file.format {
+        Format::Csv => {
+            let header = fileread::csv_header(&file.path, options.delimiter)
+                .map_err(unreadable)?
+                .ok_or_else(|| IngestError::EmptyFile { dataset: ds, path: file.path.clone() })?;
+            if header.iter().all(String::is_empty) {
+                return Err(IngestError::EmptyFile { dataset: ds, path: file.path.clone() });
+            }
+            let layout = fileread::scan_csv(&file.path, options.delimiter, header.len()).map_err(unreadable)?;
+            if let Some(offset) = layout.invalid_utf8_at {
+                return Err(IngestError::NotUtf8 { dataset: ds, path: file.path.clone(), offset });
+            }
+            Ok(Prepared {
+                columns: header,
+                records: Some(layout.records),
+                problems: layout.problems,
+                sha256: layout.sha256,
+            })
+        }
+        Format::Parquet => {
+            let sha256 = fileread::sha256_file(&file.path).map_err(unreadable)?;
+            let schema = parquet_scan(&file.path).and_then(|mut lf| lf.collect_schema()).map_err(|e| {
+                IngestError::Unreadable {
+                    dataset: ds,
+                    path: file.path.clone(),
+                    source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+                }
+            })?;
+            let columns = schema.iter_names().map(|n| n.to_string()).collect();
+            Ok(Prepared { columns, records: None, problems: Vec::new(), sha256 })
+        }
+    }
+}
+
+fn check_columns(ds: Dataset, path: &std::path::Path, columns: &[String]) -> Result<(), IngestError> {
+    for (i, c) in columns.iter().enumerate() {
+        if columns[..i].contains(c) {
+            return Err(IngestError::DuplicateColumn { dataset: ds, path: path.to_path_buf(), column: c.clone() });
+        }
+    }
+    let missing: Vec<String> = ds
+        .columns()
+        .iter()
+        .filter(|c| c.required && !columns.iter().any(|h| h == c.name))
+        .map(|c| c.name.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(IngestError::MissingColumns {
+            dataset: ds,
+            path: path.to_path_buf(),
+            missing,
+            found: columns.to_vec(),
+        });
+    }
+    Ok(())
+}
+
+fn path_arg(path: &std::path::Path) -> PlRefPath {
+    PlRefPath::new(path.to_string_lossy().as_ref())
+}
+
+fn parquet_scan(path: &std::path::Path) -> PolarsResult<LazyFrame> {
+    let args = ScanArgsParquet {
+        row_index: Some(RowIndex { name: validate::ROW.into(), offset: 0 }),
+        glob: false,
+        ..Default::default()
+    };
+    LazyFrame::scan_parquet(path_arg(path), args)
+}
+
+/// The raw lazy scan of one file, with its source schema.
+fn scan_file(
+    ds: Dataset,
+    file: &sources::SourceFile,
+    columns: &[String],
+    options: IngestOptions,
+) -> Result<(LazyFrame, Schema), IngestError> {
+    let polars_err = |source| IngestError::Polars { context: format!("{ds}: {}", file.path.display()), source };
+    match file.format {
+        Format::Csv => {
+            // Every column is read as text; validation does the typing so that a
+            // bad value rejects its row instead of failing the scan.
+            let schema: Schema = columns.iter().map(|c| Field::new(c.as_str().into(), DataType::String)).collect();
+            let lf = LazyCsvReader::new(path_arg(&file.path))
+                .with_has_header(true)
+                .with_schema(Some(Arc::new(schema.clone())))
+                .with_separator(options.delimiter)
+                .with_missing_is_null(true)
+                .with_truncate_ragged_lines(true)
+                .with_glob(false)
+                .with_row_index(Some(RowIndex { name: validate::ROW.into(), offset: 0 }))
+                .finish()
+                .map_err(polars_err)?;
+            Ok((lf, schema))
+        }
+        Format::Parquet => {
+            let mut lf = parquet_scan(&file.path).map_err(polars_err)?;
+            let schema = lf.collect_schema().map_err(polars_err)?;
+            Ok((lf, schema.as_ref().clone()))
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Rejected rows: where they are in their files, and `<out>/rejected/<dataset>.csv`.
+//!
+//! Polars tells which records were rejected; this module goes back to the
+//! files that had any (and only those) to find each record's line number and
+//! raw text, since a rejected row must be traceable to its source.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use super::csvscan::{Record, Scanner};
+use super::validate::{FILE, REASON, ROW};
+use super::{DatasetInput, Format, IngestError};
+
+/// One rejected row, located in its source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RejectedRow {
+    pub file: String,
+    /// 1-based physical line where the record starts (CSV); None for Parquet.
+    pub line: Option<u64>,
+    /// 1-based data record (row) number, header excluded.
+    pub record: u64,
+    pub reason: String,
+    /// The record's raw text (CSV); empty for Parquet.
+    pub raw: String,
+}
+
+/// The plan that lists rejected rows.
+pub fn rejected_plan(input: &DatasetInput) -> LazyFrame {
+    input.frame.clone().filter(col(REASON).is_not_null()).select([
+        col(FILE),
+        col(ROW).cast(DataType::UInt64),
+        col(REASON),
+    ])
+}
+
+/// Locates every rejected row of the collected `rejected_plan`, in file and line order.
+pub fn locate(input: &DatasetInput, rejected: &DataFrame, delimiter: u8) -> Result<Vec<RejectedRow>, IngestError> {
+    let err = |source| IngestError::Polars { context: format!("{}: rejected rows", input.dataset), source };
+    let files = rejected.column(FILE).and_then(|c| c.u32().cloned()).map_err(err)?;
+    let rows = rejected.column(ROW).and_then(|c| c.u64().cloned()).map_err(err)?;
+    let reasons = rejected.column(REASON).and_then(|c| c.str().cloned()).map_err(err)?;
+    let mut by_file: BTreeMap<u32, Vec<(u64, String)>> = BTreeMap::new();
+    for ((f, r), reason) in files.iter().zip(rows.iter()).zip(reasons.iter()) {
+        if let (Some(f), Some(r), Some(reason)) = (f, r, reason) {
+            by_file.entry(f).or_default().push((r, reason.to_string()));
+        }
+    }
+    let mut out = Vec::new();
+    for (f, mut rows) in by_file {
+        rows.sort();
+        let Some(file) = input.files.get(f as usize) else { continue };
+        let name = file.path.display().to_string();
+        match file.format {
+            Format::Csv => {
+                let wanted: Vec<u64> = rows.iter().map(|(r, _)| *r).collect();
+                let located = locate_csv(&file.path, delimiter, &wanted).map_err(|source| IngestError::Unreadable {
+                    dataset: input.dataset,
+                    path: file.path.clone(),
+                    source,
+                })?;
+                for ((record, reason), (line, raw)) in rows.into_iter().zip(located) {
+                    out.push(RejectedRow { file: name.clone(), line: Some(line), record: record + 1, reason, raw });
+                }
+            }
+            Format::Parquet => {
+                for (record, reason) in rows {
+                    out.push(RejectedRow {
+                        file: name.clone(),
+                        line: None,
+                        record: record + 1,
+                        reason,
+                        raw: String::new(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// For each wanted 0-based data record (sorted), its 1-based start line and raw text.
+pub fn locate_csv(path: &Path, delimiter: u8, wanted: &[u64]) -> io::Result<Vec<(u64, String)>> {
+    // First read: the byte span and line of each wanted record, with the same
+    // scanner the pre-read used, so record numbers agree with polars'.
+    let mut spans: Vec<(u64, u64, u64)> = Vec::with_capacity(wanted.len());
+    let mut next = 0usize;
+    let mut scanner = Scanner::new(delimiter);
+    let mut file = File::open(path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut on_record = |r: Record| {
+        if r.index > 0 && wanted.get(next) == Some(&(r.index - 1)) {
+            spans.push((r.line, r.start, r.end));
+            next += 1;
+        }
+    };
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        scanner.feed(&buf[..n], &mut on_record);
+    }
+    scanner.finish(&mut on_record);
+    let mut out = Vec::with_capacity(spans.len());
+    for (line, from, to) in spans {
+        let mut raw = vec![0u8; (to - from) as usize];
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(&mut raw)?;
+        let text = String::from_utf8_lossy(&raw);
+        out.push((line, text.trim_end_matches(['\r', '\n']).to_string()));
+    }
+    Ok(out)
+}
+
+/// Writes `<dir>/<dataset>.csv` with one line per rejected row.
+pub fn write(dir: &Path, dataset: &str, rows: &[RejectedRow]) -> io::Result<std::path::PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{dataset}.csv"));
+    write_to(&path, rows)?;
+    Ok(path)
+}
+
+/// Writes rejected rows as CSV: source_file, line, record, reason, raw.
+pub fn write_to(path: &Path, rows: &[RejectedRow]) -> io::Result<()> {
+    let mut w = csv::Writer::from_path(path).map_err(io::Error::other)?;
+    w.write_record(["source_file", "line", "record", "reason", "raw"]).map_err(io::Error::other)?;
+    for r in rows {
+        let line = r.line.map(|l| l.to_string()).unwrap_or_default();
+        w.write_record([r.file.as_str(), &line, &r.record.to_string(), &r.reason, &r.raw]).map_err(io::Error::other)?;
+    }
+    w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn locates_records_across_multiline_fields() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(b"a,b\n1,2\n\"x\ny\",3\n4,5\r\n6,7").unwrap();
+        let got = locate_csv(f.path(), b',', &[1, 2, 3]).unwrap();
+        assert_eq!(got, vec![(3, "\"x\ny\",3".to_string()), (5, "4,5".to_string()), (6, "6,7".to_string())]);
+    }
+}

@@ -1,0 +1,215 @@
+//! Finding the input files of each dataset: `--data DIR`, or a file, directory
+//! or glob per dataset, and recording each file's size and SHA-256.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::IngestError;
+use crate::contract::Dataset;
+
+/// The on-disk format of one input file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Csv,
+    Parquet,
+}
+
+impl Format {
+    pub fn of(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" | "txt" | "tsv" => Some(Format::Csv),
+            "parquet" | "pq" => Some(Format::Parquet),
+            _ => None,
+        }
+    }
+}
+
+/// One input file, as found on disk.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub format: Format,
+    pub bytes: u64,
+}
+
+/// Where the user said each dataset is.
+#[derive(Debug, Clone, Default)]
+pub struct InputSpec {
+    pub data: Option<PathBuf>,
+    pub transactions: Option<String>,
+    pub checkout: Option<String>,
+    pub merchants: Option<String>,
+}
+
+impl InputSpec {
+    fn explicit(&self, ds: Dataset) -> Option<&str> {
+        match ds {
+            Dataset::Transactions => self.transactions.as_deref(),
+            Dataset::Checkout => self.checkout.as_deref(),
+            Dataset::Merchants => self.merchants.as_deref(),
+        }
+    }
+}
+
+/// Resolves every dataset the spec names. A dataset that `--data` does not
+/// contain is simply absent from the map; a path the user typed that leads
+/// nowhere is an error.
+pub fn resolve(spec: &InputSpec) -> Result<BTreeMap<Dataset, Vec<SourceFile>>, IngestError> {
+    if let Some(dir) = &spec.data {
+        if !dir.exists() {
+            return Err(IngestError::NoSuchPath { dataset: None, path: dir.clone() });
+        }
+        if !dir.is_dir() {
+            return Err(IngestError::NotADirectory { path: dir.clone() });
+        }
+    }
+    let mut out = BTreeMap::new();
+    for ds in Dataset::ALL {
+        let files = match (spec.explicit(ds), &spec.data) {
+            (Some(given), _) => Some(from_argument(ds, given)?),
+            (None, Some(dir)) => in_data_dir(ds, dir)?,
+            (None, None) => None,
+        };
+        if let Some(mut files) = files {
+            files.sort_by(|a, b| a.path.cmp(&b.path));
+            files.dedup_by(|a, b| a.path == b.path);
+            out.insert(ds, files);
+        }
+    }
+    Ok(out)
+}
+
+/// `DIR/<dataset>.csv`, `DIR/<dataset>.parquet`, or a folder `DIR/<dataset>/`.
+fn in_data_dir(ds: Dataset, dir: &Path) -> Result<Option<Vec<SourceFile>>, IngestError> {
+    let mut found = Vec::new();
+    for ext in ["csv", "parquet"] {
+        let p = dir.join(format!("{}.{ext}", ds.name()));
+        if p.is_file() {
+            found.push(source_file(ds, &p)?);
+        }
+    }
+    let sub = dir.join(ds.name());
+    if sub.is_dir() {
+        found.extend(files_in_dir(ds, &sub)?);
+    }
+    Ok((!found.is_empty()).then_some(found))
+}
+
+fn from_argument(ds: Dataset, given: &str) -> Result<Vec<SourceFile>, IngestError> {
+    let path = PathBuf::from(given);
+    if path.is_file() {
+        return Ok(vec![source_file(ds, &path)?]);
+    }
+    if path.is_dir() {
+        return files_in_dir(ds, &path);
+    }
+    if given.contains(['*', '?', '[']) {
+        let paths = glob::glob(given).map_err(|e| IngestError::BadGlob {
+            dataset: ds,
+            pattern: given.to_string(),
+            message: e.msg.to_string(),
+        })?;
+        let mut files = Vec::new();
+        for entry in paths {
+            let p = entry.map_err(|e| IngestError::Unreadable {
+                dataset: ds,
+                path: e.path().to_path_buf(),
+                source: io::Error::other(e.error().to_string()),
+            })?;
+            if p.is_file() {
+                files.push(source_file(ds, &p)?);
+            }
+        }
+        if files.is_empty() {
+            return Err(IngestError::EmptyGlob { dataset: ds, pattern: given.to_string() });
+        }
+        return Ok(files);
+    }
+    Err(IngestError::NoSuchPath { dataset: Some(ds), path })
+}
+
+fn files_in_dir(ds: Dataset, dir: &Path) -> Result<Vec<SourceFile>, IngestError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| IngestError::Unreadable {
+        dataset: ds,
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| IngestError::Unreadable { dataset: ds, path: dir.to_path_buf(), source })?;
+        let p = entry.path();
+        if p.is_file() && Format::of(&p).is_some() {
+            files.push(source_file(ds, &p)?);
+        }
+    }
+    if files.is_empty() {
+        return Err(IngestError::EmptyDirectory { dataset: ds, path: dir.to_path_buf() });
+    }
+    Ok(files)
+}
+
+fn source_file(ds: Dataset, path: &Path) -> Result<SourceFile, IngestError> {
+    let format =
+        Format::of(path).ok_or_else(|| IngestError::UnknownFormat { dataset: ds, path: path.to_path_buf() })?;
+    let meta = std::fs::metadata(path).map_err(|source| IngestError::Unreadable {
+        dataset: ds,
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // Opening now turns a permission problem into an error before any work starts.
+    File::open(path).map_err(|source| IngestError::Unreadable { dataset: ds, path: path.to_path_buf(), source })?;
+    Ok(SourceFile { path: path.to_path_buf(), format, bytes: meta.len() })
+}
+
+/// The SHA-256 of a file, as lower-case hex.
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(sha256_hex(&hasher.finalize()))
+}
+
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    sha256_hex(&Sha256::digest(bytes))
+}
+
+/// Lower-case hex of a digest.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_of_known_input() {
+        // FIPS 180-2 test vector for "abc".
+        assert_eq!(sha256_bytes(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn formats_by_extension() {
+        assert_eq!(Format::of(Path::new("a/transactions.CSV")), Some(Format::Csv));
+        assert_eq!(Format::of(Path::new("x.parquet")), Some(Format::Parquet));
+        assert_eq!(Format::of(Path::new("x.json")), None);
+    }
+}

@@ -1,0 +1,236 @@
+//! Turns one raw input file into typed contract columns plus a reject reason.
+//!
+//! Every contract column is parsed into its type; a row whose value is
+//! missing, unparseable or out of range gets a `__reason` naming the first
+//! problem, so accounting and the rules share one lazy plan per file.
+
+use std::sync::Arc;
+
+use polars::prelude::*;
+
+use super::fileread::Structural;
+use super::parse::{self, Offset};
+use super::IngestError;
+use crate::contract::{Column as ContractColumn, Dataset, Kind};
+
+/// Name of the file-index column added to every validated frame.
+pub const FILE: &str = "__file";
+/// Name of the 0-based record index within its file (header excluded).
+pub const ROW: &str = "__row";
+/// Name of the reject reason; null for an accepted row.
+pub const REASON: &str = "__reason";
+
+/// The polars type a contract column has after validation.
+pub fn typed_dtype(kind: Kind) -> DataType {
+    match kind {
+        Kind::Text | Kind::Enum(_) => DataType::String,
+        // Microseconds since the epoch, UTC: plain integers keep the window and
+        // the evidence files free of time-zone conversions.
+        Kind::Timestamp | Kind::Integer { .. } => DataType::Int64,
+        Kind::Decimal { .. } => DataType::Float64,
+        Kind::Bool => DataType::Boolean,
+    }
+}
+
+/// What one file looks like before validation.
+pub struct RawFile<'a> {
+    pub dataset: Dataset,
+    pub index: u32,
+    pub path: &'a std::path::Path,
+    /// Column name → source type (all `String` for CSV).
+    pub schema: &'a Schema,
+    /// Sorted record indices with a structural problem (CSV only).
+    pub problems: Arc<Vec<(IdxSize, Structural)>>,
+}
+
+/// Builds the validated frame for one file: `__file`, `__row`, every contract
+/// column typed (null where absent), and `__reason`.
+pub fn validated(lf: LazyFrame, raw: &RawFile, tz: Offset) -> Result<LazyFrame, IngestError> {
+    let mut typed = Vec::new();
+    let mut reasons = Vec::new();
+    if !raw.problems.is_empty() {
+        // Structural problems come first: a blank or ragged record's fields
+        // mean nothing.
+        let problems = raw.problems.clone();
+        reasons.push(col(ROW).map(
+            move |c: Column| {
+                let rows = c.idx()?;
+                let out: StringChunked = rows
+                    .iter()
+                    .map(|r| {
+                        let i = problems.binary_search_by_key(&r?, |p| p.0).ok()?;
+                        Some(problems[i].1.reason())
+                    })
+                    .collect();
+                Ok(out.with_name(rows.name().clone()).into_column())
+            },
+            |_, f| Ok(Field::new(f.name().clone(), DataType::String)),
+        ));
+    }
+    for column in raw.dataset.columns() {
+        let name = column.name;
+        let tmp = format!("__t.{name}");
+        match raw.schema.get(name) {
+            None => typed.push(lit(NULL).cast(typed_dtype(column.kind)).alias(name)),
+            Some(dtype) => {
+                let conv = convert(col(name), column, dtype, tz).ok_or_else(|| IngestError::WrongType {
+                    dataset: raw.dataset,
+                    path: raw.path.to_path_buf(),
+                    column: name.to_string(),
+                    found: dtype.to_string(),
+                    expected: column.kind.describe(),
+                })?;
+                typed.push(conv.alias(&tmp));
+                reasons.extend(checks(column, &tmp));
+            }
+        }
+    }
+    let mut out = vec![lit(raw.index).cast(DataType::UInt32).alias(FILE), col(ROW)];
+    for column in raw.dataset.columns() {
+        let name = column.name;
+        if raw.schema.get(name).is_some() {
+            out.push(col(format!("__t.{name}")).alias(name));
+        } else {
+            out.push(col(name));
+        }
+    }
+    let reason = if reasons.is_empty() { lit(NULL).cast(DataType::String) } else { coalesce(&reasons) };
+    out.push(reason.alias(REASON));
+    Ok(lf.with_columns(typed).select(out))
+}
+
+/// Reasons for one column, in the order they are checked.
+fn checks(column: &ContractColumn, typed: &str) -> Vec<Expr> {
+    let name = column.name;
+    let raw = || col(name);
+    let t = || col(typed);
+    let reason = |cond: Expr, text: String| when(cond).then(lit(text)).otherwise(lit(NULL));
+    let mut out = Vec::new();
+    if column.required {
+        out.push(reason(raw().is_null(), format!("missing_value:{name}")));
+    }
+    let invalid = match column.kind {
+        Kind::Text => None,
+        Kind::Timestamp => Some("invalid_timestamp"),
+        Kind::Decimal { .. } => Some("invalid_number"),
+        Kind::Integer { .. } => Some("invalid_integer"),
+        Kind::Bool => Some("invalid_bool"),
+        Kind::Enum(_) => Some("invalid_value"),
+    };
+    if let Some(code) = invalid {
+        out.push(reason(raw().is_not_null().and(t().is_null()), format!("{code}:{name}")));
+    }
+    match column.kind {
+        Kind::Decimal { non_negative: true } => {
+            out.push(reason(t().lt(lit(0.0)), format!("negative_value:{name}")));
+        }
+        Kind::Integer { min } => {
+            out.push(reason(t().lt(lit(min)), format!("out_of_range:{name}")));
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The expression converting a source column to its contract type, or `None`
+/// when the source type cannot hold such values.
+fn convert(e: Expr, column: &ContractColumn, source: &DataType, tz: Offset) -> Option<Expr> {
+    let is_text = matches!(source, DataType::String);
+    Some(match column.kind {
+        Kind::Text => {
+            if is_text {
+                e
+            } else if source.is_primitive_numeric() || matches!(source, DataType::Categorical(..) | DataType::Enum(..))
+            {
+                e.cast(DataType::String)
+            } else {
+                return None;
+            }
+        }
+        Kind::Timestamp => match source {
+            DataType::String => map_str::<Int64Type, _>(e, DataType::Int64, move |s| parse::timestamp_micros(s, tz)),
+            DataType::Datetime(_, zone) => {
+                let utc = e.dt().timestamp(TimeUnit::Microseconds);
+                if zone.is_some() {
+                    utc
+                } else {
+                    // A naive timestamp is wall time in the audit's time zone.
+                    utc - lit(i64::from(tz.0) * 1_000_000)
+                }
+            }
+            _ => return None,
+        },
+        Kind::Decimal { .. } => {
+            if is_text {
+                map_str::<Float64Type, _>(e, DataType::Float64, parse::decimal)
+            } else if source.is_primitive_numeric() {
+                e.cast(DataType::Float64)
+            } else {
+                return None;
+            }
+        }
+        Kind::Integer { .. } => {
+            if is_text {
+                map_str::<Int64Type, _>(e, DataType::Int64, parse::integer)
+            } else if source.is_integer() {
+                e.cast(DataType::Int64)
+            } else {
+                return None;
+            }
+        }
+        Kind::Bool => match source {
+            DataType::String => map_bool(e),
+            DataType::Boolean => e,
+            _ => return None,
+        },
+        Kind::Enum(allowed) => {
+            let e = if is_text {
+                e
+            } else if matches!(source, DataType::Categorical(..) | DataType::Enum(..)) {
+                e.cast(DataType::String)
+            } else {
+                return None;
+            };
+            map_enum(e, allowed)
+        }
+    })
+}
+
+/// Applies a parser to every string of a column; unparseable values become null.
+fn map_str<T, F>(e: Expr, out: DataType, f: F) -> Expr
+where
+    T: PolarsNumericType,
+    F: Fn(&str) -> Option<T::Native> + Send + Sync + 'static,
+    ChunkedArray<T>: IntoColumn,
+{
+    e.map(
+        move |c: Column| {
+            let ca = c.str()?;
+            let res: ChunkedArray<T> = ca.iter().map(|v| v.and_then(&f)).collect();
+            Ok(res.with_name(ca.name().clone()).into_column())
+        },
+        move |_, field| Ok(Field::new(field.name().clone(), out.clone())),
+    )
+}
+
+fn map_bool(e: Expr) -> Expr {
+    e.map(
+        |c: Column| {
+            let ca = c.str()?;
+            let res: BooleanChunked = ca.iter().map(|v| v.and_then(parse::boolean)).collect();
+            Ok(res.with_name(ca.name().clone()).into_column())
+        },
+        |_, field| Ok(Field::new(field.name().clone(), DataType::Boolean)),
+    )
+}
+
+fn map_enum(e: Expr, allowed: &'static [&'static str]) -> Expr {
+    e.map(
+        move |c: Column| {
+            let ca = c.str()?;
+            let res: StringChunked = ca.iter().map(|v| v.and_then(|s| parse::enumeration(s, allowed))).collect();
+            Ok(res.with_name(ca.name().clone()).into_column())
+        },
+        |_, field| Ok(Field::new(field.name().clone(), DataType::String)),
+    )
+}

@@ -1,0 +1,44 @@
+//! Rulebooks: TOML files that declare the taxonomy of providers, named sets
+//! and the rules to apply. `load` reads and validates one, reporting every
+//! problem with file:line:column; `Taxonomy` maps raw labels to providers.
+
+pub mod diag;
+mod load;
+pub mod model;
+pub mod taxonomy;
+
+use std::path::Path;
+
+pub use model::{Rule, RuleSpec, Rulebook, Severity};
+pub use taxonomy::Taxonomy;
+
+/// A rulebook that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum RulebookError {
+    #[error("cannot read rulebook {path}: {source}")]
+    Unreadable { path: String, source: std::io::Error },
+    /// `rendered` holds every diagnostic, formatted with positions.
+    #[error("{rendered}{count} problem{} in {path}", if *.count == 1 { "" } else { "s" })]
+    Invalid { path: String, rendered: String, count: usize, diagnostics: Vec<diag::Diagnostic> },
+}
+
+/// Reads and validates a rulebook file.
+pub fn load(path: &Path) -> Result<Rulebook, RulebookError> {
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| RulebookError::Unreadable { path: shown.clone(), source })?;
+    let source = String::from_utf8(bytes).map_err(|e| RulebookError::Unreadable {
+        path: shown.clone(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8: {e}")),
+    })?;
+    parse(&shown, &source)
+}
+
+/// Validates rulebook text; `path` is used in messages.
+pub fn parse(path: &str, source: &str) -> Result<Rulebook, RulebookError> {
+    load::parse(path, source).map_err(|d| RulebookError::Invalid {
+        path: path.to_string(),
+        rendered: diag::render(path, source, &d.items),
+        count: d.items.len(),
+        diagnostics: d.items,
+    })
+}

@@ -1,0 +1,320 @@
+//! The validated rulebook: what the engine receives. Built only by
+//! `rulebook::load`, so nothing downstream sees a half-checked rulebook.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+/// Finding severity, lowest to highest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const NAMES: [&'static str; 5] = ["critical", "high", "medium", "low", "info"];
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s {
+            "info" => Some(Severity::Info),
+            "low" => Some(Severity::Low),
+            "medium" => Some(Severity::Medium),
+            "high" => Some(Severity::High),
+            "critical" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Rulebook metadata.
+#[derive(Debug, Clone, Serialize)]
+pub struct Meta {
+    pub id: String,
+    pub title: String,
+    pub version: String,
+    pub jurisdiction: String,
+    pub effective: String,
+    pub sources: Vec<String>,
+    pub note: String,
+}
+
+/// A payment provider in the taxonomy.
+#[derive(Debug, Clone, Serialize)]
+pub struct Provider {
+    pub id: String,
+    pub name: String,
+    pub operator: String,
+    pub kind: String,
+    /// Case-insensitive regular expressions over raw labels.
+    pub aliases: Vec<String>,
+    pub affiliated_platforms: Vec<String>,
+}
+
+/// What a coverage rule counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    Merchant,
+    Session,
+}
+
+/// How a concentration rule weighs transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Measure {
+    Count,
+    Amount,
+}
+
+/// The metric a parity rule compares between a rival and the affiliated provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    FailureRate,
+    P95Latency,
+    VisibleRate,
+    DefaultRate,
+    TopPositionRate,
+    SurchargeRate,
+    DiscountRate,
+}
+
+impl Metric {
+    pub const NAMES: [&'static str; 7] = [
+        "failure_rate",
+        "p95_latency",
+        "visible_rate",
+        "default_rate",
+        "top_position_rate",
+        "surcharge_rate",
+        "discount_rate",
+    ];
+
+    pub fn parse(s: &str) -> Option<Metric> {
+        Some(match s {
+            "failure_rate" => Metric::FailureRate,
+            "p95_latency" => Metric::P95Latency,
+            "visible_rate" => Metric::VisibleRate,
+            "default_rate" => Metric::DefaultRate,
+            "top_position_rate" => Metric::TopPositionRate,
+            "surcharge_rate" => Metric::SurchargeRate,
+            "discount_rate" => Metric::DiscountRate,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        Metric::NAMES[self as usize]
+    }
+
+    /// Whether the metric is a proportion (tested for significance) rather than a quantile.
+    pub fn is_rate(self) -> bool {
+        self != Metric::P95Latency
+    }
+
+    /// The contract column the metric needs beyond the basics.
+    pub fn column(self) -> &'static str {
+        match self {
+            Metric::FailureRate => "status",
+            Metric::P95Latency => "latency_ms",
+            Metric::VisibleRate => "folded",
+            Metric::DefaultRate => "is_default",
+            Metric::TopPositionRate => "position",
+            Metric::SurchargeRate => "surcharge",
+            Metric::DiscountRate => "discount",
+        }
+    }
+
+    /// Transactions for payment outcomes, checkout options for presentation.
+    pub fn dataset(self) -> crate::contract::Dataset {
+        match self {
+            Metric::FailureRate | Metric::P95Latency => crate::contract::Dataset::Transactions,
+            _ => crate::contract::Dataset::Checkout,
+        }
+    }
+}
+
+/// A parity threshold: how the rival's value may differ from the affiliated one.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Threshold {
+    /// rival / affiliated must be at least this.
+    MinRatio(f64),
+    /// rival / affiliated must be at most this.
+    MaxRatio(f64),
+    /// rival − affiliated must be at most this.
+    MaxDifference(f64),
+    /// rival − affiliated must be at least this.
+    MinDifference(f64),
+}
+
+impl Threshold {
+    pub fn is_ratio(self) -> bool {
+        matches!(self, Threshold::MinRatio(_) | Threshold::MaxRatio(_))
+    }
+
+    pub fn limit(self) -> f64 {
+        match self {
+            Threshold::MinRatio(v)
+            | Threshold::MaxRatio(v)
+            | Threshold::MaxDifference(v)
+            | Threshold::MinDifference(v) => v,
+        }
+    }
+
+    /// Whether `value` breaches the threshold.
+    pub fn breached(self, value: f64) -> bool {
+        match self {
+            Threshold::MinRatio(v) | Threshold::MinDifference(v) => value < v,
+            Threshold::MaxRatio(v) | Threshold::MaxDifference(v) => value > v,
+        }
+    }
+
+    pub fn describe(self) -> String {
+        match self {
+            Threshold::MinRatio(v) => format!("ratio >= {v}"),
+            Threshold::MaxRatio(v) => format!("ratio <= {v}"),
+            Threshold::MaxDifference(v) => format!("difference <= {v}"),
+            Threshold::MinDifference(v) => format!("difference >= {v}"),
+        }
+    }
+}
+
+/// Concentration check mode.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConcentrationMode {
+    /// HHI must not exceed the maximum.
+    Hhi { max_hhi: f64 },
+    /// PRC Anti-Monopoly Law Art. 24 presumption must not be met.
+    Dominance,
+}
+
+/// Kind-specific rule parameters.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RuleSpec {
+    Coverage {
+        unit: Unit,
+        /// Providers whose coverage is measured.
+        providers: Vec<String>,
+        /// Relative form: rival session coverage ÷ the affiliated provider's.
+        relative: bool,
+        /// Minimum share (absolute form) or minimum ratio (relative form).
+        min: f64,
+        /// Extra breakdown beyond platform (and provider): e.g. region.
+        by_region: bool,
+    },
+    Acceptance {
+        regions: Vec<String>,
+        providers: Vec<String>,
+        min_attempts: u64,
+        min_success: f64,
+    },
+    Reciprocity {
+        regions: Vec<String>,
+        providers: Vec<String>,
+        min_attempts: u64,
+        min_success: f64,
+    },
+    Exclusivity {
+        max_merchants: u64,
+    },
+    Concentration {
+        by: Vec<String>,
+        measure: Measure,
+        mode: ConcentrationMode,
+    },
+    Parity {
+        metric: Metric,
+        rivals: Vec<String>,
+        threshold: Threshold,
+        /// Significance level (Holm-adjusted) a rate gap must reach to fail.
+        alpha: Option<f64>,
+        min_n: u64,
+    },
+}
+
+impl RuleSpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RuleSpec::Coverage { .. } => "coverage",
+            RuleSpec::Acceptance { .. } => "acceptance",
+            RuleSpec::Reciprocity { .. } => "reciprocity",
+            RuleSpec::Exclusivity { .. } => "exclusivity",
+            RuleSpec::Concentration { .. } => "concentration",
+            RuleSpec::Parity { .. } => "parity",
+        }
+    }
+}
+
+/// One validated rule.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rule {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub citation: String,
+    pub rationale: String,
+    /// SQL boolean filter over contract columns, as written.
+    #[serde(rename = "where")]
+    pub filter: Option<String>,
+    /// The thresholds are engineering defaults, not set by law.
+    pub engineering_default: bool,
+    pub spec: RuleSpec,
+    /// 1-based line of the rule in its file.
+    #[serde(skip)]
+    pub line: usize,
+}
+
+/// A validated rulebook.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rulebook {
+    pub path: String,
+    pub sha256: String,
+    pub meta: Meta,
+    pub providers: Vec<Provider>,
+    pub sets: BTreeMap<String, Vec<String>>,
+    pub rules: Vec<Rule>,
+}
+
+impl Rulebook {
+    pub fn provider(&self, id: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.id == id)
+    }
+
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// The provider affiliated with a platform, if any.
+    pub fn affiliated(&self, platform: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.affiliated_platforms.iter().any(|a| a == platform))
+    }
+
+    pub fn display_name(&self, provider_id: &str) -> String {
+        self.provider(provider_id).map_or_else(|| provider_id.to_string(), |p| p.name.clone())
+    }
+}
