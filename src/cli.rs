@@ -134,8 +134,8 @@ pub struct GenerateArgs {
     /// Length of the window in days, starting 2021-10-01 (+08:00).
     #[arg(long, value_name = "N", default_value_t = 7)]
     pub days: u32,
-    /// Volume multiplier: scale 1 is about 21,000 transactions and 23,000
-    /// checkout rows; scale 500 about 10.5 million transactions.
+    /// Volume multiplier: scale 1 is about 21,000 transactions and 39,000
+    /// checkout rows; scale 480 about 10 million transactions.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub scale: u32,
     /// File format.

@@ -84,8 +84,10 @@ pub fn run_cli(args: &InspectArgs) -> anyhow::Result<u8> {
     }
     let inputs = ingest::open(&spec, ingest_options(&args.input)?)?;
     if inputs.datasets.is_empty() {
+        let dir = spec.data.as_deref().map_or_else(String::new, |d| format!(" in {}", d.display()));
         anyhow::bail!(
-            "no input files found: --data expects transactions.csv|parquet, checkout.csv|parquet or merchants.csv|parquet"
+            "no input files found{dir}: --data expects transactions.csv|parquet, checkout.csv|parquet or \
+             merchants.csv|parquet (or a folder of that name per dataset)"
         );
     }
     let (inspection, rejected) = inspect(&inputs, args.top)?;

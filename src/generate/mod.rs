@@ -39,7 +39,7 @@ const OTHER_SCANS_PER_CELL: u64 = 40;
 /// Bank-app scans per (pilot region, issuer) at scale 1.
 const BANK_SCANS_PER_CELL: u64 = 30;
 /// Checkout sessions per platform at scale 1.
-const SESSIONS_PER_PLATFORM: u64 = 900;
+const SESSIONS_PER_PLATFORM: u64 = 1800;
 /// How many merchants the exclusive-merchants plant makes exclusive.
 pub const EXCLUSIVE_MERCHANTS: usize = 12;
 
@@ -68,10 +68,10 @@ pub struct Summary {
 pub enum GenerateError {
     #[error("{0}")]
     Invalid(String),
-    #[error("writing {}: {source}", .path.display())]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("writing {}: {source}", .path.display())]
-    Parquet { path: PathBuf, source: polars::prelude::PolarsError },
+    #[error("writing {}: {cause}", .path.display())]
+    Io { path: PathBuf, cause: std::io::Error },
+    #[error("writing {}: {cause}", .path.display())]
+    Parquet { path: PathBuf, cause: polars::prelude::PolarsError },
 }
 
 /// A merchant of the synthetic market.
@@ -111,7 +111,7 @@ pub fn run(cfg: &Config) -> Result<Summary, GenerateError> {
     if cfg.days == 0 || cfg.scale == 0 {
         return Err(GenerateError::Invalid("--days and --scale must be at least 1".into()));
     }
-    std::fs::create_dir_all(&cfg.out).map_err(|source| GenerateError::Io { path: cfg.out.clone(), source })?;
+    std::fs::create_dir_all(&cfg.out).map_err(|cause| GenerateError::Io { path: cfg.out.clone(), cause })?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let merchants = make_merchants(cfg, &mut rng);
     let mut writers = Writers::create(&cfg.out, cfg.format)?;

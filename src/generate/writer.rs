@@ -78,11 +78,11 @@ pub struct Writers {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> GenerateError + '_ {
-    move |source| GenerateError::Io { path: path.to_path_buf(), source }
+    move |cause| GenerateError::Io { path: path.to_path_buf(), cause }
 }
 
 fn pq_err(path: &Path) -> impl FnOnce(PolarsError) -> GenerateError + '_ {
-    move |source| GenerateError::Parquet { path: path.to_path_buf(), source }
+    move |cause| GenerateError::Parquet { path: path.to_path_buf(), cause }
 }
 
 impl Writers {

@@ -45,7 +45,7 @@ pub fn counts_plan(input: &DatasetInput) -> LazyFrame {
 
 /// Builds the accounting from the collected `counts_plan`.
 pub fn from_counts(input: &DatasetInput, counts: &DataFrame) -> Result<DatasetAccount, IngestError> {
-    let err = |source| IngestError::Polars { context: format!("{}: counting rows", input.dataset), source };
+    let err = |cause| IngestError::Polars { context: format!("{}: counting rows", input.dataset), cause };
     let files = counts.column(FILE).and_then(|c| c.u32().cloned()).map_err(err)?;
     let reasons = counts.column(REASON).and_then(|c| c.str().cloned()).map_err(err)?;
     let ns = counts.column("n").and_then(|c| c.u64().cloned()).map_err(err)?;
@@ -81,7 +81,7 @@ pub fn from_counts(input: &DatasetInput, counts: &DataFrame) -> Result<DatasetAc
             if records != acc.rows_read {
                 return Err(IngestError::Polars {
                     context: format!("{}: {}", input.dataset, f.path.display()),
-                    source: PolarsError::ComputeError(
+                    cause: PolarsError::ComputeError(
                         format!(
                             "the CSV reader found {} rows but the pre-read found {records} records; \
                              the file's quoting may be irregular",

@@ -152,7 +152,7 @@ mod tests {
             summary,
             vec![(0, 1, 2, false), (1, 2, 2, false), (2, 4, 0, true), (3, 5, 2, false), (4, 6, 1, false)]
         );
-        assert_eq!((recs[1].start, recs[1].end), (5, 15));
+        assert_eq!((recs[1].start, recs[1].end), (5, 14));
     }
 
     #[test]

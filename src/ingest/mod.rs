@@ -39,8 +39,8 @@ pub enum IngestError {
     EmptyDirectory { dataset: Dataset, path: PathBuf },
     #[error("{dataset}: {}: not a .csv or .parquet file", .path.display())]
     UnknownFormat { dataset: Dataset, path: PathBuf },
-    #[error("{dataset}: cannot read {}: {source}", .path.display())]
-    Unreadable { dataset: Dataset, path: PathBuf, source: std::io::Error },
+    #[error("{dataset}: cannot read {}: {cause}", .path.display())]
+    Unreadable { dataset: Dataset, path: PathBuf, cause: std::io::Error },
     #[error("{dataset}: {} is empty: expected a header row naming the columns", .path.display())]
     EmptyFile { dataset: Dataset, path: PathBuf },
     #[error(
@@ -63,8 +63,8 @@ pub enum IngestError {
     NotUtf8 { dataset: Dataset, path: PathBuf, offset: u64 },
     #[error("{dataset}: no input given (use --data DIR or --{dataset} PATH)")]
     MissingDataset { dataset: Dataset },
-    #[error("{context}: {source}")]
-    Polars { context: String, source: PolarsError },
+    #[error("{context}: {cause}")]
+    Polars { context: String, cause: PolarsError },
 }
 
 fn prefix(ds: &Option<Dataset>) -> String {
@@ -190,7 +190,7 @@ fn open_dataset(
         frames.remove(0)
     } else {
         concat(frames, UnionArgs::default())
-            .map_err(|source| IngestError::Polars { context: format!("{ds}: combining input files"), source })?
+            .map_err(|cause| IngestError::Polars { context: format!("{ds}: combining input files"), cause })?
     };
     Ok(DatasetInput { dataset: ds, files: inputs, present, extra_columns: extra, frame })
 }
@@ -233,14 +233,14 @@ fn prepare_files(
     if done.len() != files.len() {
         return Err(IngestError::Polars {
             context: format!("{ds}: pre-reading files"),
-            source: PolarsError::ComputeError("a pre-read worker stopped unexpectedly".into()),
+            cause: PolarsError::ComputeError("a pre-read worker stopped unexpectedly".into()),
         });
     }
     done.into_iter().map(|(_, r)| r).collect()
 }
 
 fn prepare_file(ds: Dataset, file: &sources::SourceFile, options: IngestOptions) -> Result<Prepared, IngestError> {
-    let unreadable = |source| IngestError::Unreadable { dataset: ds, path: file.path.clone(), source };
+    let unreadable = |cause| IngestError::Unreadable { dataset: ds, path: file.path.clone(), cause };
     match file.format {
         Format::Csv => {
             let header = fileread::csv_header(&file.path, options.delimiter)
@@ -266,7 +266,7 @@ fn prepare_file(ds: Dataset, file: &sources::SourceFile, options: IngestOptions)
                 IngestError::Unreadable {
                     dataset: ds,
                     path: file.path.clone(),
-                    source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+                    cause: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
                 }
             })?;
             let columns = schema.iter_names().map(|n| n.to_string()).collect();
@@ -318,7 +318,7 @@ fn scan_file(
     columns: &[String],
     options: IngestOptions,
 ) -> Result<(LazyFrame, Schema), IngestError> {
-    let polars_err = |source| IngestError::Polars { context: format!("{ds}: {}", file.path.display()), source };
+    let polars_err = |cause| IngestError::Polars { context: format!("{ds}: {}", file.path.display()), cause };
     match file.format {
         Format::Csv => {
             // Every column is read as text; validation does the typing so that a

@@ -40,7 +40,7 @@ pub fn rejected_plan(input: &DatasetInput) -> LazyFrame {
 
 /// Locates every rejected row of the collected `rejected_plan`, in file and line order.
 pub fn locate(input: &DatasetInput, rejected: &DataFrame, delimiter: u8) -> Result<Vec<RejectedRow>, IngestError> {
-    let err = |source| IngestError::Polars { context: format!("{}: rejected rows", input.dataset), source };
+    let err = |cause| IngestError::Polars { context: format!("{}: rejected rows", input.dataset), cause };
     let files = rejected.column(FILE).and_then(|c| c.u32().cloned()).map_err(err)?;
     let rows = rejected.column(ROW).and_then(|c| c.u64().cloned()).map_err(err)?;
     let reasons = rejected.column(REASON).and_then(|c| c.str().cloned()).map_err(err)?;
@@ -58,10 +58,10 @@ pub fn locate(input: &DatasetInput, rejected: &DataFrame, delimiter: u8) -> Resu
         match file.format {
             Format::Csv => {
                 let wanted: Vec<u64> = rows.iter().map(|(r, _)| *r).collect();
-                let located = locate_csv(&file.path, delimiter, &wanted).map_err(|source| IngestError::Unreadable {
+                let located = locate_csv(&file.path, delimiter, &wanted).map_err(|cause| IngestError::Unreadable {
                     dataset: input.dataset,
                     path: file.path.clone(),
-                    source,
+                    cause,
                 })?;
                 for ((record, reason), (line, raw)) in rows.into_iter().zip(located) {
                     out.push(RejectedRow { file: name.clone(), line: Some(line), record: record + 1, reason, raw });

@@ -121,7 +121,7 @@ fn from_argument(ds: Dataset, given: &str) -> Result<Vec<SourceFile>, IngestErro
             let p = entry.map_err(|e| IngestError::Unreadable {
                 dataset: ds,
                 path: e.path().to_path_buf(),
-                source: io::Error::other(e.error().to_string()),
+                cause: io::Error::other(e.error().to_string()),
             })?;
             if p.is_file() {
                 files.push(source_file(ds, &p)?);
@@ -136,16 +136,21 @@ fn from_argument(ds: Dataset, given: &str) -> Result<Vec<SourceFile>, IngestErro
 }
 
 fn files_in_dir(ds: Dataset, dir: &Path) -> Result<Vec<SourceFile>, IngestError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| IngestError::Unreadable {
+    let entries = std::fs::read_dir(dir).map_err(|cause| IngestError::Unreadable {
         dataset: ds,
         path: dir.to_path_buf(),
-        source,
+        cause,
     })?;
     let mut files = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|source| IngestError::Unreadable { dataset: ds, path: dir.to_path_buf(), source })?;
+        let entry = entry.map_err(|cause| IngestError::Unreadable { dataset: ds, path: dir.to_path_buf(), cause })?;
         let p = entry.path();
-        if p.is_file() && Format::of(&p).is_some() {
+        // In a folder only the usual extensions count; a .txt is read only when named.
+        let usual = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| ["csv", "parquet", "pq"].contains(&e.to_ascii_lowercase().as_str()));
+        if p.is_file() && usual {
             files.push(source_file(ds, &p)?);
         }
     }
@@ -158,13 +163,13 @@ fn files_in_dir(ds: Dataset, dir: &Path) -> Result<Vec<SourceFile>, IngestError>
 fn source_file(ds: Dataset, path: &Path) -> Result<SourceFile, IngestError> {
     let format =
         Format::of(path).ok_or_else(|| IngestError::UnknownFormat { dataset: ds, path: path.to_path_buf() })?;
-    let meta = std::fs::metadata(path).map_err(|source| IngestError::Unreadable {
+    let meta = std::fs::metadata(path).map_err(|cause| IngestError::Unreadable {
         dataset: ds,
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
     // Opening now turns a permission problem into an error before any work starts.
-    File::open(path).map_err(|source| IngestError::Unreadable { dataset: ds, path: path.to_path_buf(), source })?;
+    File::open(path).map_err(|cause| IngestError::Unreadable { dataset: ds, path: path.to_path_buf(), cause })?;
     Ok(SourceFile { path: path.to_path_buf(), format, bytes: meta.len() })
 }
 

@@ -474,19 +474,22 @@ fn read_rules(
         });
         let what = id.as_ref().map_or_else(|| "a rule".to_string(), |i| format!("rule {i}"));
         let o = Obj::new(t, head.clone(), what.clone());
-        if let Some(rule) = read_rule(&o, d, sets, providers, source) {
-            if let Some(prev) = seen.get(&rule.id) {
+        // Duplicates are checked on the raw id, so a rule with other problems
+        // is still compared.
+        if let (Some(id), Some(id_value)) = (&id, o.get("id")) {
+            if let Some(prev) = seen.get(id) {
                 let (l, _) = super::diag::line_col(source, prev.start);
-                let span = o.get("id").map_or(head.clone(), |v| v.span());
                 d.push(
                     codes::DUPLICATE_ID,
-                    span,
-                    format!("duplicate rule id `{}`", rule.id),
+                    id_value.span(),
+                    format!("duplicate rule id `{id}`"),
                     format!("first defined on line {l}"),
                 );
             } else {
-                seen.insert(rule.id.clone(), o.get("id").map_or(head.clone(), |v| v.span()));
+                seen.insert(id.clone(), id_value.span());
             }
+        }
+        if let Some(rule) = read_rule(&o, d, sets, providers, source) {
             out.push(rule);
         }
     }

@@ -15,8 +15,8 @@ pub use taxonomy::Taxonomy;
 /// A rulebook that could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum RulebookError {
-    #[error("cannot read rulebook {path}: {source}")]
-    Unreadable { path: String, source: std::io::Error },
+    #[error("cannot read rulebook {path}: {cause}")]
+    Unreadable { path: String, cause: std::io::Error },
     /// `rendered` holds every diagnostic, formatted with positions.
     #[error("{rendered}{count} problem{} in {path}", if *.count == 1 { "" } else { "s" })]
     Invalid { path: String, rendered: String, count: usize, diagnostics: Vec<diag::Diagnostic> },
@@ -25,10 +25,10 @@ pub enum RulebookError {
 /// Reads and validates a rulebook file.
 pub fn load(path: &Path) -> Result<Rulebook, RulebookError> {
     let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| RulebookError::Unreadable { path: shown.clone(), source })?;
+    let bytes = std::fs::read(path).map_err(|cause| RulebookError::Unreadable { path: shown.clone(), cause })?;
     let source = String::from_utf8(bytes).map_err(|e| RulebookError::Unreadable {
         path: shown.clone(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8: {e}")),
+        cause: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8: {e}")),
     })?;
     parse(&shown, &source)
 }
