@@ -7,6 +7,6 @@ use polars::prelude::*;
 pub fn collect_all(plans: Vec<LazyFrame>) -> PolarsResult<Vec<DataFrame>> {
     let Some(first) = plans.first() else { return Ok(Vec::new()) };
     let opt = first.get_current_optimizations();
-    let dsl = plans.into_iter().map(|lf| lf.logical_plan).collect();
+    let dsl: Vec<DslPlan> = plans.into_iter().map(|lf| lf.logical_plan).collect();
     LazyFrame::collect_all_with_engine(dsl, Engine::Streaming, opt)
 }

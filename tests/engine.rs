@@ -300,3 +300,18 @@ fn relative_coverage_reports_platforms_without_affiliation() {
     assert_eq!(group(f, &[("platform", "pinduoduo")]).verdict, Verdict::NotEvaluable);
     assert_eq!(f.verdict, Verdict::Fail);
 }
+
+#[test]
+fn every_input_file_is_scanned_once_for_all_rules() {
+    let rb = hutong::rulebook::load(Path::new("rules/cn-interconnection-2021.toml")).unwrap();
+    let spec = InputSpec { data: Some("testdata/sample".into()), ..Default::default() };
+    let inputs = ingest::open(&spec, IngestOptions::default()).unwrap();
+    let taxonomy = std::sync::Arc::new(hutong::rulebook::Taxonomy::new(&rb).unwrap());
+    let ctx = hutong::engine::Context { rulebook: &rb, taxonomy, inputs: &inputs };
+    let plan = hutong::engine::explain(&ctx, vec![]).unwrap();
+    // 11 rules, label counts and merchant names share three scans: one per file.
+    for file in ["transactions.csv", "checkout.csv", "merchants.csv"] {
+        let scans = plan.lines().filter(|l| l.contains("SCAN [") && l.contains(file)).count();
+        assert_eq!(scans, 1, "{file}:\n{plan}");
+    }
+}

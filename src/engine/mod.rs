@@ -150,8 +150,17 @@ pub struct Outcome {
     pub extra: Vec<DataFrame>,
 }
 
-/// Runs every rule (and the caller's `extra` plans) in one streaming pass.
-pub fn run(ctx: &Context, extra: Vec<LazyFrame>) -> anyhow::Result<Outcome> {
+/// Every plan of an audit, and where each rule's results will be.
+struct Plan {
+    plans: Vec<LazyFrame>,
+    compiled: Vec<Compiled>,
+    label_plans: Vec<(Dataset, &'static str, usize)>,
+    names_at: Option<usize>,
+    extra_at: usize,
+    n_extra: usize,
+}
+
+fn compile(ctx: &Context, extra: Vec<LazyFrame>) -> Plan {
     let mut plans: Vec<LazyFrame> = Vec::new();
     let mut compiled = Vec::new();
     for rule in &ctx.rulebook.rules {
@@ -185,6 +194,20 @@ pub fn run(ctx: &Context, extra: Vec<LazyFrame>) -> anyhow::Result<Outcome> {
     let extra_at = plans.len();
     let n_extra = extra.len();
     plans.extend(extra);
+    Plan { plans, compiled, label_plans, names_at, extra_at, n_extra }
+}
+
+/// The optimised query plan of an audit, as polars prints it.
+pub fn explain(ctx: &Context, extra: Vec<LazyFrame>) -> PolarsResult<String> {
+    let plan = compile(ctx, extra);
+    let Some(first) = plan.plans.first() else { return Ok(String::new()) };
+    let opt = first.get_current_optimizations();
+    LazyFrame::explain_all(plan.plans.into_iter().map(|lf| lf.logical_plan).collect(), opt)
+}
+
+/// Runs every rule (and the caller's `extra` plans) in one streaming pass.
+pub fn run(ctx: &Context, extra: Vec<LazyFrame>) -> anyhow::Result<Outcome> {
+    let Plan { plans, compiled, label_plans, names_at, extra_at, n_extra } = compile(ctx, extra);
     let mut frames: Vec<Option<DataFrame>> =
         anyhow::Context::context(crate::exec::collect_all(plans), "running the audit")?.into_iter().map(Some).collect();
     let names = match names_at {

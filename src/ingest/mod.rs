@@ -192,6 +192,10 @@ fn open_dataset(
         concat(frames, UnionArgs::default())
             .map_err(|cause| IngestError::Polars { context: format!("{ds}: combining input files"), cause })?
     };
+    // One explicit cache: every plan of an audit (accounting, rejected rows,
+    // each rule) reads this node, so the files are scanned once, with the
+    // union of the columns the plans need.
+    let frame = frame.cache();
     Ok(DatasetInput { dataset: ds, files: inputs, present, extra_columns: extra, frame })
 }
 
