@@ -105,7 +105,7 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
     let generated_at = generated_at()?;
     // The program name as typed varies (cargo run, a path); record it as `hutong`.
     let command: Vec<String> = std::iter::once("hutong".to_string()).chain(std::env::args().skip(1)).collect();
-    let report = audit(&rb, &inputs, &args.out, generated_at, command)?;
+    let report = audit(&rb, &inputs, &args.out, generated_at, command, args.templates.as_deref())?;
     let worst = report.findings.iter().filter(|f| f.verdict == Verdict::Fail).map(|f| f.severity).max();
     match args.format {
         TextOrJson::Json => {
@@ -157,6 +157,7 @@ pub fn audit(
     out: &Path,
     generated_at: String,
     command: Vec<String>,
+    templates: Option<&Path>,
 ) -> anyhow::Result<Report> {
     let taxonomy = Arc::new(Taxonomy::new(rb).context("compiling the taxonomy's aliases")?);
     let ctx = Context { rulebook: rb, taxonomy, inputs };
@@ -250,6 +251,8 @@ pub fn audit(
         unmapped_labels: outcome.unmapped,
         findings,
     };
+    let html = crate::report::render(&report, rb, templates)?;
+    write_atomic(&out.join("report.html"), |p| std::fs::write(p, &html))?;
     write_atomic(&out.join("findings.json"), |p| {
         let mut text = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;
         text.push('\n');

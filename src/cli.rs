@@ -73,6 +73,10 @@ pub struct AuditArgs {
     /// What to print on stdout: a text summary, or findings.json itself.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,
+    /// Directory of templates overriding the built-in report templates by
+    /// name (report.html, macros.html, style.css, script.js).
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
     /// Print nothing on success (files are still written).
     #[arg(long, short)]
     pub quiet: bool,

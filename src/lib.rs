@@ -14,6 +14,7 @@ pub mod findings;
 pub mod generate;
 pub mod ingest;
 pub mod inspect;
+pub mod report;
 pub mod rulebook;
 pub mod rules_cmd;
 pub mod stats;

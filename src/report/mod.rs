@@ -1,0 +1,60 @@
+//! The HTML report: one self-contained file (inline CSS and SVG, no network)
+//! rendered with Tera from the same findings model as `findings.json`.
+
+pub mod charts;
+pub mod view;
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use tera::Tera;
+
+use crate::audit::Report;
+use crate::rulebook::Rulebook;
+
+/// The templates compiled into the binary; `--templates DIR` overrides any of them by name.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("report.html", include_str!("../../reports/templates/report.html")),
+    ("macros.html", include_str!("../../reports/templates/macros.html")),
+    ("style.css", include_str!("../../reports/templates/style.css")),
+    ("script.js", include_str!("../../reports/templates/script.js")),
+];
+
+fn engine(overrides: Option<&Path>) -> anyhow::Result<Tera> {
+    let mut tera = Tera::default();
+    // Every value from the data is escaped; the stylesheet and script are ours.
+    tera.autoescape_on(vec![".html"]);
+    let mut templates: Vec<(String, String)> = TEMPLATES.iter().map(|(n, c)| (n.to_string(), c.to_string())).collect();
+    if let Some(dir) = overrides {
+        for (name, content) in templates.iter_mut() {
+            let p = dir.join(name.as_str());
+            if p.is_file() {
+                *content = std::fs::read_to_string(&p).with_context(|| format!("reading template {}", p.display()))?;
+            }
+        }
+    }
+    tera.add_raw_templates(templates).map_err(|e| anyhow::anyhow!("report templates: {}", tera_message(&e)))?;
+    Ok(tera)
+}
+
+fn tera_message(e: &tera::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+/// Renders the report for an audit.
+pub fn render(report: &Report, rb: &Rulebook, templates: Option<&Path>) -> anyhow::Result<String> {
+    let tera = engine(templates)?;
+    let view = view::build(report, rb);
+    let mut ctx = tera::Context::new();
+    ctx.insert("view", &view);
+    ctx.insert("report", report);
+    ctx.insert("meta", &rb.meta);
+    tera.render("report.html", &ctx).map_err(|e| anyhow::anyhow!("rendering the report: {}", tera_message(&e)))
+}

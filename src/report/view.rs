@@ -1,0 +1,878 @@
+//! The report's view model: the findings model of `findings.json`, arranged
+//! and worded for people. Numbers are only formatted here, never computed
+//! again: every figure comes from a `Finding` or its groups.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::charts::{self, BarChart, Heatmap};
+use crate::audit::Report;
+use crate::findings::{Finding, Group, Verdict};
+use crate::rulebook::model::Metric;
+use crate::rulebook::{RuleSpec, Rulebook, Severity};
+
+/// How many offending rows a table shows before pointing to the evidence file.
+pub const TABLE_CAP: usize = 200;
+
+#[derive(Debug, Serialize)]
+pub struct View {
+    pub title: String,
+    pub outcome: String,
+    pub outcome_verdict: &'static str,
+    pub counts: Vec<(String, u64)>,
+    /// Severity rows × verdict columns.
+    pub matrix: Vec<SeverityRow>,
+    pub glance: Vec<GlanceRow>,
+    pub coverage: Vec<Section>,
+    pub recognition: Vec<Section>,
+    pub exclusivity: Vec<Section>,
+    pub concentration: Vec<Section>,
+    pub parity: Vec<Section>,
+    pub datasets: Vec<DatasetView>,
+    pub unmapped: Vec<Vec<String>>,
+    pub rules: Vec<RuleView>,
+    pub command: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SeverityRow {
+    pub severity: &'static str,
+    pub cells: Vec<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GlanceRow {
+    pub id: String,
+    pub anchor: String,
+    pub title: String,
+    pub severity: &'static str,
+    pub verdict: &'static str,
+    pub verdict_text: &'static str,
+    pub icon: &'static str,
+    pub headline: String,
+    pub gap: String,
+}
+
+/// One rule's section: its finding in words, a chart and a table.
+#[derive(Debug, Serialize)]
+pub struct Section {
+    pub id: String,
+    pub anchor: String,
+    pub title: String,
+    pub severity: &'static str,
+    pub verdict: &'static str,
+    pub verdict_text: &'static str,
+    pub icon: &'static str,
+    pub message: String,
+    pub threshold: String,
+    pub engineering_default: bool,
+    pub charts: Vec<BarChart>,
+    pub heatmaps: Vec<Heatmap>,
+    pub table: Table,
+    pub evidence: Option<EvidenceLink>,
+    /// Show the first evidence rows in the page: true where the evidence
+    /// lists merchants rather than repeating the group table.
+    pub show_preview: bool,
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct Table {
+    pub caption: String,
+    pub header: Vec<String>,
+    /// The first column is a row header.
+    pub rows: Vec<Row>,
+    pub total: usize,
+    pub shown: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub cells: Vec<String>,
+    pub verdict: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EvidenceLink {
+    pub file: String,
+    pub rows: u64,
+    /// The first rows of the evidence, for the page.
+    pub preview: Table,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DatasetView {
+    pub name: String,
+    pub files: Vec<Vec<String>>,
+    pub rows_read: String,
+    pub rows_accepted: String,
+    pub rows_rejected: String,
+    pub reasons: Vec<(String, String)>,
+    pub rejected_file: Option<String>,
+    pub missing: String,
+    pub extra: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RuleView {
+    pub id: String,
+    pub anchor: String,
+    pub title: String,
+    pub kind: &'static str,
+    pub severity: &'static str,
+    pub filter: Option<String>,
+    pub parameters: Vec<(String, String)>,
+    pub engineering_default: bool,
+    pub rationale: String,
+    pub citation: String,
+}
+
+pub fn verdict_text(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "Pass",
+        Verdict::Fail => "Fail",
+        Verdict::Inconclusive => "Inconclusive",
+        Verdict::NotEvaluable => "Not evaluable",
+    }
+}
+
+/// A text symbol beside the verdict word, so colour is never the only cue.
+pub fn icon(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "✓",
+        Verdict::Fail => "✗",
+        Verdict::Inconclusive => "?",
+        Verdict::NotEvaluable => "–",
+    }
+}
+
+pub fn anchor(id: &str) -> String {
+    format!("rule-{}", id.to_ascii_lowercase())
+}
+
+/// `12,345`
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+fn num(g: &Group, field: &str) -> Option<f64> {
+    g.get(field).and_then(Value::as_f64)
+}
+
+fn text(g: &Group, field: &str) -> String {
+    match g.get(field) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(v) => v.to_string(),
+    }
+}
+
+fn key(g: &Group, k: &str) -> String {
+    g.key.get(k).cloned().unwrap_or_default()
+}
+
+/// How a compared value reads: a ratio to two decimals, a difference in points.
+fn compared(value: Option<f64>, ratio: bool) -> String {
+    match value {
+        None => "n/a".into(),
+        Some(v) if ratio => format!("{v:.2}×"),
+        Some(v) => format!("{:+.1} pp", 100.0 * v),
+    }
+}
+
+pub fn build(report: &Report, rb: &Rulebook) -> View {
+    let findings = &report.findings;
+    let mut counts = Vec::new();
+    for (label, n) in [
+        ("Fail", report.summary.fail),
+        ("Inconclusive", report.summary.inconclusive),
+        ("Pass", report.summary.pass),
+        ("Not evaluable", report.summary.not_evaluable),
+    ] {
+        counts.push((label.to_string(), n));
+    }
+    let severities = [Severity::Critical, Severity::High, Severity::Medium, Severity::Low, Severity::Info];
+    let order = [Verdict::Fail, Verdict::Inconclusive, Verdict::Pass, Verdict::NotEvaluable];
+    let matrix = severities
+        .iter()
+        .map(|s| SeverityRow {
+            severity: s.name(),
+            cells: order
+                .iter()
+                .map(|v| findings.iter().filter(|f| f.severity == *s && f.verdict == *v).count() as u64)
+                .collect(),
+        })
+        .collect();
+    let failing: Vec<&Finding> = findings.iter().filter(|f| f.verdict == Verdict::Fail).collect();
+    let worst = failing.iter().map(|f| f.severity).max();
+    let outcome = match worst {
+        Some(s) => format!(
+            "{} of {} rules fail, the most severe at {} severity; {} inconclusive, {} pass.",
+            failing.len(),
+            findings.len(),
+            s.name(),
+            report.summary.inconclusive,
+            report.summary.pass
+        ),
+        None if report.summary.inconclusive > 0 => format!(
+            "No rule fails, but {} of {} cannot be decided on this data.",
+            report.summary.inconclusive,
+            findings.len()
+        ),
+        None => format!("No rule fails: {} of {} pass.", report.summary.pass, findings.len()),
+    };
+    let outcome_verdict = if worst.is_some() {
+        "fail"
+    } else if report.summary.inconclusive > 0 {
+        "inconclusive"
+    } else {
+        "pass"
+    };
+    let mut view = View {
+        title: format!("{} — audit report", rb.meta.title),
+        outcome,
+        outcome_verdict,
+        counts,
+        matrix,
+        glance: findings.iter().map(|f| glance(f, rb)).collect(),
+        coverage: Vec::new(),
+        recognition: Vec::new(),
+        exclusivity: Vec::new(),
+        concentration: Vec::new(),
+        parity: Vec::new(),
+        datasets: datasets(report),
+        unmapped: report
+            .unmapped_labels
+            .iter()
+            .map(|u| vec![u.label.clone(), u.dataset.clone(), u.column.clone(), thousands(u.rows)])
+            .collect(),
+        rules: rb.rules.iter().map(rule_view).collect(),
+        command: report.command.join(" "),
+    };
+    let reciprocity: Vec<&Finding> = findings.iter().filter(|f| f.kind == "reciprocity").collect();
+    for f in findings {
+        let Some(rule) = rb.rule(&f.rule_id) else { continue };
+        match &rule.spec {
+            RuleSpec::Coverage { relative, unit, .. } => {
+                view.coverage.push(coverage(f, *relative, *unit == crate::rulebook::model::Unit::Merchant, rb))
+            }
+            RuleSpec::Acceptance { regions, providers, .. } => {
+                view.recognition.push(acceptance(f, regions, providers, &reciprocity))
+            }
+            RuleSpec::Reciprocity { .. } => view.recognition.push(reciprocity_section(f)),
+            RuleSpec::Exclusivity { .. } => view.exclusivity.push(exclusivity(f)),
+            RuleSpec::Concentration { .. } => view.concentration.push(concentration(f, rb)),
+            RuleSpec::Parity { threshold, metric, .. } => {
+                view.parity.push(parity(f, threshold.is_ratio(), *metric == Metric::P95Latency, rb))
+            }
+        }
+    }
+    view
+}
+
+fn section(f: &Finding) -> Section {
+    Section {
+        id: f.rule_id.clone(),
+        anchor: anchor(&f.rule_id),
+        title: f.title.clone(),
+        severity: f.severity.name(),
+        verdict: f.verdict.name(),
+        verdict_text: verdict_text(f.verdict),
+        icon: icon(f.verdict),
+        message: f.message.clone(),
+        threshold: f.threshold_text.clone(),
+        engineering_default: f.engineering_default,
+        charts: Vec::new(),
+        heatmaps: Vec::new(),
+        table: Table::default(),
+        evidence: f.evidence.as_ref().map(|e| EvidenceLink {
+            file: e.file.clone(),
+            rows: e.rows,
+            preview: f.evidence_table.as_ref().map(preview).unwrap_or_default(),
+        }),
+        show_preview: false,
+    }
+}
+
+fn preview(t: &crate::findings::EvidenceTable) -> Table {
+    Table {
+        caption: "Offenders (from the evidence file)".to_string(),
+        header: t.header.clone(),
+        rows: t.rows.iter().take(TABLE_CAP).map(|r| Row { cells: r.clone(), verdict: "fail" }).collect(),
+        total: t.rows.len(),
+        shown: t.rows.len().min(TABLE_CAP),
+    }
+}
+
+fn capped(caption: &str, header: &[&str], rows: Vec<Row>) -> Table {
+    let total = rows.len();
+    Table {
+        caption: caption.to_string(),
+        header: header.iter().map(|s| s.to_string()).collect(),
+        rows: rows.into_iter().take(TABLE_CAP).collect(),
+        total,
+        shown: total.min(TABLE_CAP),
+    }
+}
+
+/// The headline and the gap to target, in plain words, from the groups.
+fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
+    let name = |id: &str| rb.display_name(id);
+    let fails: Vec<&Group> = f.groups.iter().filter(|g| g.verdict == Verdict::Fail).collect();
+    let evaluable = f.groups.iter().filter(|g| g.verdict != Verdict::NotEvaluable).count();
+    let threshold = f.threshold.unwrap_or(0.0);
+    let (headline, gap) = match f.kind {
+        "coverage" => {
+            let relative = f.threshold_text.starts_with("ratio");
+            let headline = match f.value {
+                Some(v) if relative => format!("lowest ratio {v:.2} (target ≥ {threshold})"),
+                Some(v) => format!("lowest share {} (target ≥ {})", pct(v), pct(threshold)),
+                None => "no data".into(),
+            };
+            let unit = if f.message.contains("session") { "sessions" } else { "merchants" };
+            let gap = fails
+                .iter()
+                .map(|g| {
+                    let prov = if g.key.contains_key("provider") { key(g, "provider") } else { provider_of(f, rb) };
+                    let target = if relative {
+                        format!("{threshold}× {}", name(&text(g, "reference_provider")))
+                    } else {
+                        pct(threshold)
+                    };
+                    format!(
+                        "{} more {} {unit} must offer {} to reach {target}",
+                        num(g, "gap_units").unwrap_or(0.0),
+                        key(g, "platform"),
+                        name(&prov)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            (headline, gap)
+        }
+        "acceptance" => (
+            format!("{} of {} city cells not live", fails.len(), f.groups.len()),
+            fails
+                .iter()
+                .map(|g| {
+                    let why = if g.n == 0 {
+                        "no scans".to_string()
+                    } else {
+                        format!("success {}", pct(g.value.unwrap_or(0.0)))
+                    };
+                    format!("{} {} → {}: {why}", key(g, "region"), name(&key(g, "app")), name(&key(g, "issuer")))
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        "reciprocity" => (
+            format!("{} of {} pairs one-way", fails.len(), f.groups.len()),
+            fails
+                .iter()
+                .map(|g| {
+                    format!(
+                        "{}: {} ↔ {} works one way",
+                        key(g, "region"),
+                        name(&key(g, "provider_a")),
+                        name(&key(g, "provider_b"))
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        "exclusivity" => (
+            format!("{} exclusive merchants (allowed ≤ {threshold})", f.value.unwrap_or(0.0)),
+            fails
+                .iter()
+                .map(|g| {
+                    format!(
+                        "{} {} merchants offer only {}",
+                        num(g, "exclusive_merchants").unwrap_or(0.0),
+                        key(g, "platform"),
+                        name(&text(g, "affiliated_provider"))
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        "concentration" => {
+            let dominance = f.threshold_text.starts_with("dominance");
+            let headline = if dominance {
+                format!("presumption met in {} of {} groups", fails.len(), evaluable)
+            } else {
+                format!(
+                    "highest HHI {} (screen ≤ {})",
+                    thousands(f.value.unwrap_or(0.0).round() as u64),
+                    thousands(threshold as u64)
+                )
+            };
+            let gap = fails
+                .iter()
+                .map(|g| {
+                    if dominance {
+                        format!("{}: {} presumed dominant", g.key_text(), presumed(g, rb))
+                    } else {
+                        format!("{}: HHI {}", g.key_text(), thousands(num(g, "hhi").unwrap_or(0.0).round() as u64))
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            (headline, gap)
+        }
+        _ => {
+            let ratio = f.threshold_text.starts_with("ratio");
+            let headline = format!(
+                "worst {} (threshold {})",
+                compared(f.value, ratio),
+                f.threshold_text.split(',').next().unwrap_or("")
+            );
+            let gap = fails
+                .iter()
+                .map(|g| {
+                    format!("{} on {}: {}", name(&key(g, "provider")), key(g, "platform"), compared(g.value, ratio))
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            (headline, gap)
+        }
+    };
+    let gap = if f.verdict == Verdict::NotEvaluable {
+        f.message.clone()
+    } else if gap.is_empty() {
+        match f.verdict {
+            Verdict::Pass => "target met".into(),
+            Verdict::Inconclusive => "more data needed".into(),
+            _ => String::new(),
+        }
+    } else {
+        gap
+    };
+    GlanceRow {
+        id: f.rule_id.clone(),
+        anchor: anchor(&f.rule_id),
+        title: f.title.clone(),
+        severity: f.severity.name(),
+        verdict: f.verdict.name(),
+        verdict_text: verdict_text(f.verdict),
+        icon: icon(f.verdict),
+        headline,
+        gap,
+    }
+}
+
+fn provider_of(f: &Finding, rb: &Rulebook) -> String {
+    match rb.rule(&f.rule_id).map(|r| &r.spec) {
+        Some(RuleSpec::Coverage { providers, .. }) => providers.first().cloned().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+fn presumed(g: &Group, rb: &Rulebook) -> String {
+    match g.get("presumed_dominant") {
+        Some(Value::Array(a)) => {
+            a.iter().filter_map(Value::as_str).map(|p| rb.display_name(p)).collect::<Vec<_>>().join(", ")
+        }
+        _ => String::new(),
+    }
+}
+
+fn coverage(f: &Finding, relative: bool, merchant_unit: bool, rb: &Rulebook) -> Section {
+    let mut s = section(f);
+    s.show_preview = merchant_unit && !relative;
+    let threshold = f.threshold.unwrap_or(0.0);
+    let groups: Vec<&Group> = f.groups.iter().filter(|g| g.verdict != Verdict::NotEvaluable).collect();
+    let label = |g: &Group| {
+        let mut parts = vec![key(g, "platform")];
+        if g.key.contains_key("region") {
+            parts.push(key(g, "region"));
+        }
+        if g.key.contains_key("provider") {
+            parts.push(rb.display_name(&key(g, "provider")));
+        }
+        parts.join(" · ")
+    };
+    let items: Vec<charts::Item> = groups
+        .iter()
+        .map(|g| charts::Item {
+            label: label(g),
+            value: g.value.unwrap_or(0.0),
+            ci: num(g, "ci_low").zip(num(g, "ci_high")),
+            verdict: g.verdict.name(),
+            text: if relative { format!("{:.2}", g.value.unwrap_or(0.0)) } else { pct(g.value.unwrap_or(0.0)) },
+        })
+        .collect();
+    let max = if relative { items.iter().map(|i| i.value).fold(1.0, f64::max).max(threshold) } else { 1.0 };
+    s.charts.push(charts::bars(
+        &format!("{}: {} by group", f.rule_id, if relative { "ratio to the platform's own provider" } else { "share" }),
+        items,
+        0.0,
+        max,
+        Some(threshold),
+        if relative { charts::Scale::Ratio } else { charts::Scale::Percent },
+    ));
+    let rows = f
+        .groups
+        .iter()
+        .map(|g| {
+            let ci = match (num(g, "ci_low"), num(g, "ci_high")) {
+                (Some(lo), Some(hi)) => format!("{} – {}", pct(lo), pct(hi)),
+                _ => String::new(),
+            };
+            let value = match g.value {
+                Some(v) if relative => format!("{v:.3}"),
+                Some(v) => pct(v),
+                None => text(g, "reason"),
+            };
+            let mut cells = vec![label(g), thousands(g.n), thousands(num(g, "offered").unwrap_or(0.0) as u64), value];
+            if relative {
+                cells.push(rb.display_name(&text(g, "reference_provider")));
+            } else {
+                cells.push(ci);
+            }
+            cells.push(num(g, "gap_units").map(|v| thousands(v as u64)).unwrap_or_default());
+            cells.push(verdict_text(g.verdict).to_string());
+            Row { cells, verdict: g.verdict.name() }
+        })
+        .collect();
+    let header: &[&str] = if relative {
+        &["Group", "Units", "Offering the rival", "Ratio", "Compared with", "Gap (units)", "Verdict"]
+    } else {
+        &["Group", "Units", "Offering", "Share", "Wilson 95% CI", "Gap (units)", "Verdict"]
+    };
+    s.table = capped(&format!("{} by group", f.rule_id), header, rows);
+    s
+}
+
+fn acceptance(f: &Finding, regions: &[String], providers: &[String], reciprocity: &[&Finding]) -> Section {
+    let mut s = section(f);
+    let one_way: Vec<(String, String, String)> = reciprocity
+        .iter()
+        .flat_map(|r| r.groups.iter())
+        .filter(|g| g.verdict == Verdict::Fail)
+        .map(|g| (key(g, "region"), key(g, "provider_a"), key(g, "provider_b")))
+        .collect();
+    let by_cell: BTreeMap<(String, String, String), &Group> =
+        f.groups.iter().map(|g| ((key(g, "region"), key(g, "app"), key(g, "issuer")), g)).collect();
+    for region in regions {
+        let rows = providers
+            .iter()
+            .map(|app| charts::MatrixRow {
+                app: app.clone(),
+                cells: providers
+                    .iter()
+                    .map(|issuer| {
+                        if app == issuer {
+                            return charts::Cell::same();
+                        }
+                        let Some(g) = by_cell.get(&(region.clone(), app.clone(), issuer.clone())) else {
+                            return charts::Cell::same();
+                        };
+                        let marked = one_way
+                            .iter()
+                            .any(|(r, a, b)| r == region && ((a == app && b == issuer) || (a == issuer && b == app)));
+                        charts::Cell::of(g.n, g.value, g.verdict == Verdict::Pass, marked)
+                    })
+                    .collect(),
+            })
+            .collect();
+        s.heatmaps.push(Heatmap { region: region.clone(), issuers: providers.to_vec(), rows });
+    }
+    let rows = f
+        .groups
+        .iter()
+        .filter(|g| g.verdict != Verdict::Pass)
+        .map(|g| Row {
+            cells: vec![
+                format!("{} {} → {}", key(g, "region"), key(g, "app"), key(g, "issuer")),
+                thousands(g.n),
+                g.value.map(pct).unwrap_or_else(|| "—".into()),
+                match (num(g, "ci_low"), num(g, "ci_high")) {
+                    (Some(lo), Some(hi)) => format!("{} – {}", pct(lo), pct(hi)),
+                    _ => "—".into(),
+                },
+                text(g, "reason"),
+            ],
+            verdict: g.verdict.name(),
+        })
+        .collect();
+    s.table = capped("Cells that are not live", &["Cell", "Attempts", "Success", "Wilson 95% CI", "Why"], rows);
+    s
+}
+
+fn reciprocity_section(f: &Finding) -> Section {
+    let mut s = section(f);
+    let rows = f
+        .groups
+        .iter()
+        .filter(|g| g.verdict != Verdict::Pass)
+        .map(|g| {
+            let yes = |field: &str| if g.get(field) == Some(&Value::Bool(true)) { "live" } else { "not live" };
+            Row {
+                cells: vec![
+                    format!("{} {} ↔ {}", key(g, "region"), key(g, "provider_a"), key(g, "provider_b")),
+                    format!("{} ({} attempts)", yes("live_a_to_b"), num(g, "attempts_a_to_b").unwrap_or(0.0)),
+                    format!("{} ({} attempts)", yes("live_b_to_a"), num(g, "attempts_b_to_a").unwrap_or(0.0)),
+                    verdict_text(g.verdict).to_string(),
+                ],
+                verdict: g.verdict.name(),
+            }
+        })
+        .collect();
+    s.table = capped("Pairs that do not work both ways", &["Pair", "A → B", "B → A", "Verdict"], rows);
+    s
+}
+
+fn exclusivity(f: &Finding) -> Section {
+    let mut s = section(f);
+    let rows = f
+        .groups
+        .iter()
+        .map(|g| Row {
+            cells: vec![
+                key(g, "platform"),
+                thousands(g.n),
+                g.value.map(|v| thousands(v as u64)).unwrap_or_else(|| text(g, "reason")),
+                text(g, "affiliated_provider"),
+                verdict_text(g.verdict).to_string(),
+            ],
+            verdict: g.verdict.name(),
+        })
+        .collect();
+    s.show_preview = true;
+    s.table = capped(
+        "Exclusive merchants per platform",
+        &["Platform", "Merchants", "Exclusive", "Own provider", "Verdict"],
+        rows,
+    );
+    s
+}
+
+fn concentration(f: &Finding, rb: &Rulebook) -> Section {
+    let mut s = section(f);
+    for g in &f.groups {
+        let Some(Value::Object(shares)) = g.get("shares") else { continue };
+        let items = shares
+            .iter()
+            .map(|(firm, v)| charts::Item {
+                label: rb.display_name(firm),
+                value: v.as_f64().unwrap_or(0.0),
+                ci: None,
+                verdict: "neutral",
+                text: pct(v.as_f64().unwrap_or(0.0)),
+            })
+            .collect();
+        s.charts.push(charts::bars(
+            &format!("{}: provider shares, {}", f.rule_id, g.key_text()),
+            items,
+            0.0,
+            1.0,
+            None,
+            charts::Scale::Percent,
+        ));
+    }
+    let rows = f
+        .groups
+        .iter()
+        .map(|g| Row {
+            cells: vec![
+                g.key_text(),
+                thousands(g.n),
+                num(g, "hhi").map(|h| thousands(h.round() as u64)).unwrap_or_default(),
+                num(g, "cr1").map(pct).unwrap_or_default(),
+                num(g, "cr2").map(pct).unwrap_or_default(),
+                num(g, "cr3").map(pct).unwrap_or_default(),
+                presumed(g, rb),
+                verdict_text(g.verdict).to_string(),
+            ],
+            verdict: g.verdict.name(),
+        })
+        .collect();
+    s.table = capped(
+        "Concentration per group",
+        &["Group", "Transactions", "HHI", "CR1", "CR2", "CR3", "Presumed dominant (AML Art. 24)", "Verdict"],
+        rows,
+    );
+    s
+}
+
+fn parity(f: &Finding, ratio: bool, latency: bool, rb: &Rulebook) -> Section {
+    let mut s = section(f);
+    let threshold = f.threshold.unwrap_or(if ratio { 1.0 } else { 0.0 });
+    let evaluable: Vec<&Group> = f.groups.iter().filter(|g| g.verdict != Verdict::NotEvaluable).collect();
+    let mut platforms: Vec<String> = evaluable.iter().map(|g| key(g, "platform")).collect();
+    platforms.dedup();
+    // One axis for the whole rule so platforms compare at a glance.
+    let mut lo = if ratio { 0.0 } else { threshold.min(0.0) };
+    let mut hi = if ratio { threshold.max(1.0) } else { threshold.max(0.0) };
+    for g in &evaluable {
+        for v in [g.value, num(g, "ci_low"), num(g, "ci_high")].into_iter().flatten() {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    if hi - lo < 1e-9 {
+        hi = lo + 1.0;
+    }
+    for p in &platforms {
+        let items: Vec<charts::Item> = evaluable
+            .iter()
+            .filter(|g| key(g, "platform") == *p && g.value.is_some())
+            .map(|g| charts::Item {
+                label: rb.display_name(&key(g, "provider")),
+                value: g.value.unwrap_or(0.0),
+                ci: num(g, "ci_low").zip(num(g, "ci_high")),
+                verdict: g.verdict.name(),
+                text: compared(g.value, ratio),
+            })
+            .collect();
+        if !items.is_empty() {
+            s.charts.push(charts::forest(
+                &format!("{} on {p}: each rival against the platform's own provider", f.rule_id),
+                items,
+                lo,
+                hi,
+                threshold,
+                if ratio { charts::Scale::Ratio } else { charts::Scale::Points },
+            ));
+        }
+    }
+    let metric_value = |v: Option<f64>| match v {
+        None => "—".to_string(),
+        Some(x) if latency => format!("{x:.0} ms"),
+        Some(x) => pct(x),
+    };
+    let rows = f
+        .groups
+        .iter()
+        .map(|g| {
+            let mut why = text(g, "reason");
+            if g.verdict == Verdict::Inconclusive {
+                if let Some(n) = num(g, "needed_per_arm") {
+                    why = format!(
+                        "{why}; needs {} per arm ({} more rival, {} more reference)",
+                        thousands(n as u64),
+                        thousands(num(g, "more_rival_needed").unwrap_or(0.0) as u64),
+                        thousands(num(g, "more_reference_needed").unwrap_or(0.0) as u64)
+                    );
+                }
+            }
+            Row {
+                cells: vec![
+                    format!("{} · {}", key(g, "platform"), rb.display_name(&key(g, "provider"))),
+                    thousands(g.n),
+                    metric_value(num(g, "rival_value")),
+                    rb.display_name(&text(g, "reference_provider")),
+                    num(g, "reference_n").map(|n| thousands(n as u64)).unwrap_or_default(),
+                    metric_value(num(g, "reference_value")),
+                    compared(g.value, ratio),
+                    num(g, "p_adjusted").map(|p| format!("{p:.4}")).unwrap_or_else(|| "—".into()),
+                    verdict_text(g.verdict).to_string(),
+                    why.trim_start_matches("; ").to_string(),
+                ],
+                verdict: g.verdict.name(),
+            }
+        })
+        .collect();
+    s.table = capped(
+        "Rival against the platform's own provider",
+        &[
+            "Platform · rival",
+            "Rival n",
+            "Rival",
+            "Own provider",
+            "Own n",
+            "Own",
+            "Compared",
+            "Holm p",
+            "Verdict",
+            "Note",
+        ],
+        rows,
+    );
+    s
+}
+
+fn datasets(report: &Report) -> Vec<DatasetView> {
+    report
+        .inputs
+        .iter()
+        .map(|i| {
+            let a = &i.account;
+            DatasetView {
+                name: a.dataset.name().to_string(),
+                files: a
+                    .files
+                    .iter()
+                    .map(|f| {
+                        vec![f.path.display().to_string(), thousands(f.bytes), thousands(f.rows_read), f.sha256.clone()]
+                    })
+                    .collect(),
+                rows_read: thousands(a.rows_read),
+                rows_accepted: thousands(a.rows_accepted),
+                rows_rejected: thousands(a.rows_rejected),
+                reasons: a.rejected_by_reason.iter().map(|(r, n)| (r.clone(), thousands(*n))).collect(),
+                rejected_file: i.rejected_file.clone(),
+                missing: a.columns_missing.join(", "),
+                extra: a.extra_columns.join(", "),
+            }
+        })
+        .collect()
+}
+
+fn rule_view(r: &crate::rulebook::Rule) -> RuleView {
+    RuleView {
+        id: r.id.clone(),
+        anchor: format!("method-{}", r.id.to_ascii_lowercase()),
+        title: r.title.clone(),
+        kind: r.spec.kind(),
+        severity: r.severity.name(),
+        filter: r.filter.clone(),
+        parameters: crate::rules_cmd::parameters(&r.spec).into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        engineering_default: r.engineering_default,
+        rationale: r.rationale.clone(),
+        citation: r.citation.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(compared(Some(0.0575), false), "+5.8 pp");
+        assert_eq!(compared(Some(1.6875), true), "1.69×");
+        assert_eq!(anchor("CN-PL-01"), "rule-cn-pl-01");
+    }
+}
+
+#[cfg(test)]
+mod cap_tests {
+    use super::*;
+    use crate::findings::EvidenceTable;
+
+    #[test]
+    fn long_evidence_is_capped_in_the_page() {
+        let table = EvidenceTable {
+            header: vec!["merchant_id".into()],
+            rows: (0..100_000).map(|i| vec![format!("M{i}")]).collect(),
+        };
+        let t = preview(&table);
+        assert_eq!((t.shown, t.total, t.rows.len()), (TABLE_CAP, 100_000, TABLE_CAP));
+    }
+}

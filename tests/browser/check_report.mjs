@@ -1,0 +1,88 @@
+// Opens a rendered report in headless Chromium with the network blocked and
+// checks what a reader would meet: no console errors, no network requests,
+// no script dialogs (injection), no serious or critical axe-core
+// violations, no horizontal overflow on a phone, readable with scripts off,
+// and a clean A4 print. Takes a screenshot.
+//
+// usage: node check_report.mjs REPORT.html SCREENSHOT.png AXE_PATH
+import { chromium } from "playwright-core";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+
+const [report, screenshot, axePath] = process.argv.slice(2);
+const url = pathToFileURL(path.resolve(report)).href;
+const args = [
+  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+];
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args });
+let passed = 0;
+const failures = [];
+function check(name, ok, detail) {
+  if (ok) passed += 1;
+  else failures.push(`${name}: ${detail}`);
+}
+
+async function open(options) {
+  const context = await browser.newContext(options);
+  const page = await context.newPage();
+  const events = { requests: [], console: [], dialogs: [], errors: [] };
+  await context.route("**/*", (route) => {
+    const u = route.request().url();
+    if (u === url) return route.continue();
+    events.requests.push(u);
+    return route.abort();
+  });
+  page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") events.console.push(m.text()); });
+  page.on("pageerror", (e) => events.errors.push(e.message));
+  page.on("dialog", (d) => { events.dialogs.push(d.message()); d.dismiss(); });
+  await page.goto(url, { waitUntil: "load" });
+  return { context, page, events };
+}
+
+// Desktop, scripts on.
+{
+  const { context, page, events } = await open({ viewport: { width: 1280, height: 900 } });
+  await page.screenshot({ path: screenshot });
+  // Exercise the enhancements: sort a column and filter a table.
+  const sortButton = page.locator("table.sortable th button.sort").first();
+  if (await sortButton.count()) await sortButton.click();
+  const filter = page.locator("p.filter input").first();
+  if (await filter.count()) await filter.fill("fail");
+  await page.addScriptTag({ path: axePath });
+  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
+  const serious = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  check("axe-core", serious.length === 0, serious.map((v) => `${v.id} (${v.impact}): ${v.help} ×${v.nodes.length}`).join("; "));
+  check("network", events.requests.length === 0, events.requests.join(", "));
+  check("console", events.console.length === 0, events.console.join(" | "));
+  check("page errors", events.errors.length === 0, events.errors.join(" | "));
+  check("dialogs", events.dialogs.length === 0, events.dialogs.join(" | "));
+  const h1 = await page.locator("h1").count();
+  check("heading", h1 === 1, `${h1} h1 elements`);
+  await page.emulateMedia({ media: "print" });
+  const pdf = await page.pdf({ format: "A4", printBackground: true });
+  check("print", pdf.length > 10_000, `PDF of ${pdf.length} bytes`);
+  await context.close();
+}
+
+// Phone width: nothing wider than the screen but scrollable table wrappers.
+{
+  const { context, page } = await open({ viewport: { width: 390, height: 844 }, isMobile: true });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check("phone width", overflow <= 1, `page is ${overflow}px wider than the screen`);
+  await context.close();
+}
+
+// Scripts off: the content is all there.
+{
+  const { context, page, events } = await open({ viewport: { width: 1280, height: 900 }, javaScriptEnabled: false });
+  const rows = await page.locator("table tbody tr").count();
+  check("no-script tables", rows > 0, "no table rows without scripts");
+  check("no-script network", events.requests.length === 0, events.requests.join(", "));
+  await context.close();
+}
+
+await browser.close();
+for (const f of failures) console.log(`FAILED ${f}`);
+console.log(`browser: ${passed} passed, ${failures.length} failed`);
+process.exit(failures.length ? 1 : 0);

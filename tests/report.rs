@@ -1,0 +1,95 @@
+//! The HTML report: the committed example is current, hostile input is
+//! escaped, the file is self-contained, templates can be overridden.
+
+use std::path::Path;
+use std::process::Command;
+
+const RULES: &str = "rules/cn-interconnection-2021.toml";
+
+fn audit(data: &str, out: &Path, extra: &[&str]) {
+    let o = Command::new(env!("CARGO_BIN_EXE_hutong"))
+        .args(["audit", "--rules", RULES, "--data", data, "--out", out.to_str().unwrap()])
+        .args(extra)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap();
+    assert!(o.status.code() != Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// `reports/example` is `SOURCE_DATE_EPOCH=1700000000 hutong audit --rules
+/// rules/cn-interconnection-2021.toml --data testdata/sample --out reports/example`.
+#[test]
+fn example_report_is_current() {
+    let out = tempfile::tempdir().unwrap();
+    audit("testdata/sample", out.path(), &[]);
+    let example = Path::new("reports/example");
+    let rerun = "regenerate with: SOURCE_DATE_EPOCH=1700000000 cargo run --release -- audit --rules \
+                 rules/cn-interconnection-2021.toml --data testdata/sample --out reports/example";
+    for file in ["report.html", "findings.json"] {
+        // Only the --out argument in the recorded command differs (escaped in HTML).
+        let dir = out.path().to_str().unwrap();
+        let fresh = read(&out.path().join(file))
+            .replace(dir, "reports/example")
+            .replace(&dir.replace('/', "&#x2F;"), "reports&#x2F;example");
+        assert!(fresh == read(&example.join(file)), "{file} differs from reports/example; {rerun}");
+    }
+    for entry in std::fs::read_dir(out.path().join("evidence")).unwrap() {
+        let name = entry.unwrap().file_name();
+        let rel = Path::new("evidence").join(&name);
+        assert_eq!(read(&out.path().join(&rel)), read(&example.join(&rel)), "{}; {rerun}", rel.display());
+    }
+}
+
+#[test]
+fn hostile_strings_are_escaped() {
+    let out = tempfile::tempdir().unwrap();
+    audit("testdata/hostile", out.path(), &[]);
+    let html = read(&out.path().join("report.html"));
+    for raw in ["<script>alert(1)</script>", "onmouseover=\"alert(2)", "<img src=x onerror", "<svg onload"] {
+        assert!(!html.contains(raw), "unescaped `{raw}` in the report");
+    }
+    // The strings are shown as text: platform names, merchants, labels, regions.
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;"));
+    assert!(html.contains("&lt;img src=x onerror=alert(3)&gt;"));
+    assert!(html.contains("&quot; onmouseover=&quot;alert(2)&quot;"));
+    assert!(html.contains("&#x27;&gt;&lt;svg onload=alert(4)&gt;"));
+}
+
+#[test]
+fn report_is_self_contained() {
+    let html = read(Path::new("reports/example/report.html"));
+    for needle in ["<link", " src=", "http://", "https://", "@import", "url("] {
+        assert!(!html.contains(needle), "report refers outside itself: `{needle}`");
+    }
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<style>") && html.contains("<svg class=\"chart\""));
+}
+
+#[test]
+fn templates_can_be_overridden_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("style.css"), "body { color: rebeccapurple; }").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    audit("testdata/sample", out.path(), &["--templates", dir.path().to_str().unwrap()]);
+    let html = read(&out.path().join("report.html"));
+    assert!(html.contains("body { color: rebeccapurple; }"));
+    assert!(!html.contains("--fail-bg"), "the built-in stylesheet was replaced");
+}
+
+#[test]
+fn broken_template_is_an_error_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("report.html"), "{% if %}").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_hutong"))
+        .args(["audit", "--rules", RULES, "--data", "testdata/sample", "--out", out.path().to_str().unwrap()])
+        .args(["--templates", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("report templates"));
+}
