@@ -90,12 +90,19 @@ pub fn generated_at() -> anyhow::Result<String> {
 }
 
 pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
+    let progress = crate::progress::Progress::new(args.quiet || args.format == TextOrJson::Json);
     let rb = rulebook::load(&args.rules)?;
+    progress.stage(format!("rulebook {}: {} rules", rb.path, rb.rules.len()));
     let spec = input_spec(&args.input);
     if spec.data.is_none() && spec.transactions.is_none() && spec.checkout.is_none() {
         bail!("no input given: use --data DIR, or --transactions and --checkout PATH");
     }
+    progress.stage("reading every input file once: SHA-256 and record structure");
     let inputs = ingest::open(&spec, ingest_options(&args.input)?)?;
+    let (files, bytes) =
+        inputs.datasets.values().flat_map(|d| d.files.iter()).fold((0, 0u64), |(n, b), f| (n + 1, b + f.bytes));
+    progress
+        .stage(format!("{files} files, {:.1} MB checked; running all rules in one streaming pass", bytes as f64 / 1e6));
     for ds in datasets_needed(&rb) {
         if inputs.get(ds).is_none() {
             return Err(ingest::IngestError::MissingDataset { dataset: ds }.into());
@@ -106,6 +113,8 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
     // The program name as typed varies (cargo run, a path); record it as `hutong`.
     let command: Vec<String> = std::iter::once("hutong".to_string()).chain(std::env::args().skip(1)).collect();
     let report = audit(&rb, &inputs, &args.out, generated_at, command, args.templates.as_deref())?;
+    let rows: u64 = report.inputs.iter().map(|i| i.account.rows_read).sum();
+    progress.stage(format!("done: {rows} rows audited, outputs in {}", args.out.display()));
     let worst = report.findings.iter().filter(|f| f.verdict == Verdict::Fail).map(|f| f.severity).max();
     match args.format {
         TextOrJson::Json => {

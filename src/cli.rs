@@ -32,8 +32,22 @@ pub enum Command {
     /// Validate, list and explain rulebooks (no data needed).
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Rewrite validated logs as typed Parquet (streaming), for faster audits.
+    Convert(ConvertArgs),
     /// Write synthetic logs that follow the data contract.
     Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Directory for <dataset>.parquet (and rejected/<dataset>.csv); not an input directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Print nothing on success.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]

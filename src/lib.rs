@@ -8,12 +8,14 @@
 pub mod audit;
 pub mod cli;
 pub mod contract;
+pub mod convert;
 pub mod engine;
 pub mod exec;
 pub mod findings;
 pub mod generate;
 pub mod ingest;
 pub mod inspect;
+pub mod progress;
 pub mod report;
 pub mod rulebook;
 pub mod rules_cmd;

@@ -12,6 +12,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => hutong::inspect::run_cli(&args),
         Command::Audit(args) => hutong::audit::run_cli(&args),
         Command::Rules(cmd) => hutong::rules_cmd::run_cli(&cmd),
+        Command::Convert(args) => hutong::convert::run_cli(&args),
         Command::Generate(args) => hutong::generate::run_cli(&args),
     };
     match outcome {

@@ -248,3 +248,47 @@ fn help_explains_every_command() {
         assert!(text.contains(flag), "{flag} missing from audit --help");
     }
 }
+
+#[test]
+fn convert_to_parquet_gives_the_same_findings() {
+    let pq = tempfile::tempdir().unwrap();
+    let o = hutong(&["convert", "--data", "testdata/sample", "--out", pq.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("20891 rows read = 20885 written to"), "{text}");
+    assert!(pq.path().join("rejected/transactions.csv").is_file());
+    let findings = |data: &Path| -> Value {
+        let out = tempfile::tempdir().unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_hutong"))
+            .args(["audit", "--rules", "rules/cn-interconnection-2021.toml", "--data", data.to_str().unwrap()])
+            .args(["--out", out.path().to_str().unwrap(), "--quiet"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("findings.json")).unwrap()).unwrap()
+    };
+    let (a, b) = (findings(Path::new("testdata/sample")), findings(pq.path()));
+    assert_eq!(a["findings"], b["findings"]);
+    assert_eq!(a["window"], b["window"]);
+    // Converted data holds no rejected rows: they were set aside.
+    assert_eq!(b["inputs"][0]["rows_read"], 20885);
+    assert_eq!(b["inputs"][0]["rows_rejected"], 0);
+}
+
+#[test]
+fn convert_refuses_to_write_into_an_input_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("testdata/bad/missing-column/checkout.csv", dir.path().join("checkout.csv")).unwrap();
+    fails_with(
+        &["convert", "--data", dir.path().to_str().unwrap(), "--out", dir.path().to_str().unwrap()],
+        &["holds the input"],
+    );
+}
+
+#[test]
+fn csv_and_parquet_side_by_side_is_ambiguous() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("testdata/sample/transactions.csv", dir.path().join("transactions.csv")).unwrap();
+    std::fs::write(dir.path().join("transactions.parquet"), b"").unwrap();
+    fails_with(&["inspect", "--data", dir.path().to_str().unwrap()], &["holds more than one of transactions.csv"]);
+}

@@ -90,16 +90,25 @@ fn map_labels(e: Expr, taxonomy: Arc<Taxonomy>) -> Expr {
         move |c: Column| {
             let ca = c.str()?;
             let mut err = None;
+            // A batch holds few distinct labels: a local map spares the shared
+            // cache's lock and hashing on every row.
+            let mut local: PlHashMap<&str, Option<&str>> = PlHashMap::new();
             let out: StringChunked = ca
                 .iter()
                 .map(|label| {
-                    label.and_then(|l| match taxonomy.map(l) {
+                    let l = label?;
+                    if let Some(hit) = local.get(l) {
+                        return *hit;
+                    }
+                    let p = match taxonomy.map(l) {
                         Ok(p) => p,
                         Err(e) => {
                             err.get_or_insert(e);
                             None
                         }
-                    })
+                    };
+                    local.insert(l, p);
+                    p
                 })
                 .collect();
             if let Some(e) = err {

@@ -47,7 +47,8 @@ pub fn counts_plan(input: &DatasetInput) -> LazyFrame {
 pub fn from_counts(input: &DatasetInput, counts: &DataFrame) -> Result<DatasetAccount, IngestError> {
     let err = |cause| IngestError::Polars { context: format!("{}: counting rows", input.dataset), cause };
     let files = counts.column(FILE).and_then(|c| c.u32().cloned()).map_err(err)?;
-    let reasons = counts.column(REASON).and_then(|c| c.str().cloned()).map_err(err)?;
+    let reasons = counts.column(REASON).and_then(|c| c.u16().cloned()).map_err(err)?;
+    let table = super::validate::reason_table(input.dataset);
     let ns = counts.column("n").and_then(|c| c.u64().cloned()).map_err(err)?;
     let mut per_file = vec![(0u64, 0u64); input.files.len()];
     let mut by_reason = BTreeMap::new();
@@ -57,7 +58,8 @@ pub fn from_counts(input: &DatasetInput, counts: &DataFrame) -> Result<DatasetAc
             slot.0 += n;
             if let Some(r) = reason {
                 slot.1 += n;
-                *by_reason.entry(r.to_string()).or_insert(0) += n;
+                let text = table.get(usize::from(r)).cloned().unwrap_or_else(|| format!("reason {r}"));
+                *by_reason.entry(text).or_insert(0) += n;
             }
         }
     }

@@ -31,6 +31,12 @@ pub enum IngestError {
     NoSuchPath { dataset: Option<Dataset>, path: PathBuf },
     #[error("--data must be a directory: {}", .path.display())]
     NotADirectory { path: PathBuf },
+    #[error(
+        "{dataset}: {} holds more than one of {dataset}.csv, {dataset}.parquet and {dataset}/; \
+         name the one to read with --{dataset}",
+        .dir.display()
+    )]
+    Ambiguous { dataset: Dataset, dir: PathBuf },
     #[error("{dataset}: no files match the pattern `{pattern}`")]
     EmptyGlob { dataset: Dataset, pattern: String },
     #[error("{dataset}: invalid glob pattern `{pattern}`: {message}")]
@@ -195,7 +201,7 @@ fn open_dataset(
     // One explicit cache: every plan of an audit (accounting, rejected rows,
     // each rule) reads this node, so the files are scanned once, with the
     // union of the columns the plans need.
-    let frame = frame.cache();
+    let frame = if std::env::var_os("HUTONG_NO_CACHE").is_some() { frame } else { frame.cache() };
     Ok(DatasetInput { dataset: ds, files: inputs, present, extra_columns: extra, frame })
 }
 

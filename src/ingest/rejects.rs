@@ -43,11 +43,13 @@ pub fn locate(input: &DatasetInput, rejected: &DataFrame, delimiter: u8) -> Resu
     let err = |cause| IngestError::Polars { context: format!("{}: rejected rows", input.dataset), cause };
     let files = rejected.column(FILE).and_then(|c| c.u32().cloned()).map_err(err)?;
     let rows = rejected.column(ROW).and_then(|c| c.u64().cloned()).map_err(err)?;
-    let reasons = rejected.column(REASON).and_then(|c| c.str().cloned()).map_err(err)?;
+    let reasons = rejected.column(REASON).and_then(|c| c.u16().cloned()).map_err(err)?;
+    let table = super::validate::reason_table(input.dataset);
     let mut by_file: BTreeMap<u32, Vec<(u64, String)>> = BTreeMap::new();
     for ((f, r), reason) in files.iter().zip(rows.iter()).zip(reasons.iter()) {
         if let (Some(f), Some(r), Some(reason)) = (f, r, reason) {
-            by_file.entry(f).or_default().push((r, reason.to_string()));
+            let text = table.get(usize::from(reason)).cloned().unwrap_or_else(|| format!("reason {reason}"));
+            by_file.entry(f).or_default().push((r, text));
         }
     }
     let mut out = Vec::new();

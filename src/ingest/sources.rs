@@ -95,8 +95,14 @@ fn in_data_dir(ds: Dataset, dir: &Path) -> Result<Option<Vec<SourceFile>>, Inges
             found.push(source_file(ds, &p)?);
         }
     }
+    if found.len() > 1 {
+        return Err(IngestError::Ambiguous { dataset: ds, dir: dir.to_path_buf() });
+    }
     let sub = dir.join(ds.name());
     if sub.is_dir() {
+        if !found.is_empty() {
+            return Err(IngestError::Ambiguous { dataset: ds, dir: dir.to_path_buf() });
+        }
         found.extend(files_in_dir(ds, &sub)?);
     }
     Ok((!found.is_empty()).then_some(found))

@@ -17,7 +17,7 @@ use crate::contract::{Column as ContractColumn, Dataset, Kind};
 pub const FILE: &str = "__file";
 /// Name of the 0-based record index within its file (header excluded).
 pub const ROW: &str = "__row";
-/// Name of the reject reason; null for an accepted row.
+/// Name of the reject reason code (see `reason_table`); null for an accepted row.
 pub const REASON: &str = "__reason";
 
 /// The polars type a contract column has after validation.
@@ -43,28 +43,83 @@ pub struct RawFile<'a> {
     pub problems: Arc<Vec<(IdxSize, Structural)>>,
 }
 
+/// Every reason a row of this dataset can be rejected for, in a fixed order:
+/// a row's `__reason` is an index into this table (null when accepted).
+/// Integer codes keep the per-row work cheap; text is looked up only for the
+/// few rejected rows.
+pub fn reason_table(ds: Dataset) -> Vec<String> {
+    let mut out = vec![Structural::BlankLine.reason().to_string(), Structural::FieldCount.reason().to_string()];
+    for column in ds.columns() {
+        out.extend(column_reasons(column).into_iter().map(|(_, text)| text));
+    }
+    out
+}
+
+/// What can be wrong with one column's value, in the order it is checked.
+#[derive(Clone, Copy)]
+enum Check {
+    Missing,
+    Invalid,
+    Range,
+}
+
+fn column_reasons(column: &ContractColumn) -> Vec<(Check, String)> {
+    let name = column.name;
+    let mut out = Vec::new();
+    if column.required {
+        out.push((Check::Missing, format!("missing_value:{name}")));
+    }
+    let invalid = match column.kind {
+        Kind::Text => None,
+        Kind::Timestamp => Some("invalid_timestamp"),
+        Kind::Decimal { .. } => Some("invalid_number"),
+        Kind::Integer { .. } => Some("invalid_integer"),
+        Kind::Bool => Some("invalid_bool"),
+        Kind::Enum(_) => Some("invalid_value"),
+    };
+    if let Some(code) = invalid {
+        out.push((Check::Invalid, format!("{code}:{name}")));
+    }
+    match column.kind {
+        Kind::Decimal { non_negative: true } => out.push((Check::Range, format!("negative_value:{name}"))),
+        Kind::Integer { .. } => out.push((Check::Range, format!("out_of_range:{name}"))),
+        _ => {}
+    }
+    out
+}
+
+fn code_lit(code: usize) -> Expr {
+    lit(code as u32).cast(DataType::UInt16)
+}
+
 /// Builds the validated frame for one file: `__file`, `__row`, every contract
-/// column typed (null where absent), and `__reason`.
+/// column typed (null where absent), and `__reason` (a code into `reason_table`).
 pub fn validated(lf: LazyFrame, raw: &RawFile, tz: Offset) -> Result<LazyFrame, IngestError> {
+    let table = reason_table(raw.dataset);
+    let code = |text: &str| table.iter().position(|t| t == text).unwrap_or(0);
     let mut typed = Vec::new();
     let mut reasons = Vec::new();
     if !raw.problems.is_empty() {
         // Structural problems come first: a blank or ragged record's fields
         // mean nothing.
         let problems = raw.problems.clone();
+        let codes = [code(Structural::BlankLine.reason()) as u16, code(Structural::FieldCount.reason()) as u16];
         reasons.push(col(ROW).map(
             move |c: Column| {
                 let rows = c.idx()?;
-                let out: StringChunked = rows
+                let out: UInt16Chunked = rows
                     .iter()
                     .map(|r| {
                         let i = problems.binary_search_by_key(&r?, |p| p.0).ok()?;
-                        Some(problems[i].1.reason())
+                        Some(match problems[i].1 {
+                            Structural::BlankLine => codes[0],
+                            Structural::FieldCount => codes[1],
+                        })
                     })
                     .collect();
                 Ok(out.with_name(rows.name().clone()).into_column())
             },
-            |_, f| Ok(Field::new(f.name().clone(), DataType::String)),
+            |_, f| Ok(Field::new(f.name().clone(), DataType::UInt16)),
         ));
     }
     for column in raw.dataset.columns() {
@@ -81,7 +136,17 @@ pub fn validated(lf: LazyFrame, raw: &RawFile, tz: Offset) -> Result<LazyFrame, 
                     expected: column.kind.describe(),
                 })?;
                 typed.push(conv.alias(&tmp));
-                reasons.extend(checks(column, &tmp));
+                for (check, text) in column_reasons(column) {
+                    let raw_col = col(name);
+                    let t = col(tmp.as_str());
+                    let cond = match (check, column.kind) {
+                        (Check::Missing, _) => raw_col.is_null(),
+                        (Check::Invalid, _) => raw_col.is_not_null().and(t.is_null()),
+                        (Check::Range, Kind::Integer { min }) => t.lt(lit(min)),
+                        (Check::Range, _) => t.lt(lit(0.0)),
+                    };
+                    reasons.push(when(cond).then(code_lit(code(&text))).otherwise(lit(NULL).cast(DataType::UInt16)));
+                }
             }
         }
     }
@@ -94,42 +159,9 @@ pub fn validated(lf: LazyFrame, raw: &RawFile, tz: Offset) -> Result<LazyFrame, 
             out.push(col(name));
         }
     }
-    let reason = if reasons.is_empty() { lit(NULL).cast(DataType::String) } else { coalesce(&reasons) };
+    let reason = if reasons.is_empty() { lit(NULL).cast(DataType::UInt16) } else { coalesce(&reasons) };
     out.push(reason.alias(REASON));
     Ok(lf.with_columns(typed).select(out))
-}
-
-/// Reasons for one column, in the order they are checked.
-fn checks(column: &ContractColumn, typed: &str) -> Vec<Expr> {
-    let name = column.name;
-    let raw = || col(name);
-    let t = || col(typed);
-    let reason = |cond: Expr, text: String| when(cond).then(lit(text)).otherwise(lit(NULL));
-    let mut out = Vec::new();
-    if column.required {
-        out.push(reason(raw().is_null(), format!("missing_value:{name}")));
-    }
-    let invalid = match column.kind {
-        Kind::Text => None,
-        Kind::Timestamp => Some("invalid_timestamp"),
-        Kind::Decimal { .. } => Some("invalid_number"),
-        Kind::Integer { .. } => Some("invalid_integer"),
-        Kind::Bool => Some("invalid_bool"),
-        Kind::Enum(_) => Some("invalid_value"),
-    };
-    if let Some(code) = invalid {
-        out.push(reason(raw().is_not_null().and(t().is_null()), format!("{code}:{name}")));
-    }
-    match column.kind {
-        Kind::Decimal { non_negative: true } => {
-            out.push(reason(t().lt(lit(0.0)), format!("negative_value:{name}")));
-        }
-        Kind::Integer { min } => {
-            out.push(reason(t().lt(lit(min)), format!("out_of_range:{name}")));
-        }
-        _ => {}
-    }
-    out
 }
 
 /// The expression converting a source column to its contract type, or `None`
