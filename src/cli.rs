@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::generate::OutputFormat;
+use crate::ingest::encoding::TextEncoding;
 use crate::rulebook::Severity;
 
 /// Audit payment platforms' logs against interconnection rules.
@@ -115,6 +116,23 @@ pub struct InputArgs {
     /// UTC offset for timestamps written without one, e.g. +08:00 or Z.
     #[arg(long, value_name = "OFFSET", default_value = "+08:00")]
     pub timezone: String,
+    /// CSV field separator: one ASCII character, or `tab` / `\t`.
+    #[arg(long, value_name = "CHAR", default_value = ",")]
+    pub delimiter: String,
+    /// Text encoding of CSV files; GBK and GB18030 exports are transcoded once.
+    #[arg(long, value_enum, default_value_t = TextEncoding::Utf8)]
+    pub encoding: TextEncoding,
+    /// Unit of amount, discount and surcharge values.
+    #[arg(long, value_enum, default_value_t = AmountUnit::Yuan)]
+    pub amount_unit: AmountUnit,
+}
+
+/// The unit money columns are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AmountUnit {
+    Yuan,
+    /// Hundredths of a yuan, as WeChat Pay logs amounts.
+    Fen,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -74,7 +74,17 @@ pub fn input_spec(args: &crate::cli::InputArgs) -> InputSpec {
 pub fn ingest_options(args: &crate::cli::InputArgs) -> anyhow::Result<IngestOptions> {
     let timezone = Offset::parse(&args.timezone)
         .with_context(|| format!("--timezone `{}`: expected an offset such as +08:00, -05:30 or Z", args.timezone))?;
-    Ok(IngestOptions { timezone, ..IngestOptions::default() })
+    let delimiter = match args.delimiter.as_str() {
+        "tab" | "\\t" | "\t" => b'\t',
+        d if d.len() == 1 && d.is_ascii() && d != "\"" && d != "\n" && d != "\r" => d.as_bytes()[0],
+        d => anyhow::bail!("--delimiter `{d}`: expected one ASCII character other than a quote or line end, or `tab`"),
+    };
+    Ok(IngestOptions {
+        timezone,
+        delimiter,
+        encoding: args.encoding,
+        amounts_in_fen: args.amount_unit == crate::cli::AmountUnit::Fen,
+    })
 }
 
 pub fn run_cli(args: &InspectArgs) -> anyhow::Result<u8> {

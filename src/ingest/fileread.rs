@@ -114,6 +114,21 @@ pub fn scan_csv(path: &Path, delimiter: u8, header_len: usize) -> io::Result<Csv
     Ok(layout)
 }
 
+/// The offset of a NUL byte in the first 64 KiB, which no CSV text holds.
+pub fn first_nul(path: &Path) -> io::Result<Option<u64>> {
+    let mut buf = vec![0u8; 1 << 16];
+    let mut file = File::open(path)?;
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = file.read(&mut buf[filled..])?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    Ok(memchr::memchr(0, &buf[..filled]).map(|i| i as u64))
+}
+
 /// Hashes any file.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
     super::sources::sha256_file(path)

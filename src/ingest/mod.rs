@@ -7,6 +7,7 @@
 
 pub mod accounting;
 pub mod csvscan;
+pub mod encoding;
 pub mod fileread;
 pub mod parse;
 pub mod rejects;
@@ -50,20 +51,27 @@ pub enum IngestError {
     #[error("{dataset}: {} is empty: expected a header row naming the columns", .path.display())]
     EmptyFile { dataset: Dataset, path: PathBuf },
     #[error(
-        "{dataset}: {} lacks required column{} {}\n  columns found: {}",
+        "{dataset}: {} lacks required column{} {}\n  columns found: {}{hint}",
         .path.display(),
         if .missing.len() == 1 { "" } else { "s" },
         .missing.join(", "),
         .found.join(", ")
     )]
-    MissingColumns { dataset: Dataset, path: PathBuf, missing: Vec<String>, found: Vec<String> },
+    MissingColumns { dataset: Dataset, path: PathBuf, missing: Vec<String>, found: Vec<String>, hint: String },
+    #[error(
+        "{dataset}: {} is not a text file (NUL byte at offset {offset}); expected CSV or a .parquet file",
+        .path.display()
+    )]
+    NotText { dataset: Dataset, path: PathBuf, offset: u64 },
+    #[error("{dataset}: {} is not valid {encoding} (first bad byte at offset {offset})", .path.display())]
+    BadEncoding { dataset: Dataset, path: PathBuf, encoding: &'static str, offset: u64 },
     #[error("{dataset}: {}: column `{column}` appears more than once in the header", .path.display())]
     DuplicateColumn { dataset: Dataset, path: PathBuf, column: String },
     #[error("{dataset}: {}: column `{column}` has type {found}, which cannot hold {expected}", .path.display())]
     WrongType { dataset: Dataset, path: PathBuf, column: String, found: String, expected: String },
     #[error(
         "{dataset}: {} is not valid UTF-8 (first bad byte at offset {offset}); \
-         if it is a GBK or GB18030 export, convert it to UTF-8 first (e.g. `iconv -f GB18030 -t UTF-8`)",
+         if it is a GBK or GB18030 export, add --encoding gbk (or gb18030)",
         .path.display()
     )]
     NotUtf8 { dataset: Dataset, path: PathBuf, offset: u64 },
@@ -83,11 +91,20 @@ pub struct IngestOptions {
     /// Offset for timestamps written without one.
     pub timezone: Offset,
     pub delimiter: u8,
+    /// Encoding of CSV files; non-UTF-8 input is transcoded once before reading.
+    pub encoding: encoding::TextEncoding,
+    /// Amounts (amount, discount, surcharge) are written in fen, not yuan.
+    pub amounts_in_fen: bool,
 }
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        IngestOptions { timezone: Offset::CHINA, delimiter: b',' }
+        IngestOptions {
+            timezone: Offset::CHINA,
+            delimiter: b',',
+            encoding: encoding::TextEncoding::Utf8,
+            amounts_in_fen: false,
+        }
     }
 }
 
@@ -95,6 +112,9 @@ impl Default for IngestOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct InputFile {
     pub path: PathBuf,
+    /// The file actually scanned: `path`, or its UTF-8 transcoding.
+    #[serde(skip)]
+    pub read_path: PathBuf,
     pub format: Format,
     pub bytes: u64,
     pub sha256: String,
@@ -133,6 +153,8 @@ impl DatasetInput {
 pub struct Inputs {
     pub datasets: BTreeMap<Dataset, DatasetInput>,
     pub options: IngestOptions,
+    /// Holds transcoded copies of non-UTF-8 inputs for as long as the inputs live.
+    _scratch: Option<tempfile::TempDir>,
 }
 
 impl Inputs {
@@ -144,26 +166,36 @@ impl Inputs {
 /// Finds, pre-reads and checks every input file; builds the lazy frames.
 pub fn open(spec: &InputSpec, options: IngestOptions) -> Result<Inputs, IngestError> {
     let found = sources::resolve(spec)?;
+    let scratch = if options.encoding == encoding::TextEncoding::Utf8 {
+        None
+    } else {
+        Some(tempfile::Builder::new().prefix("hutong-").tempdir().map_err(|cause| IngestError::Unreadable {
+            dataset: Dataset::Transactions,
+            path: std::env::temp_dir(),
+            cause,
+        })?)
+    };
     let mut datasets = BTreeMap::new();
     for (ds, files) in found {
-        datasets.insert(ds, open_dataset(ds, files, options)?);
+        datasets.insert(ds, open_dataset(ds, files, options, scratch.as_ref().map(|t| t.path()))?);
     }
-    Ok(Inputs { datasets, options })
+    Ok(Inputs { datasets, options, _scratch: scratch })
 }
 
 fn open_dataset(
     ds: Dataset,
     files: Vec<sources::SourceFile>,
     options: IngestOptions,
+    scratch: Option<&std::path::Path>,
 ) -> Result<DatasetInput, IngestError> {
-    let prepared = prepare_files(ds, &files, options)?;
+    let prepared = prepare_files(ds, &files, options, scratch)?;
     let mut frames = Vec::with_capacity(prepared.len());
     let mut present: Vec<&'static str> = Vec::new();
     let mut extra: Vec<String> = Vec::new();
     let mut inputs = Vec::with_capacity(prepared.len());
     for (index, (file, layout)) in files.iter().zip(prepared).enumerate() {
         let columns = layout.columns.clone();
-        check_columns(ds, &file.path, &columns)?;
+        check_columns(ds, &file.path, &columns, options.delimiter)?;
         for c in &columns {
             match ds.column(c) {
                 Some(spec) if !present.contains(&spec.name) => present.push(spec.name),
@@ -172,7 +204,7 @@ fn open_dataset(
                 None => {}
             }
         }
-        let (lf, schema) = scan_file(ds, file, &columns, options)?;
+        let (lf, schema) = scan_file(ds, file, &layout.read_path, &columns, options)?;
         let raw = validate::RawFile {
             dataset: ds,
             index: index as u32,
@@ -180,9 +212,10 @@ fn open_dataset(
             schema: &schema,
             problems: Arc::new(layout.problems),
         };
-        frames.push(validate::validated(lf, &raw, options.timezone)?);
+        frames.push(validate::validated(lf, &raw, options)?);
         inputs.push(InputFile {
             path: file.path.clone(),
+            read_path: layout.read_path.clone(),
             format: file.format,
             bytes: file.bytes,
             sha256: layout.sha256,
@@ -207,6 +240,8 @@ fn open_dataset(
 
 /// What the pre-read learnt about one file.
 struct Prepared {
+    /// The file to scan: the original, or its UTF-8 transcoding.
+    read_path: PathBuf,
     columns: Vec<String>,
     records: Option<u64>,
     problems: Vec<(IdxSize, fileread::Structural)>,
@@ -219,6 +254,7 @@ fn prepare_files(
     ds: Dataset,
     files: &[sources::SourceFile],
     options: IngestOptions,
+    scratch: Option<&std::path::Path>,
 ) -> Result<Vec<Prepared>, IngestError> {
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, files.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -230,7 +266,7 @@ fn prepare_files(
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(file) = files.get(i) else { break mine };
-                        mine.push((i, prepare_file(ds, file, options)));
+                        mine.push((i, prepare_file(ds, file, i, options, scratch)));
                     }
                 })
             })
@@ -249,25 +285,53 @@ fn prepare_files(
     done.into_iter().map(|(_, r)| r).collect()
 }
 
-fn prepare_file(ds: Dataset, file: &sources::SourceFile, options: IngestOptions) -> Result<Prepared, IngestError> {
+fn prepare_file(
+    ds: Dataset,
+    file: &sources::SourceFile,
+    index: usize,
+    options: IngestOptions,
+    scratch: Option<&std::path::Path>,
+) -> Result<Prepared, IngestError> {
     let unreadable = |cause| IngestError::Unreadable { dataset: ds, path: file.path.clone(), cause };
     match file.format {
         Format::Csv => {
-            let header = fileread::csv_header(&file.path, options.delimiter)
+            if let Some(offset) = fileread::first_nul(&file.path).map_err(unreadable)? {
+                return Err(IngestError::NotText { dataset: ds, path: file.path.clone(), offset });
+            }
+            // Non-UTF-8 input is transcoded once; everything after reads the copy.
+            let (read_path, original_sha) = match scratch {
+                Some(dir) if options.encoding != encoding::TextEncoding::Utf8 => {
+                    let copy = dir.join(format!("{}-{index}.csv", ds.name()));
+                    match encoding::transcode(&file.path, &copy, options.encoding).map_err(unreadable)? {
+                        encoding::Transcoded::Done { sha256 } => (copy, Some(sha256)),
+                        encoding::Transcoded::Malformed { offset } => {
+                            return Err(IngestError::BadEncoding {
+                                dataset: ds,
+                                path: file.path.clone(),
+                                encoding: options.encoding.name(),
+                                offset,
+                            });
+                        }
+                    }
+                }
+                _ => (file.path.clone(), None),
+            };
+            let header = fileread::csv_header(&read_path, options.delimiter)
                 .map_err(unreadable)?
                 .ok_or_else(|| IngestError::EmptyFile { dataset: ds, path: file.path.clone() })?;
             if header.iter().all(String::is_empty) {
                 return Err(IngestError::EmptyFile { dataset: ds, path: file.path.clone() });
             }
-            let layout = fileread::scan_csv(&file.path, options.delimiter, header.len()).map_err(unreadable)?;
+            let layout = fileread::scan_csv(&read_path, options.delimiter, header.len()).map_err(unreadable)?;
             if let Some(offset) = layout.invalid_utf8_at {
                 return Err(IngestError::NotUtf8 { dataset: ds, path: file.path.clone(), offset });
             }
             Ok(Prepared {
+                read_path,
                 columns: header,
                 records: Some(layout.records),
                 problems: layout.problems,
-                sha256: layout.sha256,
+                sha256: original_sha.unwrap_or(layout.sha256),
             })
         }
         Format::Parquet => {
@@ -280,12 +344,12 @@ fn prepare_file(ds: Dataset, file: &sources::SourceFile, options: IngestOptions)
                 }
             })?;
             let columns = schema.iter_names().map(|n| n.to_string()).collect();
-            Ok(Prepared { columns, records: None, problems: Vec::new(), sha256 })
+            Ok(Prepared { read_path: file.path.clone(), columns, records: None, problems: Vec::new(), sha256 })
         }
     }
 }
 
-fn check_columns(ds: Dataset, path: &std::path::Path, columns: &[String]) -> Result<(), IngestError> {
+fn check_columns(ds: Dataset, path: &std::path::Path, columns: &[String], delimiter: u8) -> Result<(), IngestError> {
     for (i, c) in columns.iter().enumerate() {
         if columns[..i].contains(c) {
             return Err(IngestError::DuplicateColumn { dataset: ds, path: path.to_path_buf(), column: c.clone() });
@@ -303,9 +367,23 @@ fn check_columns(ds: Dataset, path: &std::path::Path, columns: &[String]) -> Res
             path: path.to_path_buf(),
             missing,
             found: columns.to_vec(),
+            hint: delimiter_hint(columns, delimiter),
         });
     }
     Ok(())
+}
+
+/// When a header reads as one column holding another likely separator, the
+/// file is probably not comma-separated: say which `--delimiter` to try.
+fn delimiter_hint(columns: &[String], delimiter: u8) -> String {
+    let [only] = columns else { return String::new() };
+    for (c, name) in [(';', ";"), ('\t', "tab"), ('|', "|")] {
+        if c as u8 != delimiter && only.contains(c) {
+            let arg = if c == '\t' { "'\\t'".to_string() } else { format!("'{name}'") };
+            return format!("\n  hint: the header looks {name}-separated; try --delimiter {arg}");
+        }
+    }
+    String::new()
 }
 
 fn path_arg(path: &std::path::Path) -> PlRefPath {
@@ -325,6 +403,7 @@ fn parquet_scan(path: &std::path::Path) -> PolarsResult<LazyFrame> {
 fn scan_file(
     ds: Dataset,
     file: &sources::SourceFile,
+    read_path: &std::path::Path,
     columns: &[String],
     options: IngestOptions,
 ) -> Result<(LazyFrame, Schema), IngestError> {
@@ -334,7 +413,7 @@ fn scan_file(
             // Every column is read as text; validation does the typing so that a
             // bad value rejects its row instead of failing the scan.
             let schema: Schema = columns.iter().map(|c| Field::new(c.as_str().into(), DataType::String)).collect();
-            let lf = LazyCsvReader::new(path_arg(&file.path))
+            let lf = LazyCsvReader::new(path_arg(read_path))
                 .with_has_header(true)
                 .with_schema(Some(Arc::new(schema.clone())))
                 .with_separator(options.delimiter)

@@ -60,10 +60,8 @@ pub fn locate(input: &DatasetInput, rejected: &DataFrame, delimiter: u8) -> Resu
         match file.format {
             Format::Csv => {
                 let wanted: Vec<u64> = rows.iter().map(|(r, _)| *r).collect();
-                let located = locate_csv(&file.path, delimiter, &wanted).map_err(|cause| IngestError::Unreadable {
-                    dataset: input.dataset,
-                    path: file.path.clone(),
-                    cause,
+                let located = locate_csv(&file.read_path, delimiter, &wanted).map_err(|cause| {
+                    IngestError::Unreadable { dataset: input.dataset, path: file.path.clone(), cause }
                 })?;
                 for ((record, reason), (line, raw)) in rows.into_iter().zip(located) {
                     out.push(RejectedRow { file: name.clone(), line: Some(line), record: record + 1, reason, raw });

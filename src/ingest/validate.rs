@@ -20,6 +20,9 @@ pub const ROW: &str = "__row";
 /// Name of the reject reason code (see `reason_table`); null for an accepted row.
 pub const REASON: &str = "__reason";
 
+/// Money columns, scaled by `--amount-unit fen`.
+const AMOUNTS: [&str; 3] = ["amount", "discount", "surcharge"];
+
 /// The polars type a contract column has after validation.
 pub fn typed_dtype(kind: Kind) -> DataType {
     match kind {
@@ -94,7 +97,8 @@ fn code_lit(code: usize) -> Expr {
 
 /// Builds the validated frame for one file: `__file`, `__row`, every contract
 /// column typed (null where absent), and `__reason` (a code into `reason_table`).
-pub fn validated(lf: LazyFrame, raw: &RawFile, tz: Offset) -> Result<LazyFrame, IngestError> {
+pub fn validated(lf: LazyFrame, raw: &RawFile, options: super::IngestOptions) -> Result<LazyFrame, IngestError> {
+    let tz = options.timezone;
     let table = reason_table(raw.dataset);
     let code = |text: &str| table.iter().position(|t| t == text).unwrap_or(0);
     let mut typed = Vec::new();
@@ -135,6 +139,8 @@ pub fn validated(lf: LazyFrame, raw: &RawFile, tz: Offset) -> Result<LazyFrame, 
                     found: dtype.to_string(),
                     expected: column.kind.describe(),
                 })?;
+                // Fen are hundredths of a yuan; fees are rates or amounts as logged.
+                let conv = if options.amounts_in_fen && AMOUNTS.contains(&name) { conv / lit(100.0) } else { conv };
                 typed.push(conv.alias(&tmp));
                 for (check, text) in column_reasons(column) {
                     let raw_col = col(name);

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Benchmark: hutong's audit against the same audit written by hand in DuckDB
+# SQL (bench/audit.sql), on generated logs in CSV and Parquet.
+#
+#   bench/run.sh [MILLIONS...]   sizes in millions of transactions (default: 1 10)
+#   bench/run.sh --smoke         one tiny size, one run each: a correctness check
+#
+# Environment: RUNS (default 3) alternating runs per tool, BENCH_DIR (default
+# /var/tmp/hutong-bench) for generated data, CARGO_TARGET_DIR as for cargo.
+# Prints a Markdown table: median wall time, ratio hutong / DuckDB, peak
+# resident memory of each, and the time of one plain DuckDB scan of the columns
+# the rules use. Every hutong run's metrics are checked against DuckDB's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/hutong-target}"
+RUNS="${RUNS:-3}"
+WORK="${BENCH_DIR:-/var/tmp/hutong-bench}"
+RULES=rules/cn-interconnection-2021.toml
+sizes=("$@")
+smoke=0
+if [ "${1:-}" = "--smoke" ]; then
+  smoke=1
+  RUNS=1
+  sizes=(smoke)
+fi
+[ ${#sizes[@]} -gt 0 ] || sizes=(1 10)
+
+cargo build --release --quiet
+HUTONG="$CARGO_TARGET_DIR/release/hutong"
+VENV=/var/tmp/hutong-venv
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install --quiet --disable-pip-version-check duckdb
+PY="$VENV/bin/python"
+TIME=/usr/bin/time
+if [ ! -x "$TIME" ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
+fi
+mkdir -p "$WORK"
+
+# run LABEL CMD...: appends "seconds kilobytes" to $WORK/times.LABEL
+measure() {
+  local label="$1"
+  shift
+  "$TIME" -f "%e %M" -o "$WORK/last.time" "$@" >"$WORK/last.out" 2>"$WORK/last.err" || {
+    local rc=$?
+    # hutong exits 1 when rules fail, which the sample data makes them do.
+    if [ "$rc" -ne 1 ]; then cat "$WORK/last.err" >&2; return "$rc"; fi
+  }
+  tail -n 1 "$WORK/last.time" >>"$WORK/times.$label"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+maxcol() { awk '{ if ($2 > m) m = $2 } END { printf "%.0f", m / 1024 }'; }
+
+echo "| transactions | format | input MB | hutong s | DuckDB s | hutong / DuckDB | hutong peak MB | DuckDB peak MB | one scan s | hutong / scan |"
+echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+for size in "${sizes[@]}"; do
+  if [ "$size" = smoke ]; then scale=1; else scale=$(awk -v s="$size" 'BEGIN { printf "%d", s * 48 }'); fi
+  csv="$WORK/csv-$scale"
+  pq="$WORK/parquet-$scale"
+  if [ ! -f "$csv/transactions.csv" ]; then
+    "$HUTONG" generate --out "$csv" --scale "$scale" 2>/dev/null
+  fi
+  if [ ! -f "$pq/transactions.parquet" ]; then
+    "$HUTONG" convert --data "$csv" --out "$pq" --quiet
+  fi
+  for data in "$csv" "$pq"; do
+    fmt=$(basename "$data" | cut -d- -f1)
+    rm -f "$WORK"/times.*
+    out="$WORK/out-$fmt-$scale"
+    for _ in $(seq "$RUNS"); do
+      measure hutong "$HUTONG" audit --rules "$RULES" --data "$data" --out "$out" --quiet
+      measure duckdb "$PY" bench/duckdb_audit.py --rules "$RULES" --data "$data"
+      measure scan "$PY" bench/scan.py "$data"
+    done
+    # A benchmark of wrong answers is worthless: the metrics must agree.
+    "$PY" bench/duckdb_audit.py --rules "$RULES" --data "$data" --compare "$out/findings.json" >"$WORK/compare.txt" || {
+      cat "$WORK/compare.txt" >&2
+      exit 1
+    }
+    mb=$(du -sm --apparent-size "$data" | cut -f1)
+    h=$(cut -d' ' -f1 "$WORK/times.hutong" | median)
+    d=$(cut -d' ' -f1 "$WORK/times.duckdb" | median)
+    s=$(cut -d' ' -f1 "$WORK/times.scan" | median)
+    hm=$(maxcol <"$WORK/times.hutong")
+    dm=$(maxcol <"$WORK/times.duckdb")
+    txns=$(grep -m1 '"rows_read"' "$out/findings.json" | tr -dc '0-9')
+    printf "| %s | %s | %s | %.2f | %.2f | %.2f | %s | %s | %.2f | %.2f |\n" \
+      "$txns" "$fmt" "$mb" "$h" "$d" "$(awk -v a="$h" -v b="$d" 'BEGIN { print a / b }')" "$hm" "$dm" "$s" \
+      "$(awk -v a="$h" -v b="$s" 'BEGIN { print a / b }')"
+  done
+done
+echo
+echo "$(tail -n 1 "$WORK/compare.txt") (metrics of the last size checked; every size is checked)"
+if [ "$smoke" = 1 ]; then
+  echo "bench smoke: 1 passed, 0 failed"
+fi
