@@ -108,7 +108,7 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
             return Err(ingest::IngestError::MissingDataset { dataset: ds }.into());
         }
     }
-    check_out_dir(&args.out, &inputs)?;
+    check_out_dir(&args.out, &inputs, args.out_inside_inputs)?;
     let generated_at = generated_at()?;
     // The program name as typed varies (cargo run, a path); record it as `hutong`.
     let command: Vec<String> = std::iter::once("hutong".to_string()).chain(std::env::args().skip(1)).collect();
@@ -134,17 +134,23 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
     })
 }
 
-/// Refuses an output directory inside an input directory, where evidence
-/// files could be mistaken for inputs on the next run.
-fn check_out_dir(out: &Path, inputs: &Inputs) -> anyhow::Result<()> {
+/// Refuses an output directory that is, or lies inside, a directory holding
+/// inputs, unless the user asked for it: outputs written among inputs could be
+/// read back as inputs, or mistaken for them.
+pub fn check_out_dir(out: &Path, inputs: &Inputs, allow: bool) -> anyhow::Result<()> {
+    if allow {
+        return Ok(());
+    }
     let out_abs = absolute(out);
     for input in inputs.datasets.values() {
         for f in &input.files {
             if let Some(dir) = absolute(&f.path).parent() {
-                if out_abs == dir {
+                if out_abs.starts_with(dir) {
                     bail!(
-                        "--out {} is the directory holding input {}; choose another output directory",
+                        "--out {} is inside {}, which holds the input {}; choose another output directory \
+                         (or pass --out-inside-inputs)",
                         out.display(),
+                        dir.display(),
                         f.path.display()
                     );
                 }
@@ -154,9 +160,23 @@ fn check_out_dir(out: &Path, inputs: &Inputs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An absolute, symlink-resolved path, also for paths that do not exist yet.
 fn absolute(p: &Path) -> PathBuf {
-    std::fs::canonicalize(p)
-        .unwrap_or_else(|_| std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf()))
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return c;
+    }
+    match (p.parent(), p.file_name()) {
+        (Some(parent), Some(name)) if !parent.as_os_str().is_empty() => absolute(parent).join(name),
+        _ => std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf()),
+    }
+}
+
+/// The file listing what the previous run wrote into an output directory:
+/// only those files are ever removed as stale.
+const MANIFEST: &str = ".hutong-outputs";
+
+fn read_manifest(out: &Path) -> Vec<String> {
+    std::fs::read_to_string(out.join(MANIFEST)).map(|t| t.lines().map(str::to_string).collect()).unwrap_or_default()
 }
 
 /// Runs the audit and writes every output file under `out`.
@@ -191,6 +211,8 @@ pub fn audit(
     let outcome = engine::run(&ctx, extra)?;
     let mut frames = outcome.extra.into_iter();
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let previous = read_manifest(out);
+    let mut written: Vec<String> = Vec::new();
     let mut input_reports = Vec::new();
     for ds in order {
         let input = inputs.get(ds).context("dataset vanished")?;
@@ -198,13 +220,14 @@ pub fn audit(
         let rejected_df = frames.next().unwrap_or_default();
         let account = accounting::from_counts(input, &counts)?;
         let rejected = rejects::locate(input, &rejected_df, inputs.options.delimiter)?;
+        let rel = format!("rejected/{}.csv", ds.name());
         let rejected_file = if rejected.is_empty() {
-            remove_stale(&out.join("rejected").join(format!("{}.csv", ds.name())))?;
+            remove_stale(out, &rel, &previous)?;
             None
         } else {
-            let dir = out.join("rejected");
-            write_atomic(&dir.join(format!("{}.csv", ds.name())), |p| rejects::write_to(p, &rejected))?;
-            Some(format!("rejected/{}.csv", ds.name()))
+            write_atomic(&out.join(&rel), |p| rejects::write_to(p, &rejected))?;
+            written.push(rel.clone());
+            Some(rel)
         };
         input_reports.push(InputReport { account, rejected_file });
     }
@@ -229,17 +252,20 @@ pub fn audit(
     };
     let mut findings = outcome.findings;
     findings.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
-    let evidence_dir = out.join("evidence");
     for f in findings.iter_mut() {
-        let path = evidence_dir.join(format!("{}.csv", f.rule_id));
+        let rel = format!("evidence/{}.csv", f.rule_id);
         match f.evidence_table.as_ref() {
             Some(table) => {
-                write_atomic(&path, |p| write_evidence(p, table))?;
-                f.evidence =
-                    Some(Evidence { file: format!("evidence/{}.csv", f.rule_id), rows: table.rows.len() as u64 });
+                write_atomic(&out.join(&rel), |p| write_evidence(p, table))?;
+                f.evidence = Some(Evidence { file: rel.clone(), rows: table.rows.len() as u64 });
+                written.push(rel);
             }
-            None => remove_stale(&path)?,
+            None => remove_stale(out, &rel, &previous)?,
         }
+    }
+    // Evidence of rules no longer in the rulebook, from an earlier run.
+    for old in previous.iter().filter(|p| p.starts_with("evidence/") && !written.contains(p)) {
+        remove_stale(out, old, &previous)?;
     }
     let report = Report {
         schema_version: SCHEMA_VERSION,
@@ -267,6 +293,9 @@ pub fn audit(
         text.push('\n');
         std::fs::write(p, text)
     })?;
+    written.extend(["report.html".to_string(), "findings.json".to_string()]);
+    written.sort();
+    write_atomic(&out.join(MANIFEST), |p| std::fs::write(p, written.join("\n") + "\n"))?;
     Ok(report)
 }
 
@@ -282,10 +311,15 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> std::io::Result<()
     Ok(())
 }
 
-/// Removes an output hutong wrote on an earlier run that this run does not
-/// produce (e.g. evidence for a rule that now passes).
-fn remove_stale(path: &Path) -> anyhow::Result<()> {
-    match std::fs::remove_file(path) {
+/// Removes an output an earlier run wrote that this run does not produce
+/// (e.g. evidence for a rule that now passes) — only if the earlier run's
+/// manifest lists it, so a file hutong did not write is never deleted.
+fn remove_stale(out: &Path, rel: &str, previous: &[String]) -> anyhow::Result<()> {
+    if !previous.iter().any(|p| p == rel) {
+        return Ok(());
+    }
+    let path = out.join(rel);
+    match std::fs::remove_file(&path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e).with_context(|| format!("removing stale {}", path.display())),

@@ -92,6 +92,9 @@ pub struct AuditArgs {
     /// name (report.html, macros.html, style.css, script.js).
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+    /// Allow --out to be, or lie inside, a directory holding input files.
+    #[arg(long)]
+    pub out_inside_inputs: bool,
     /// Print nothing on success (files are still written).
     #[arg(long, short)]
     pub quiet: bool,

@@ -23,19 +23,7 @@ pub fn run_cli(args: &ConvertArgs) -> anyhow::Result<u8> {
     if inputs.datasets.is_empty() {
         bail!("no input files found");
     }
-    for input in inputs.datasets.values() {
-        for f in &input.files {
-            if f.path.parent().map(std::fs::canonicalize).transpose().ok().flatten()
-                == std::fs::canonicalize(&args.out).ok()
-            {
-                bail!(
-                    "--out {} holds the input {}; write the Parquet files to another directory",
-                    args.out.display(),
-                    f.path.display()
-                );
-            }
-        }
-    }
+    crate::audit::check_out_dir(&args.out, &inputs, false)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let mut plans = Vec::new();
     let mut temps = Vec::new();

@@ -207,6 +207,13 @@ fn same_inputs_give_byte_identical_outputs() {
     // The command line names the output directory, so compare with it blanked.
     let strip = |bytes: Vec<u8>, dir: &Path| String::from_utf8(bytes).unwrap().replace(dir.to_str().unwrap(), "OUT");
     assert_eq!(strip(read(a.path(), "findings.json"), a.path()), strip(read(b.path(), "findings.json"), b.path()));
+    let strip_html = |bytes: Vec<u8>, dir: &Path| {
+        String::from_utf8(bytes).unwrap().replace(&dir.to_str().unwrap().replace('/', "&#x2F;"), "OUT")
+    };
+    assert_eq!(
+        strip_html(read(a.path(), "report.html"), a.path()),
+        strip_html(read(b.path(), "report.html"), b.path())
+    );
     for f in std::fs::read_dir(a.path().join("evidence")).unwrap() {
         let name = f.unwrap().file_name();
         let rel = format!("evidence/{}", name.to_string_lossy());

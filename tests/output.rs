@@ -1,0 +1,86 @@
+//! Output safety: hutong removes only what it wrote, and keeps out of input
+//! directories unless asked.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn audit(data: &Path, out: &Path, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hutong"))
+        .args(["audit", "--rules", "rules/cn-interconnection-2021.toml", "--data", data.to_str().unwrap()])
+        .args(["--out", out.to_str().unwrap(), "--quiet"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn stale_outputs_go_but_foreign_files_stay() {
+    let out = tempfile::tempdir().unwrap();
+    let o = audit(Path::new("testdata/sample"), out.path(), &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out.path().join("evidence/CN-PL-03.csv").is_file());
+    // A file of the user's own, named like an evidence file hutong never wrote.
+    std::fs::write(out.path().join("evidence/MY-NOTES.csv"), "mine").unwrap();
+    std::fs::write(out.path().join("notes.txt"), "mine").unwrap();
+    // Data without plants: the rules pass, their evidence files are stale.
+    let clean = tempfile::tempdir().unwrap();
+    let g = Command::new(env!("CARGO_BIN_EXE_hutong"))
+        .args(["generate", "--out", clean.path().to_str().unwrap(), "--plant", "none"])
+        .output()
+        .unwrap();
+    assert!(g.status.success());
+    let o = audit(clean.path(), out.path(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!out.path().join("evidence/CN-PL-03.csv").exists(), "stale evidence removed");
+    assert!(!out.path().join("rejected/transactions.csv").exists(), "stale rejected rows removed");
+    assert_eq!(std::fs::read_to_string(out.path().join("evidence/MY-NOTES.csv")).unwrap(), "mine");
+    assert_eq!(std::fs::read_to_string(out.path().join("notes.txt")).unwrap(), "mine");
+    // No temporary files are left behind.
+    for entry in walk(out.path()) {
+        assert!(!entry.ends_with(".tmp"), "{entry}");
+    }
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p.display().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn out_inside_an_input_directory_is_refused_unless_asked() {
+    let data = tempfile::tempdir().unwrap();
+    for f in ["transactions.csv", "checkout.csv"] {
+        std::fs::copy(Path::new("testdata/sample").join(f), data.path().join(f)).unwrap();
+    }
+    let inside = data.path().join("out");
+    let o = audit(data.path(), &inside, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("which holds the input"));
+    assert!(!inside.exists());
+    let o = audit(data.path(), &inside, &["--out-inside-inputs"]);
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(inside.join("findings.json").is_file());
+}
+
+#[test]
+fn inputs_are_never_modified() {
+    let before: Vec<Vec<u8>> = ["transactions.csv", "checkout.csv", "merchants.csv"]
+        .iter()
+        .map(|f| std::fs::read(Path::new("testdata/sample").join(f)).unwrap())
+        .collect();
+    let out = tempfile::tempdir().unwrap();
+    audit(Path::new("testdata/sample"), out.path(), &[]);
+    let after: Vec<Vec<u8>> = ["transactions.csv", "checkout.csv", "merchants.csv"]
+        .iter()
+        .map(|f| std::fs::read(Path::new("testdata/sample").join(f)).unwrap())
+        .collect();
+    assert!(before == after);
+}
