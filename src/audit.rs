@@ -196,7 +196,9 @@ pub fn audit(
     for input in inputs.datasets.values() {
         extra.push(accounting::counts_plan(input));
         extra.push(rejects::rejected_plan(input));
-        order.push(input.dataset);
+        let dups = accounting::duplicates_plan(input);
+        order.push((input.dataset, dups.is_some()));
+        extra.extend(dups);
     }
     let window_plans: Vec<Dataset> =
         [Dataset::Transactions, Dataset::Checkout].into_iter().filter(|ds| inputs.get(*ds).is_some()).collect();
@@ -214,11 +216,14 @@ pub fn audit(
     let previous = read_manifest(out);
     let mut written: Vec<String> = Vec::new();
     let mut input_reports = Vec::new();
-    for ds in order {
+    for (ds, has_dups) in order {
         let input = inputs.get(ds).context("dataset vanished")?;
         let counts = frames.next().unwrap_or_default();
         let rejected_df = frames.next().unwrap_or_default();
-        let account = accounting::from_counts(input, &counts)?;
+        let mut account = accounting::from_counts(input, &counts)?;
+        if has_dups {
+            accounting::set_duplicates(&mut account, &frames.next().unwrap_or_default())?;
+        }
         let rejected = rejects::locate(input, &rejected_df, inputs.options.delimiter)?;
         let rel = format!("rejected/{}.csv", ds.name());
         let rejected_file = if rejected.is_empty() {

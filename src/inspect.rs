@@ -124,20 +124,26 @@ pub fn inspect(inputs: &Inputs, top: usize) -> anyhow::Result<(Inspection, BTree
         plans.push(accounting::counts_plan(input));
         plans.push(rejects::rejected_plan(input));
         plans.push(window_plan(input));
+        let dups = accounting::duplicates_plan(input);
+        let has_dups = dups.is_some();
+        plans.extend(dups);
         for c in &labels {
             plans.push(label_plan(input, c));
         }
-        layout.push((input, labels));
+        layout.push((input, labels, has_dups));
     }
     let mut frames = anyhow::Context::context(crate::exec::collect_all(plans), "reading the input files")?.into_iter();
     let mut datasets = Vec::new();
     let mut all_rejected = BTreeMap::new();
-    for (input, labels) in layout {
+    for (input, labels, has_dups) in layout {
         let mut next = || frames.next().context("missing result frame");
         let counts = next()?;
         let rejected_df = next()?;
         let window_df = next()?;
-        let account = accounting::from_counts(input, &counts)?;
+        let mut account = accounting::from_counts(input, &counts)?;
+        if has_dups {
+            accounting::set_duplicates(&mut account, &next()?)?;
+        }
         let rejected = rejects::locate(input, &rejected_df, inputs.options.delimiter)?;
         let window = window_of(&window_df, inputs.options.timezone)?;
         let mut label_map = BTreeMap::new();
@@ -211,6 +217,9 @@ fn render_text(insp: &Inspection) -> String {
         );
         for (reason, n) in &a.rejected_by_reason {
             let _ = writeln!(s, "    rejected {n:>8}  {reason}");
+        }
+        if let Some(n) = a.duplicate_ids.filter(|n| *n > 0) {
+            let _ = writeln!(s, "  duplicate {n} accepted rows repeat an earlier txn_id (kept, audited as logged)");
         }
         if let Some(w) = &d.window {
             let _ = writeln!(s, "  window    {} .. {}", w.from, w.to);

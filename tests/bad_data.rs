@@ -206,3 +206,13 @@ fn rejected_rows_never_vanish() {
         assert!(Path::new(f).exists());
     }
 }
+
+#[test]
+fn duplicate_ids_are_counted_and_kept() {
+    let d = inspect_ok(&["--transactions", "testdata/bad/duplicates/transactions.csv"]);
+    // T1 three times, T2 once: 4 rows kept, 2 repeat an earlier id.
+    assert_eq!(counts(&d), (4, 4, 0));
+    assert_eq!(d["duplicate_ids"], 2);
+    let clean = inspect_ok(&["--transactions", "testdata/bad/quoted/transactions.csv"]);
+    assert_eq!(clean["duplicate_ids"], 0);
+}

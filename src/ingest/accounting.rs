@@ -31,6 +31,9 @@ pub struct DatasetAccount {
     pub rows_accepted: u64,
     pub rows_rejected: u64,
     pub rejected_by_reason: BTreeMap<String, u64>,
+    /// Accepted rows whose id (`txn_id`) repeats an earlier row's; such rows
+    /// are kept and audited as logged. None for datasets without a unique id.
+    pub duplicate_ids: Option<u64>,
     /// Contract columns the files provide.
     pub columns_present: Vec<&'static str>,
     /// Optional contract columns no file provides.
@@ -41,6 +44,32 @@ pub struct DatasetAccount {
 /// The plan that counts rows per file and reason.
 pub fn counts_plan(input: &DatasetInput) -> LazyFrame {
     input.frame.clone().group_by([col(FILE), col(REASON)]).agg([len().cast(DataType::UInt64).alias("n")])
+}
+
+/// The column that must be unique per row, if the dataset has one.
+fn unique_id(input: &DatasetInput) -> Option<&'static str> {
+    match input.dataset {
+        Dataset::Transactions => Some("txn_id"),
+        _ => None,
+    }
+}
+
+/// The plan that counts accepted rows and distinct ids.
+pub fn duplicates_plan(input: &DatasetInput) -> Option<LazyFrame> {
+    let id = unique_id(input)?;
+    Some(input.accepted().select([
+        len().cast(DataType::UInt64).alias("rows"),
+        col(id).n_unique().cast(DataType::UInt64).alias("distinct"),
+    ]))
+}
+
+/// Records the duplicate count from the collected `duplicates_plan`.
+pub fn set_duplicates(account: &mut DatasetAccount, df: &DataFrame) -> Result<(), IngestError> {
+    let err = |cause| IngestError::Polars { context: format!("{}: counting duplicate ids", account.dataset), cause };
+    let rows = df.column("rows").and_then(|c| c.u64().cloned()).map_err(err)?.get(0).unwrap_or(0);
+    let distinct = df.column("distinct").and_then(|c| c.u64().cloned()).map_err(err)?.get(0).unwrap_or(0);
+    account.duplicate_ids = Some(rows.saturating_sub(distinct));
+    Ok(())
 }
 
 /// Builds the accounting from the collected `counts_plan`.
@@ -106,6 +135,7 @@ pub fn from_counts(input: &DatasetInput, counts: &DataFrame) -> Result<DatasetAc
         rows_accepted: rows_read - rows_rejected,
         rows_rejected,
         rejected_by_reason: by_reason,
+        duplicate_ids: None,
         columns_present: input.present.clone(),
         columns_missing,
         extra_columns: input.extra_columns.clone(),

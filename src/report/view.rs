@@ -112,6 +112,7 @@ pub struct DatasetView {
     pub rejected_file: Option<String>,
     pub missing: String,
     pub extra: String,
+    pub duplicates: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -827,6 +828,7 @@ fn datasets(report: &Report) -> Vec<DatasetView> {
                 rejected_file: i.rejected_file.clone(),
                 missing: a.columns_missing.join(", "),
                 extra: a.extra_columns.join(", "),
+                duplicates: a.duplicate_ids.filter(|n| *n > 0).map(thousands),
             }
         })
         .collect()
