@@ -25,43 +25,23 @@ fn finding<'a>(v: &'a Value, id: &str) -> &'a Value {
     v["findings"].as_array().unwrap().iter().find(|f| f["rule_id"] == id).unwrap_or_else(|| panic!("no finding {id}"))
 }
 
-/// The groups of a finding with the given verdict, as "k=v,k=v" strings.
+/// A group's key as "k=v,k=v".
+fn key_text(g: &Value) -> String {
+    let pairs = g["key"].as_object().unwrap().iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap()));
+    pairs.collect::<Vec<_>>().join(",")
+}
+
+/// The groups of a finding with the given verdict, as key texts.
 fn groups_with(f: &Value, verdict: &str) -> Vec<String> {
-    let mut out: Vec<String> = f["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|g| g["verdict"] == verdict)
-        .map(|g| {
-            g["key"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .collect();
+    let groups = f["groups"].as_array().unwrap().iter();
+    let mut out: Vec<String> = groups.filter(|g| g["verdict"] == verdict).map(key_text).collect();
     out.sort();
     out
 }
 
 fn group<'a>(f: &'a Value, key: &str) -> &'a Value {
-    f["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|g| {
-            g["key"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
-                .collect::<Vec<_>>()
-                .join(",")
-                == key
-        })
-        .unwrap_or_else(|| panic!("no group {key}"))
+    let mut groups = f["groups"].as_array().unwrap().iter();
+    groups.find(|g| key_text(g) == key).unwrap_or_else(|| panic!("no group {key}"))
 }
 
 fn evidence(out: &Path, f: &Value) -> Vec<csv::StringRecord> {

@@ -282,10 +282,11 @@ pub fn evaluate(rule: &Rule, ctx: &Context, frames: Vec<DataFrame>) -> anyhow::R
         .iter()
         .filter(|g| g.verdict == Verdict::Fail)
         .map(|g| {
+            let part = |k: &str| g.key.get(k).map_or("", String::as_str);
             format!(
                 "{} on {}: {}",
-                ctx.rulebook.display_name(&g.key["provider"]),
-                g.key["platform"],
+                ctx.rulebook.display_name(part("provider")),
+                part("platform"),
                 g.value.map_or("n/a".into(), |v| format!("{v:.3}"))
             )
         })

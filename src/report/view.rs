@@ -42,8 +42,9 @@ pub struct SeverityRow {
     pub cells: Vec<u64>,
 }
 
+/// How a finding is named and marked wherever the report shows it.
 #[derive(Debug, Serialize)]
-pub struct GlanceRow {
+pub struct Head {
     pub id: String,
     pub anchor: String,
     pub title: String,
@@ -51,6 +52,26 @@ pub struct GlanceRow {
     pub verdict: &'static str,
     pub verdict_text: &'static str,
     pub icon: &'static str,
+}
+
+impl Head {
+    fn of(f: &Finding) -> Head {
+        Head {
+            id: f.rule_id.clone(),
+            anchor: anchor(&f.rule_id),
+            title: f.title.clone(),
+            severity: f.severity.name(),
+            verdict: f.verdict.name(),
+            verdict_text: verdict_text(f.verdict),
+            icon: icon(f.verdict),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct GlanceRow {
+    #[serde(flatten)]
+    pub head: Head,
     pub headline: String,
     pub gap: String,
 }
@@ -58,13 +79,8 @@ pub struct GlanceRow {
 /// One rule's section: its finding in words, a chart and a table.
 #[derive(Debug, Serialize)]
 pub struct Section {
-    pub id: String,
-    pub anchor: String,
-    pub title: String,
-    pub severity: &'static str,
-    pub verdict: &'static str,
-    pub verdict_text: &'static str,
-    pub icon: &'static str,
+    #[serde(flatten)]
+    pub head: Head,
     pub message: String,
     pub threshold: String,
     pub engineering_default: bool,
@@ -286,13 +302,7 @@ pub fn build(report: &Report, rb: &Rulebook) -> View {
 
 fn section(f: &Finding) -> Section {
     Section {
-        id: f.rule_id.clone(),
-        anchor: anchor(&f.rule_id),
-        title: f.title.clone(),
-        severity: f.severity.name(),
-        verdict: f.verdict.name(),
-        verdict_text: verdict_text(f.verdict),
-        icon: icon(f.verdict),
+        head: Head::of(f),
         message: f.message.clone(),
         threshold: f.threshold_text.clone(),
         engineering_default: f.engineering_default,
@@ -461,17 +471,7 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
     } else {
         gap
     };
-    GlanceRow {
-        id: f.rule_id.clone(),
-        anchor: anchor(&f.rule_id),
-        title: f.title.clone(),
-        severity: f.severity.name(),
-        verdict: f.verdict.name(),
-        verdict_text: verdict_text(f.verdict),
-        icon: icon(f.verdict),
-        headline,
-        gap,
-    }
+    GlanceRow { head: Head::of(f), headline, gap }
 }
 
 fn provider_of(f: &Finding, rb: &Rulebook) -> String {
