@@ -148,7 +148,7 @@ pub fn inspect(inputs: &Inputs, top: usize) -> anyhow::Result<(Inspection, BTree
         let window = window_of(&window_df, inputs.options.timezone)?;
         let mut label_map = BTreeMap::new();
         for c in labels {
-            label_map.insert(c.to_string(), label_counts(&next()?, c, top)?);
+            label_map.insert(c.to_string(), label_counts(&next()?, top)?);
         }
         datasets.push(DatasetReport {
             account,
@@ -185,11 +185,13 @@ fn window_of(df: &DataFrame, tz: Offset) -> anyhow::Result<Option<Window>> {
     })
 }
 
-fn label_plan(input: &DatasetInput, column: &str) -> LazyFrame {
+/// Rows per distinct value of a column of accepted rows: `label`, `n`. The
+/// audit uses it too, to report labels no provider's aliases match.
+pub fn label_plan(input: &DatasetInput, column: &str) -> LazyFrame {
     input.accepted().group_by([col(column).alias("label")]).agg([len().cast(DataType::UInt64).alias("n")])
 }
 
-fn label_counts(df: &DataFrame, _column: &str, top: usize) -> anyhow::Result<LabelCounts> {
+fn label_counts(df: &DataFrame, top: usize) -> anyhow::Result<LabelCounts> {
     let labels = df.column("label")?.str()?;
     let ns = df.column("n")?.u64()?;
     let mut values: Vec<(String, u64)> =

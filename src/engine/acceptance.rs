@@ -48,7 +48,7 @@ pub fn plans(rule: &Rule, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable>
     Ok(vec![scan_plan(rule, ctx)?])
 }
 
-pub fn evaluate(rule: &Rule, ctx: &Context, frames: Vec<DataFrame>) -> anyhow::Result<Finding> {
+pub fn evaluate(rule: &Rule, _ctx: &Context, frames: Vec<DataFrame>) -> anyhow::Result<Finding> {
     let RuleSpec::Acceptance { regions, providers, min_attempts, min_success } = &rule.spec else {
         unreachable!("acceptance module called for another kind")
     };
@@ -135,7 +135,6 @@ pub fn evaluate(rule: &Rule, ctx: &Context, frames: Vec<DataFrame>) -> anyhow::R
     if dead > 0 {
         f.evidence_table = Some(evidence);
     }
-    let _ = ctx;
     Ok(f)
 }
 

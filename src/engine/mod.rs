@@ -187,12 +187,7 @@ fn compile(ctx: &Context, extra: Vec<LazyFrame>) -> Plan {
         if let Some(input) = ctx.inputs.get(*ds) {
             if input.has_column(source) {
                 label_plans.push((*ds, *source, plans.len()));
-                plans.push(
-                    input
-                        .accepted()
-                        .group_by([col(*source).alias("label")])
-                        .agg([len().cast(DataType::UInt64).alias("n")]),
-                );
+                plans.push(crate::inspect::label_plan(input, source));
             }
         }
     }
