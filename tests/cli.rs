@@ -292,3 +292,20 @@ fn csv_and_parquet_side_by_side_is_ambiguous() {
     std::fs::write(dir.path().join("transactions.parquet"), b"").unwrap();
     fails_with(&["inspect", "--data", dir.path().to_str().unwrap()], &["holds more than one of transactions.csv"]);
 }
+
+#[test]
+fn audit_format_json_prints_findings_json() {
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_hutong"))
+        .args(["audit", "--rules", "rules/cn-interconnection-2021.toml", "--data", "testdata/sample"])
+        .args(["--out", out.path().to_str().unwrap(), "--format", "json"])
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let printed: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("findings.json")).unwrap()).unwrap();
+    assert_eq!(printed, written);
+    assert!(o.stderr.is_empty(), "no progress lines with --format json: {}", stderr(&o));
+}
