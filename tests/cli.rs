@@ -309,3 +309,29 @@ fn audit_format_json_prints_findings_json() {
     assert_eq!(printed, written);
     assert!(o.stderr.is_empty(), "no progress lines with --format json: {}", stderr(&o));
 }
+
+#[test]
+fn several_files_per_dataset_are_read_and_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string("testdata/bad/rows/transactions.csv").unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    // Part 1: the first three records (the third spans two lines); part 2: the rest.
+    let rest: Vec<&str> = lines.collect();
+    std::fs::write(dir.path().join("part1.csv"), format!("{header}\n{}\n", rest[..4].join("\n"))).unwrap();
+    std::fs::write(dir.path().join("part2.csv"), format!("{header}\n{}\n", rest[4..].join("\n"))).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let pattern = format!("{}/part*.csv", dir.path().display());
+    let o = hutong(&["inspect", "--transactions", &pattern, "--out", out.path().to_str().unwrap(), "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    let t = dataset(&v, "transactions");
+    assert_eq!((t["rows_read"].as_u64(), t["rows_rejected"].as_u64()), (Some(15), Some(11)));
+    assert_eq!(t["files"].as_array().unwrap().len(), 2);
+    assert_eq!((t["files"][0]["rows_read"].as_u64(), t["files"][0]["rows_rejected"].as_u64()), (Some(3), Some(0)));
+    let mut rdr = csv::Reader::from_path(out.path().join("rejected/transactions.csv")).unwrap();
+    let first = rdr.records().next().unwrap().unwrap();
+    // `yesterday` was line 6 of the whole file: line 2 of part 2.
+    assert!(first[0].ends_with("part2.csv"), "{:?}", &first[0]);
+    assert_eq!((&first[1], &first[3]), ("2", "invalid_timestamp:ts"));
+}
