@@ -93,3 +93,29 @@ fn broken_template_is_an_error_with_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("report templates"));
 }
+
+#[test]
+fn a_report_over_100000_offending_merchants_stays_small() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut checkout = String::from("session_id,ts,platform,merchant_id,region,method,position,is_default,folded\n");
+    // 120,000 taobao merchants offering only Alipay: each is an exclusivity
+    // offender and a merchant without UnionPay.
+    for m in 0..120_000 {
+        checkout.push_str(&format!("S{m},2021-10-01T10:00:00+08:00,taobao,M{m:06},110000,Alipay,1,true,false\n"));
+    }
+    std::fs::write(dir.path().join("checkout.csv"), checkout).unwrap();
+    std::fs::write(
+        dir.path().join("transactions.csv"),
+        "txn_id,ts,platform,channel,merchant_id,region,method,amount,status\n\
+         T1,2021-10-01T10:00:00+08:00,taobao,online,M000001,110000,Alipay,1,success\n",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    audit(dir.path().to_str().unwrap(), out.path(), &[]);
+    let size = std::fs::metadata(out.path().join("report.html")).unwrap().len();
+    assert!(size < 5_000_000, "report.html is {size} bytes");
+    let html = read(&out.path().join("report.html"));
+    assert!(html.contains("first 200 of 120000 rows"));
+    let evidence = read(&out.path().join("evidence/CN-PL-03.csv"));
+    assert_eq!(evidence.lines().count(), 120_001, "the evidence file is complete");
+}
