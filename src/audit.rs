@@ -16,8 +16,7 @@ use crate::ingest::accounting::{self, DatasetAccount};
 use crate::ingest::rejects;
 use crate::ingest::{self, Inputs};
 use crate::inspect::{ingest_options, input_spec, Window};
-use crate::rulebook::{self, RuleSpec, Rulebook, Taxonomy};
-use crate::timefmt;
+use crate::rulebook::{self, Rulebook, Taxonomy};
 
 #[derive(Debug, Serialize)]
 pub struct Tool {
@@ -63,11 +62,7 @@ pub struct Report {
 pub fn datasets_needed(rb: &Rulebook) -> Vec<Dataset> {
     let mut out = Vec::new();
     for r in &rb.rules {
-        let ds = match &r.spec {
-            RuleSpec::Coverage { .. } | RuleSpec::Exclusivity { .. } => Dataset::Checkout,
-            RuleSpec::Parity { metric, .. } => metric.dataset(),
-            _ => Dataset::Transactions,
-        };
+        let ds = r.spec.dataset();
         if !out.contains(&ds) {
             out.push(ds);
         }
@@ -204,10 +199,7 @@ pub fn audit(
         [Dataset::Transactions, Dataset::Checkout].into_iter().filter(|ds| inputs.get(*ds).is_some()).collect();
     for ds in &window_plans {
         if let Some(input) = inputs.get(*ds) {
-            extra.push(input.accepted().select([
-                polars::prelude::col("ts").min().alias("from"),
-                polars::prelude::col("ts").max().alias("to"),
-            ]));
+            extra.push(crate::inspect::window_plan(input));
         }
     }
     let outcome = engine::run(&ctx, extra)?;
@@ -236,25 +228,14 @@ pub fn audit(
         };
         input_reports.push(InputReport { account, rejected_file });
     }
-    let mut from: Option<i64> = None;
-    let mut to: Option<i64> = None;
+    // The audit window spans both datasets.
+    let mut bounds: Option<(i64, i64)> = None;
     for _ in &window_plans {
-        let df = frames.next().unwrap_or_default();
-        if df.height() == 0 {
-            continue;
-        }
-        if let Some(v) = df.column("from")?.i64()?.get(0) {
-            from = Some(from.map_or(v, |f| f.min(v)));
-        }
-        if let Some(v) = df.column("to")?.i64()?.get(0) {
-            to = Some(to.map_or(v, |t| t.max(v)));
+        if let Some((f, t)) = crate::inspect::window_bounds(&frames.next().unwrap_or_default())? {
+            bounds = Some(bounds.map_or((f, t), |(bf, bt)| (bf.min(f), bt.max(t))));
         }
     }
-    let tz = inputs.options.timezone;
-    let window = match (from, to) {
-        (Some(f), Some(t)) => Some(Window { from: timefmt::rfc3339(f, tz), to: timefmt::rfc3339(t, tz) }),
-        _ => None,
-    };
+    let window = Window::of(bounds, inputs.options.timezone);
     let mut findings = outcome.findings;
     findings.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
     for f in findings.iter_mut() {

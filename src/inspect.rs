@@ -145,7 +145,7 @@ pub fn inspect(inputs: &Inputs, top: usize) -> anyhow::Result<(Inspection, BTree
             accounting::set_duplicates(&mut account, &next()?)?;
         }
         let rejected = rejects::locate(input, &rejected_df, inputs.options.delimiter)?;
-        let window = window_of(&window_df, inputs.options.timezone)?;
+        let window = Window::of(window_bounds(&window_df)?, inputs.options.timezone);
         let mut label_map = BTreeMap::new();
         for c in labels {
             label_map.insert(c.to_string(), label_counts(&next()?, top)?);
@@ -161,7 +161,8 @@ pub fn inspect(inputs: &Inputs, top: usize) -> anyhow::Result<(Inspection, BTree
     Ok((Inspection { datasets }, all_rejected))
 }
 
-fn window_plan(input: &DatasetInput) -> LazyFrame {
+/// The earliest and latest accepted `ts` (`from`, `to`); no row for a dataset without time.
+pub fn window_plan(input: &DatasetInput) -> LazyFrame {
     if input.has_column("ts") {
         input.accepted().select([col("ts").min().alias("from"), col("ts").max().alias("to")])
     } else {
@@ -173,16 +174,18 @@ fn window_plan(input: &DatasetInput) -> LazyFrame {
     }
 }
 
-fn window_of(df: &DataFrame, tz: Offset) -> anyhow::Result<Option<Window>> {
+/// The bounds of a collected `window_plan`, if it found any timestamp.
+pub fn window_bounds(df: &DataFrame) -> anyhow::Result<Option<(i64, i64)>> {
     if df.height() == 0 {
         return Ok(None);
     }
-    let from = df.column("from")?.i64()?.get(0);
-    let to = df.column("to")?.i64()?.get(0);
-    Ok(match (from, to) {
-        (Some(f), Some(t)) => Some(Window { from: timefmt::rfc3339(f, tz), to: timefmt::rfc3339(t, tz) }),
-        _ => None,
-    })
+    Ok(df.column("from")?.i64()?.get(0).zip(df.column("to")?.i64()?.get(0)))
+}
+
+impl Window {
+    pub fn of(bounds: Option<(i64, i64)>, tz: Offset) -> Option<Window> {
+        bounds.map(|(f, t)| Window { from: timefmt::rfc3339(f, tz), to: timefmt::rfc3339(t, tz) })
+    }
 }
 
 /// Rows per distinct value of a column of accepted rows: `label`, `n`. The

@@ -109,7 +109,7 @@ pub fn scan_csv(path: &Path, delimiter: u8, header_len: usize) -> io::Result<Csv
     }
     scanner.finish(&mut check);
     layout.records = records.saturating_sub(1);
-    layout.sha256 = hex(&hasher.finalize());
+    layout.sha256 = super::sources::sha256_hex(&hasher.finalize());
     layout.invalid_utf8_at = utf8.finish();
     Ok(layout)
 }
@@ -127,15 +127,6 @@ pub fn first_nul(path: &Path) -> io::Result<Option<u64>> {
         filled += n;
     }
     Ok(memchr::memchr(0, &buf[..filled]).map(|i| i as u64))
-}
-
-/// Hashes any file.
-pub fn sha256_file(path: &Path) -> io::Result<String> {
-    super::sources::sha256_file(path)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    super::sources::sha256_hex(bytes)
 }
 
 /// Streaming UTF-8 validation across chunk boundaries.

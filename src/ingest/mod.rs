@@ -335,7 +335,7 @@ fn prepare_file(
             })
         }
         Format::Parquet => {
-            let sha256 = fileread::sha256_file(&file.path).map_err(unreadable)?;
+            let sha256 = sources::sha256_file(&file.path).map_err(unreadable)?;
             let schema = parquet_scan(&file.path).and_then(|mut lf| lf.collect_schema()).map_err(|e| {
                 IngestError::Unreadable {
                     dataset: ds,

@@ -556,17 +556,11 @@ fn read_rule(
 
 /// The dataset a rule kind reads (parity depends on its metric).
 fn kind_dataset(kind: &str, o: &Obj) -> Option<Dataset> {
-    match kind {
-        "coverage" | "exclusivity" => Some(Dataset::Checkout),
-        "acceptance" | "reciprocity" | "concentration" => Some(Dataset::Transactions),
-        "parity" => {
-            o.table.iter().find(|(k, _)| k.get_ref().as_ref() == "metric").and_then(|(_, v)| match v.get_ref() {
-                DeValue::String(s) => Metric::parse(s).map(Metric::dataset),
-                _ => None,
-            })
-        }
+    let metric = o.table.iter().find(|(k, _)| k.get_ref().as_ref() == "metric").and_then(|(_, v)| match v.get_ref() {
+        DeValue::String(s) => Metric::parse(s),
         _ => None,
-    }
+    });
+    super::model::kind_dataset(kind, metric)
 }
 
 /// Parses a `where` filter with polars' SQL expression parser and checks that

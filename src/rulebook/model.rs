@@ -257,7 +257,28 @@ pub enum RuleSpec {
     },
 }
 
+/// The dataset a rule kind reads; parity depends on its metric. `None` for an
+/// unknown kind or a parity rule without a known metric.
+pub fn kind_dataset(kind: &str, metric: Option<Metric>) -> Option<crate::contract::Dataset> {
+    use crate::contract::Dataset;
+    match kind {
+        "coverage" | "exclusivity" => Some(Dataset::Checkout),
+        "acceptance" | "reciprocity" | "concentration" => Some(Dataset::Transactions),
+        "parity" => metric.map(Metric::dataset),
+        _ => None,
+    }
+}
+
 impl RuleSpec {
+    /// The dataset the rule reads.
+    pub fn dataset(&self) -> crate::contract::Dataset {
+        let metric = match self {
+            RuleSpec::Parity { metric, .. } => Some(*metric),
+            _ => None,
+        };
+        kind_dataset(self.kind(), metric).unwrap_or(crate::contract::Dataset::Transactions)
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             RuleSpec::Coverage { .. } => "coverage",
