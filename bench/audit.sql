@@ -2,13 +2,15 @@
 -- DuckDB SQL: the peer a data analyst would otherwise use. bench/duckdb_audit.py
 -- fills in {txn}, {co} (table functions reading the files) and creates the
 -- `aliases(provider, pattern)` and `affiliation(platform, provider)` tables from
--- the rulebook before running this script. Every metric of every rule is
--- computed; the runner compares them with hutong's findings.json.
+-- the rulebook before running this script, and `nontechnical(code)`: the
+-- normalised failure codes the rulebook classes as not technical. Every metric
+-- of every rule is computed; the runner compares them with hutong's findings.json.
 
 -- Rows that pass the data contract (the same checks hutong applies).
 CREATE TEMP TABLE txn AS
 SELECT platform, lower(channel) AS channel, merchant_id, region, method, wallet_app, code_issuer,
-       lower(status) AS status, TRY_CAST(latency_ms AS BIGINT) AS latency_ms
+       lower(status) AS status, TRY_CAST(latency_ms AS BIGINT) AS latency_ms,
+       trim(regexp_replace(lower(failure_code), '[ _.\-]+', ' ', 'g')) AS failure_code
 FROM {txn}
 WHERE txn_id IS NOT NULL AND merchant_id IS NOT NULL AND platform IS NOT NULL AND region IS NOT NULL
   AND method IS NOT NULL
@@ -19,7 +21,8 @@ WHERE txn_id IS NOT NULL AND merchant_id IS NOT NULL AND platform IS NOT NULL AN
 
 CREATE TEMP TABLE co AS
 SELECT session_id, platform, merchant_id, method, lower(CAST(folded AS VARCHAR)) IN ('true', '1', 'yes') AS folded,
-       coalesce(TRY_CAST(surcharge AS DOUBLE), 0) AS surcharge
+       coalesce(TRY_CAST(surcharge AS DOUBLE), 0) AS surcharge,
+       coalesce(TRY_CAST(discount AS DOUBLE), 0) AS discount, lower(discount_funder) AS discount_funder
 FROM {co}
 WHERE session_id IS NOT NULL AND merchant_id IS NOT NULL AND platform IS NOT NULL AND method IS NOT NULL
   AND TRY_CAST(position AS BIGINT) >= 1
@@ -27,14 +30,16 @@ WHERE session_id IS NOT NULL AND merchant_id IS NOT NULL AND platform IS NOT NUL
   AND lower(CAST(folded AS VARCHAR)) IN ('true', 'false', '1', '0', 'yes', 'no')
   AND TRY_CAST(ts AS TIMESTAMPTZ) IS NOT NULL;
 
--- Taxonomy: each distinct raw label is matched against the aliases once.
+-- Taxonomy: each distinct raw label, normalised (lower case, separators folded),
+-- is matched against the aliases once. (The sample's labels match one provider
+-- each, so the precedence rules for ties are not needed here.)
 CREATE TEMP TABLE labels AS
 SELECT label, min(a.provider) AS provider
 FROM (SELECT DISTINCT method AS label FROM txn
       UNION SELECT DISTINCT wallet_app FROM txn
       UNION SELECT DISTINCT code_issuer FROM txn
       UNION SELECT DISTINCT method FROM co) l
-LEFT JOIN aliases a ON regexp_matches(l.label, a.pattern, 'i')
+LEFT JOIN aliases a ON regexp_matches(trim(regexp_replace(lower(l.label), '[ _.\-]+', ' ', 'g')), a.pattern, 'i')
 WHERE label IS NOT NULL
 GROUP BY label;
 
@@ -63,39 +68,50 @@ FROM s r JOIN affiliation f ON r.platform = f.platform
 JOIN s o ON o.platform = r.platform AND o.provider = f.provider
 WHERE r.provider IN ('alipay', 'wechat_pay', 'unionpay') AND r.provider <> f.provider;
 
--- CN-PL-03: merchants all of whose options map to the platform's own provider
--- (an unmapped label counts as a possible rival).
+-- CN-PL-03: merchants with at least 5 sessions all of whose options map to the
+-- platform's own provider (an unmapped label counts as a possible rival).
 CREATE TEMP TABLE r_pl03 AS
 WITH m AS (SELECT platform, merchant_id, count(DISTINCT coalesce(provider, '?')) AS k,
-                  min(coalesce(provider, '?')) AS only FROM cox GROUP BY ALL)
-SELECT f.platform, count(*) FILTER (WHERE m.k = 1 AND m.only = f.provider) AS value
+                  min(coalesce(provider, '?')) AS only, count(DISTINCT session_id) AS sessions FROM cox GROUP BY ALL)
+SELECT f.platform, count(*) FILTER (WHERE m.k = 1 AND m.only = f.provider AND m.sessions >= 5) AS value
 FROM affiliation f JOIN m ON m.platform = f.platform
 GROUP BY f.platform;
 
--- CN-ND-01 and CN-ND-04: per platform and provider, visible (not folded) and surcharged options.
-CREATE TEMP TABLE presentation AS
-SELECT platform, provider, count(*) AS n, count(*) FILTER (WHERE NOT folded) AS visible,
-       count(*) FILTER (WHERE surcharge > 0) AS surcharged
+-- CN-ND-01, CN-ND-04, CN-ND-05: per session and provider, whether the option was
+-- visible, surcharged, or carried a platform-funded discount; compared within the
+-- sessions that offered both a rival and the platform's own provider.
+CREATE TEMP TABLE per_session AS
+SELECT platform, session_id, provider, bool_or(NOT folded) AS visible, bool_or(surcharge > 0) AS surcharged,
+       bool_or(discount > 0 AND discount_funder = 'platform') AS platform_discount
 FROM cox WHERE provider IS NOT NULL GROUP BY ALL;
 
--- CN-ND-01: rival visible rate / own visible rate.
-CREATE TEMP TABLE r_nd01 AS
-SELECT r.platform, r.provider, (r.visible / r.n) / (o.visible / o.n) AS value
-FROM presentation r JOIN affiliation f ON r.platform = f.platform
-JOIN presentation o ON o.platform = r.platform AND o.provider = f.provider
-WHERE r.provider IN ('alipay', 'wechat_pay', 'unionpay') AND r.provider <> f.provider;
+CREATE TEMP TABLE shared AS
+SELECT r.platform, r.provider, count(*) AS n,
+       count(*) FILTER (WHERE r.visible) AS r_visible, count(*) FILTER (WHERE o.visible) AS o_visible,
+       count(*) FILTER (WHERE r.surcharged) AS r_surcharged, count(*) FILTER (WHERE o.surcharged) AS o_surcharged,
+       count(*) FILTER (WHERE r.platform_discount) AS r_discount, count(*) FILTER (WHERE o.platform_discount) AS o_discount
+FROM per_session r JOIN affiliation f ON r.platform = f.platform
+JOIN per_session o ON o.platform = r.platform AND o.session_id = r.session_id AND o.provider = f.provider
+WHERE r.provider IN ('alipay', 'wechat_pay', 'unionpay') AND r.provider <> f.provider
+GROUP BY ALL;
 
--- CN-ND-04: rival surcharge incidence - own surcharge incidence.
-CREATE TEMP TABLE r_nd04 AS
-SELECT r.platform, r.provider, r.surcharged / r.n - o.surcharged / o.n AS value
-FROM presentation r JOIN affiliation f ON r.platform = f.platform
-JOIN presentation o ON o.platform = r.platform AND o.provider = f.provider
-WHERE r.provider IN ('alipay', 'wechat_pay', 'unionpay') AND r.provider <> f.provider;
+-- CN-ND-01: rival visible rate / own visible rate, in shared sessions.
+CREATE TEMP TABLE r_nd01 AS SELECT platform, provider, r_visible / o_visible AS value FROM shared;
 
--- CN-ND-02 and CN-ND-03: online payments per platform and provider.
+-- CN-ND-04: rival surcharge incidence - own surcharge incidence, in shared sessions.
+CREATE TEMP TABLE r_nd04 AS SELECT platform, provider, (r_surcharged - o_surcharged) / n AS value FROM shared;
+
+-- CN-ND-05: rival platform-funded discount incidence - own, in shared sessions.
+CREATE TEMP TABLE r_nd05 AS SELECT platform, provider, (r_discount - o_discount) / n AS value FROM shared;
+
+-- CN-ND-02 and CN-ND-03: online payments per platform and provider; technical
+-- failures are those whose code the rulebook does not class otherwise; latency
+-- is of successful payments.
 CREATE TEMP TABLE outcomes AS
-SELECT platform, provider, count(*) AS n, count(*) FILTER (WHERE status = 'failed') AS failed,
-       list_sort(list(latency_ms) FILTER (WHERE latency_ms IS NOT NULL)) AS lat
+SELECT platform, provider, count(*) AS n,
+       count(*) FILTER (WHERE status = 'failed'
+                        AND (failure_code IS NULL OR failure_code NOT IN (SELECT code FROM nontechnical))) AS failed,
+       list_sort(list(latency_ms) FILTER (WHERE latency_ms IS NOT NULL AND status = 'success')) AS lat
 FROM txx WHERE channel = 'online' AND provider IS NOT NULL GROUP BY ALL;
 
 -- CN-ND-02: rival failure rate - own failure rate.
@@ -119,11 +135,12 @@ SELECT region, app, issuer, count(*) AS n, count(*) FILTER (WHERE status = 'succ
 FROM txx WHERE channel = 'offline' AND app IS NOT NULL AND issuer IS NOT NULL GROUP BY ALL;
 
 -- CN-MK-01 and CN-MK-02: shares of successful transactions by channel
--- (online: method's provider; offline: scanning app's provider).
+-- (online: method's provider; offline: scanning app's provider); unmapped
+-- labels stay in the denominator.
 CREATE TEMP TABLE r_mk AS
 WITH s AS (SELECT channel,
                   CASE WHEN channel = 'offline' THEN coalesce(app, provider) ELSE provider END AS firm,
                   count(*) AS n
            FROM txx WHERE status = 'success' GROUP BY ALL),
-     t AS (SELECT channel, sum(n) AS total FROM s WHERE firm IS NOT NULL GROUP BY channel)
+     t AS (SELECT channel, sum(n) AS total FROM s GROUP BY channel)
 SELECT s.channel, s.firm, s.n / t.total AS share FROM s JOIN t USING (channel) WHERE firm IS NOT NULL;

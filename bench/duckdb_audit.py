@@ -12,6 +12,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 import tomllib
 
@@ -19,6 +20,11 @@ import duckdb
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MAJORS = ("alipay", "wechat_pay", "unionpay")
+
+
+def normalize(code: str) -> str:
+    """Lower case, separators folded into one space (ASCII codes need no NFKC)."""
+    return " ".join(re.split(r"[ _.\-]+", code.lower())).strip()
 
 
 def source(data: str, name: str) -> str:
@@ -43,6 +49,13 @@ def run(rules: str, data: str) -> dict:
         "INSERT INTO affiliation VALUES (?, ?)",
         [(plat, pid) for pid, p in rb["providers"].items() for plat in p.get("affiliated_platforms", [])],
     )
+    # Failure codes the rulebook classes as not technical, normalised like hutong does.
+    con.execute("CREATE TEMP TABLE nontechnical (code VARCHAR)")
+    classes = rb.get("failure_codes", {})
+    con.executemany(
+        "INSERT INTO nontechnical VALUES (?)",
+        [(normalize(c),) for cls, codes in classes.items() if cls != "technical" for c in codes],
+    )
     with open(os.path.join(HERE, "audit.sql"), encoding="utf-8") as f:
         script = f.read().replace("{txn}", source(data, "transactions")).replace("{co}", source(data, "checkout"))
     con.execute(script)
@@ -56,7 +69,7 @@ def run(rules: str, data: str) -> dict:
         put("CN-PL-01", f"platform={plat}", value)
         put("CN-PL-01#n", f"platform={plat}", n)
     for rule, table in [("CN-PL-02", "r_pl02"), ("CN-ND-01", "r_nd01"), ("CN-ND-02", "r_nd02"),
-                        ("CN-ND-03", "r_nd03"), ("CN-ND-04", "r_nd04")]:
+                        ("CN-ND-03", "r_nd03"), ("CN-ND-04", "r_nd04"), ("CN-ND-05", "r_nd05")]:
         for plat, prov, value in con.execute(f"SELECT platform, provider, value FROM {table}").fetchall():
             put(rule, f"platform={plat},provider={prov}", value)
     for plat, value in con.execute("SELECT platform, value FROM r_pl03").fetchall():

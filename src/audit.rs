@@ -54,6 +54,8 @@ pub struct Report {
     pub inputs: Vec<InputReport>,
     pub window: Option<Window>,
     pub summary: Summary,
+    /// What the rulebook and the data raised that does not stop the audit.
+    pub warnings: Vec<String>,
     pub unmapped_labels: Vec<UnmappedLabel>,
     pub findings: Vec<Finding>,
 }
@@ -87,6 +89,11 @@ pub fn generated_at() -> anyhow::Result<String> {
 pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
     let progress = crate::progress::Progress::new(args.quiet || args.format == TextOrJson::Json);
     let rb = rulebook::load(&args.rules)?;
+    if !args.quiet {
+        for w in &rb.warnings {
+            eprint!("{w}");
+        }
+    }
     progress.stage(format!("rulebook {}: {} rules", rb.path, rb.rules.len()));
     let spec = input_spec(&args.input);
     if spec.data.is_none() && spec.transactions.is_none() && spec.checkout.is_none() {
@@ -110,7 +117,18 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
     let report = audit(&rb, &inputs, &args.out, generated_at, command, args.templates.as_deref())?;
     let rows: u64 = report.inputs.iter().map(|i| i.account.rows_read).sum();
     progress.stage(format!("done: {rows} rows audited, outputs in {}", args.out.display()));
-    let worst = report.findings.iter().filter(|f| f.verdict == Verdict::Fail).map(|f| f.severity).max();
+    if !args.quiet {
+        for w in report.warnings.iter().skip(rb.warnings.len()) {
+            eprintln!("warning: {w}");
+        }
+    }
+    let counted = |f: &&Finding| match f.verdict {
+        Verdict::Fail => true,
+        Verdict::Inconclusive => args.fail_on_inconclusive || args.strict,
+        Verdict::NotEvaluable => args.fail_on_not_evaluable || args.strict,
+        Verdict::Pass => false,
+    };
+    let worst = report.findings.iter().filter(counted).map(|f| f.severity).max();
     match args.format {
         TextOrJson::Json => {
             let mut out = std::io::stdout().lock();
@@ -269,6 +287,7 @@ pub fn audit(
         inputs: input_reports,
         window,
         summary: Summary::of(&findings),
+        warnings: rb.warnings.iter().map(|w| w.trim_end().to_string()).chain(outcome.warnings).collect(),
         unmapped_labels: outcome.unmapped,
         findings,
     };
@@ -349,13 +368,20 @@ pub fn summary_text(report: &Report, out: &Path) -> String {
     }
     let sm = &report.summary;
     s.push_str(&format!(
-        "\n{} pass, {} fail, {} inconclusive, {} not evaluable; findings in {}\n",
-        sm.pass,
+        "\n{} of {} rules fail, {} inconclusive, {} not evaluable, {} pass; findings in {}\n",
         sm.fail,
+        report.findings.len(),
         sm.inconclusive,
         sm.not_evaluable,
+        sm.pass,
         out.join("findings.json").display()
     ));
+    if sm.inconclusive + sm.not_evaluable > 0 {
+        s.push_str(
+            "inconclusive and not-evaluable rules do not change the exit code unless --fail-on-inconclusive, \
+             --fail-on-not-evaluable or --strict is given\n",
+        );
+    }
     if !report.unmapped_labels.is_empty() {
         let labels: Vec<String> =
             report.unmapped_labels.iter().map(|u| format!("{} ({} rows)", u.label, u.rows)).collect();

@@ -85,6 +85,17 @@ pub struct AuditArgs {
     /// Exit with 1 when a rule of this severity or higher fails.
     #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = Severity::High)]
     pub fail_on: Severity,
+    /// Also exit with 1 when a rule at or above --fail-on is inconclusive
+    /// (the data cannot decide it).
+    #[arg(long)]
+    pub fail_on_inconclusive: bool,
+    /// Also exit with 1 when a rule at or above --fail-on is not evaluable
+    /// (the data lacks what it needs).
+    #[arg(long)]
+    pub fail_on_not_evaluable: bool,
+    /// Both --fail-on-inconclusive and --fail-on-not-evaluable.
+    #[arg(long)]
+    pub strict: bool,
     /// What to print on stdout: a text summary, or findings.json itself.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,

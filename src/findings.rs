@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::rulebook::{Rule, Severity};
+use crate::rulebook::model::Unit;
+use crate::rulebook::{Rule, RuleSpec, Severity};
 
 /// Version of the `findings.json` contract (docs/findings-json.md).
-pub const SCHEMA_VERSION: &str = "1.0";
+pub const SCHEMA_VERSION: &str = "1.1";
 
 /// The outcome of a rule or of one of its groups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -48,6 +49,47 @@ impl Verdict {
         } else {
             Verdict::NotEvaluable
         }
+    }
+}
+
+/// Whether a group's number is the whole population or a sample of events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Basis {
+    /// Every unit of the population (e.g. every merchant of a platform): the
+    /// exact figure is the fact and is compared directly.
+    Census,
+    /// Events (sessions, payments, scans) sampled from a process: judged by
+    /// an interval.
+    Sample,
+}
+
+impl Basis {
+    pub fn name(self) -> &'static str {
+        match self {
+            Basis::Census => "census",
+            Basis::Sample => "sample",
+        }
+    }
+
+    /// Which basis a rule's groups are judged on.
+    pub fn of(spec: &RuleSpec) -> Basis {
+        match spec {
+            RuleSpec::Coverage(c) if c.unit == Unit::Merchant => Basis::Census,
+            RuleSpec::Exclusivity(_) | RuleSpec::Concentration(_) => Basis::Census,
+            _ => Basis::Sample,
+        }
+    }
+}
+
+/// The family-wise error rate of a sample-based rule.
+pub fn alpha_of(spec: &RuleSpec) -> Option<f64> {
+    match spec {
+        RuleSpec::Coverage(c) if c.unit == Unit::Session => Some(c.alpha),
+        RuleSpec::Acceptance(a) => Some(a.alpha),
+        RuleSpec::Reciprocity(r) => Some(r.alpha),
+        RuleSpec::Parity(p) => Some(p.alpha),
+        _ => None,
     }
 }
 
@@ -180,6 +222,11 @@ pub struct Finding {
     /// The threshold in words, e.g. `share >= 0.85`.
     pub threshold_text: String,
     pub engineering_default: bool,
+    /// `census` (exact comparison) or `sample` (interval-based verdicts).
+    pub basis: Basis,
+    /// The family-wise error rate of the rule's verdicts (sample basis).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
     pub groups: Vec<Group>,
     pub evidence: Option<Evidence>,
     /// Rows of evidence, written to `evidence/<rule>.csv`; not serialised here.
@@ -220,6 +267,8 @@ impl Finding {
             threshold,
             threshold_text,
             engineering_default: rule.engineering_default,
+            basis: Basis::of(&rule.spec),
+            alpha: alpha_of(&rule.spec),
             groups,
             evidence: None,
             evidence_table: None,
@@ -258,6 +307,10 @@ pub struct UnmappedLabel {
     pub column: String,
     pub label: String,
     pub rows: u64,
+    /// The providers whose aliases match the label equally well, when it is
+    /// ambiguous rather than unknown.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ambiguous: Vec<String>,
 }
 
 #[cfg(test)]

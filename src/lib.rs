@@ -21,3 +21,4 @@ pub mod rulebook;
 pub mod rules_cmd;
 pub mod stats;
 pub mod timefmt;
+pub mod verdict;

@@ -62,10 +62,10 @@ fn inspect_sample_counts_match_the_files() {
     assert_eq!(t["window"]["from"], "2021-10-01T00:02:24+08:00");
     // 5 payments a platform with a label no taxonomy maps, 7 platforms.
     let methods = t["labels"]["method"]["values"].as_array().unwrap();
-    assert!(methods.iter().any(|m| m[0] == "数字人民币" && m[1] == 35));
+    assert!(methods.iter().any(|m| m[0] == "礼品卡" && m[1] == 35));
     let c = dataset(&v, "checkout");
     assert_eq!(c["rows_read"], lines_minus_header("testdata/sample/checkout.csv"));
-    assert_eq!((c["rows_accepted"].as_u64(), c["rows_rejected"].as_u64()), (Some(39037), Some(2)));
+    assert_eq!((c["rows_accepted"].as_u64(), c["rows_rejected"].as_u64()), (Some(38978), Some(2)));
     let m = dataset(&v, "merchants");
     assert_eq!(m["rows_read"], 1000);
     assert_eq!(t["files"][0]["sha256"].as_str().unwrap().len(), 64);

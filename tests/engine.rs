@@ -110,8 +110,9 @@ fn coverage_by_merchant_counts_the_gap() {
     let taobao = group(f, &[("platform", "taobao")]);
     assert_eq!((taobao.n, taobao.value, taobao.verdict), (3, Some(0.666667), Verdict::Fail));
     assert_eq!(num(taobao, "gap_units"), 1.0);
-    // Wilson 95% for 2 of 3: (0.207660, 0.938508).
-    assert_eq!((num(taobao, "ci_low"), num(taobao, "ci_high")), (0.20766, 0.938508));
+    // Every merchant is counted: a census, compared exactly, with no interval.
+    assert_eq!(taobao.get("basis").unwrap(), "census");
+    assert!(taobao.get("ci_low").is_none());
     let jd = group(f, &[("platform", "jd")]);
     assert_eq!((jd.n, jd.value, jd.verdict), (1, Some(1.0), Verdict::Pass));
     let table = f.evidence_table.as_ref().unwrap();
@@ -119,7 +120,7 @@ fn coverage_by_merchant_counts_the_gap() {
 }
 
 #[test]
-fn acceptance_lists_a_zero_attempt_cell_as_not_live() {
+fn acceptance_fails_a_zero_attempt_cell_and_judges_the_rest_by_interval() {
     let rb = rule(
         "kind = \"acceptance\"\nregions = [\"110000\"]\nproviders = [\"alipay\", \"unionpay\"]\nmin_attempts = 3\nmin_success = 0.75",
     );
@@ -128,30 +129,34 @@ fn acceptance_lists_a_zero_attempt_cell_as_not_live() {
     let f = finding(&r);
     assert_eq!(f.verdict, Verdict::Fail);
     assert_eq!(f.groups.len(), 2);
-    let live = group(f, &[("app", "alipay"), ("issuer", "unionpay")]);
-    assert_eq!((live.n, live.value, live.verdict), (4, Some(1.0), Verdict::Pass));
-    // Wilson for 4 of 4: lower 4/(4 + 1.959964^2) = 0.510109.
-    assert_eq!(num(live, "ci_low"), 0.510109);
+    // 4 of 4 cannot show a 75% success rate with two cells at alpha 0.05:
+    // each one-sided bound at 0.025; Wilson's lower bound 4/(4 + 1.959964^2)
+    // = 0.510109 widens to the exact one, 0.025^(1/4) = 0.397635 < 0.75.
+    let cell = group(f, &[("app", "alipay"), ("issuer", "unionpay")]);
+    assert_eq!((cell.n, cell.value, cell.verdict), (4, Some(1.0), Verdict::Inconclusive));
+    assert_eq!(num(cell, "ci_low"), 0.397635);
+    assert_eq!((num(cell, "family_size"), num(cell, "alpha_adjusted")), (2.0, 0.025));
     let dead = group(f, &[("app", "unionpay"), ("issuer", "alipay")]);
     assert_eq!((dead.n, dead.value, dead.verdict), (0, None, Verdict::Fail));
-    assert_eq!(dead.get("reason").unwrap(), "no attempts");
+    assert_eq!(dead.get("reason").unwrap(), "no scans observed");
     assert_eq!(f.value, Some(1.0));
 }
 
 #[test]
 fn reciprocity_fails_a_one_way_pair() {
-    let rb = rule(
-        "kind = \"reciprocity\"\nregions = [\"110000\"]\nproviders = [\"alipay\", \"unionpay\"]\nmin_attempts = 3\nmin_success = 0.75",
-    );
+    let rb =
+        rule("kind = \"reciprocity\"\nregions = [\"110000\"]\nproviders = [\"alipay\", \"unionpay\"]\nmax_gap = 0.05");
     let mut txns: Vec<String> = (0..4).map(|i| scan(i, "110000", "Alipay", "China UnionPay", "success")).collect();
     // The other direction has traffic but only 1 of 4 succeeds.
     txns.extend((4..8).map(|i| scan(i, "110000", "云闪付", "Alipay", if i == 4 { "success" } else { "failed" })));
     let r = run(&rb, Some((TXN_HEADER, txns)), vec![]);
     let f = finding(&r);
     let g = group(f, &[("region", "110000"), ("provider_a", "alipay"), ("provider_b", "unionpay")]);
-    assert_eq!((g.n, g.verdict), (8, Verdict::Fail));
-    assert_eq!(g.get("live_a_to_b").unwrap(), true);
-    assert_eq!(g.get("live_b_to_a").unwrap(), false);
+    assert_eq!((g.n, g.verdict, g.value), (8, Verdict::Fail, Some(0.75)));
+    assert_eq!((num(g, "success_a_to_b"), num(g, "success_b_to_a")), (1.0, 0.25));
+    // Newcombe for 4/4 - 1/4 at z = 1.959964 (one pair, two-sided at 0.05):
+    // (0.085233, 0.954413), wholly beyond the 0.05 margin.
+    assert_eq!((num(g, "ci_low"), num(g, "ci_high")), (0.085233, 0.954413));
 }
 
 #[test]
@@ -168,9 +173,10 @@ fn parity_below_min_n_is_inconclusive_not_pass() {
     assert_eq!((g.n, g.verdict), (3, Verdict::Inconclusive));
     assert_eq!(num(g, "reference_n"), 10.0);
     assert_eq!(num(g, "reference_value"), 0.1);
-    // rates 0 vs 0.1: (1.959964*sqrt(2*0.05*0.95) + 0.841621*sqrt(0.09))^2 / 0.01 = 73.4 -> 74 per arm.
-    assert_eq!(num(g, "needed_per_arm"), 74.0);
-    assert_eq!(num(g, "more_rival_needed"), 71.0);
+    // Below min_n an arm needs min_n observations: 2 more rival, no more own.
+    assert_eq!(num(g, "needed_per_arm"), 5.0);
+    assert_eq!((num(g, "more_rival_needed"), num(g, "more_reference_needed")), (2.0, 0.0));
+    assert!(f.message.contains("1 group below min_n = 5"), "{}", f.message);
 }
 
 #[test]
@@ -185,7 +191,30 @@ fn parity_without_latency_column_is_not_evaluable() {
 }
 
 #[test]
-fn p95_latency_is_the_nearest_rank() {
+fn p95_latency_is_the_nearest_rank_of_successful_payments() {
+    let rb =
+        rule("kind = \"parity\"\nmetric = \"p95_latency\"\nrivals = [\"unionpay\"]\nmax_ratio = 1.25\nmin_n = 100");
+    let mut txns = Vec::new();
+    for i in 1..=100 {
+        txns.push(format!("{},{}", txn(i, "taobao", "Alipay", "success"), i));
+        txns.push(format!("{},{}", txn(1000 + i, "taobao", "UnionPay", "success"), 10 * i));
+    }
+    // A failed payment's latency is how fast it failed: not counted.
+    txns.push(format!("{},{}", txn(5000, "taobao", "Alipay", "failed"), 100_000));
+    let r = run(&rb, Some((TXN_HEADER_LAT, txns)), vec![]);
+    let f = finding(&r);
+    let g = group(f, &[("platform", "taobao"), ("provider", "unionpay")]);
+    // rank ceil(0.95 * 100) = 95: Alipay 95 ms, UnionPay 950 ms, ratio 10.
+    assert_eq!(num(g, "reference_value"), 95.0);
+    assert_eq!(num(g, "rival_value"), 950.0);
+    // Each arm's p95 bounded by ranks 90 and 100 (tail 0.025 each):
+    // ratio interval 900/100 to 1000/90.
+    assert_eq!((num(g, "ci_low"), num(g, "ci_high")), (9.0, 11.111111));
+    assert_eq!((g.value, g.verdict), (Some(10.0), Verdict::Fail));
+}
+
+#[test]
+fn p95_latency_on_few_payments_is_inconclusive() {
     let rb = rule("kind = \"parity\"\nmetric = \"p95_latency\"\nrivals = [\"unionpay\"]\nmax_ratio = 1.25\nmin_n = 20");
     let mut txns = Vec::new();
     for i in 1..=20 {
@@ -193,36 +222,37 @@ fn p95_latency_is_the_nearest_rank() {
         txns.push(format!("{},{}", txn(100 + i, "taobao", "UnionPay", "success"), 10 * i));
     }
     let r = run(&rb, Some((TXN_HEADER_LAT, txns)), vec![]);
-    let f = finding(&r);
-    let g = group(f, &[("platform", "taobao"), ("provider", "unionpay")]);
-    // rank ceil(0.95 * 20) = 19: Alipay 19 ms, UnionPay 190 ms, ratio 10.
-    assert_eq!(num(g, "reference_value"), 19.0);
-    assert_eq!(num(g, "rival_value"), 190.0);
-    assert_eq!((g.value, g.verdict), (Some(10.0), Verdict::Fail));
+    let g = group(finding(&r), &[("platform", "taobao"), ("provider", "unionpay")]);
+    // Twenty payments cannot bound a p95 from above: the interval is open and
+    // the tenfold point estimate is not a finding.
+    assert_eq!((g.value, g.verdict), (Some(10.0), Verdict::Inconclusive));
 }
 
 #[test]
-fn visible_rate_ratio_fails_below_threshold() {
+fn visible_rate_ratio_is_compared_within_shared_sessions() {
     let rb = rule("kind = \"parity\"\nmetric = \"visible_rate\"\nrivals = [\"unionpay\"]\nmin_ratio = 0.8\nmin_n = 4");
     let mut checkout = Vec::new();
-    for s in 0..4 {
+    for s in 0..40 {
         let sid = format!("S{s}");
         checkout.push(option(&sid, "taobao", "M1", "Alipay", 1, false));
         checkout.push(option(&sid, "taobao", "M1", "UnionPay", 2, s % 2 == 0));
     }
+    // Sessions showing only Alipay are not comparisons and do not count.
+    for s in 40..100 {
+        checkout.push(option(&format!("S{s}"), "taobao", "M2", "Alipay", 1, false));
+    }
     let r = run(&rb, None, checkout);
     let g = group(finding(&r), &[("platform", "taobao"), ("provider", "unionpay")]);
-    // 2 of 4 UnionPay options visible vs 4 of 4 Alipay: ratio 0.5.
-    assert_eq!((g.n, g.value, g.verdict), (4, Some(0.5), Verdict::Fail));
-    assert_eq!(num(g, "reference_value"), 1.0);
-    // Fisher's exact test on [[2,2],[4,0]]: p = 0.428571.
-    assert_eq!(g.get("test").unwrap(), "fisher_exact");
-    assert_eq!(num(g, "p_value"), 0.428571);
+    // 20 of 40 shared sessions show UnionPay visible, 40 of 40 Alipay: ratio
+    // 0.5; paired log interval exp(ln 0.5 +- 1.644854 sqrt(20/(20*40))).
+    assert_eq!((g.n, g.value, g.verdict), (40, Some(0.5), Verdict::Fail));
+    assert_eq!((num(g, "shared_sessions"), num(g, "reference_value")), (40.0, 1.0));
+    assert_eq!((num(g, "ci_low"), num(g, "ci_high")), (0.385497, 0.648513));
 }
 
 #[test]
 fn exclusivity_ignores_merchants_with_unreadable_labels() {
-    let rb = rule("kind = \"exclusivity\"");
+    let rb = rule("kind = \"exclusivity\"\nmin_sessions = 2");
     let checkout = vec![
         option("S1", "taobao", "M1", "Alipay", 1, false),
         option("S2", "taobao", "M1", "alipay_balance", 1, false),
@@ -247,6 +277,26 @@ fn exclusivity_ignores_merchants_with_unreadable_labels() {
 }
 
 #[test]
+fn exclusivity_sets_aside_merchants_with_too_few_sessions() {
+    let rb = rule("kind = \"exclusivity\"");
+    let mut checkout = vec![option("S1", "taobao", "M1", "Alipay", 1, false)];
+    for s in 2..8 {
+        checkout.push(option(&format!("S{s}"), "taobao", "M2", "Alipay", 1, false));
+        checkout.push(option(&format!("S{s}"), "taobao", "M2", "UnionPay", 2, false));
+    }
+    let r = run(&rb, None, checkout);
+    let f = finding(&r);
+    // M1 showed only Alipay, but in one session (< 5): listed, not counted.
+    let taobao = group(f, &[("platform", "taobao")]);
+    assert_eq!((taobao.value, taobao.verdict), (Some(0.0), Verdict::Pass));
+    assert_eq!(num(taobao, "too_few_sessions"), 1.0);
+    let rows = &f.evidence_table.as_ref().unwrap().rows;
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0][1].as_str(), rows[0][6].as_str()), ("M1", "too few sessions to judge"));
+    assert!(f.message.contains("1 merchant with fewer than 5 sessions"), "{}", f.message);
+}
+
+#[test]
 fn concentration_hhi_and_dominance() {
     let mut txns = Vec::new();
     for i in 0..6 {
@@ -267,7 +317,9 @@ fn concentration_hhi_and_dominance() {
     let dom = rule("kind = \"concentration\"\nby = [\"channel\"]\nmode = \"dominance\"");
     let r = run(&dom, Some((TXN_HEADER, txns)), vec![]);
     let g = group(finding(&r), &[("channel", "online")]);
-    assert_eq!(g.get("presumed_dominant").unwrap(), &serde_json::json!(["alipay"]));
+    // Every firm meeting any limb of Art. 24: Alipay alone holds 1/2; with
+    // UnionPay 0.9 >= 2/3; with WeChat Pay (exactly 1/10) 1.0 >= 3/4.
+    assert_eq!(g.get("presumed_dominant").unwrap(), &serde_json::json!(["alipay", "unionpay", "wechat_pay"]));
     assert_eq!(g.verdict, Verdict::Fail);
 }
 
@@ -283,7 +335,7 @@ fn where_filter_restricts_rows() {
 }
 
 #[test]
-fn relative_coverage_reports_platforms_without_affiliation() {
+fn relative_coverage_on_two_sessions_is_inconclusive() {
     let rb = rule("kind = \"coverage\"\nunit = \"session\"\nrelative = true\nproviders = [\"alipay\", \"unionpay\"]\nmin_ratio = 0.8");
     let checkout = vec![
         option("S1", "taobao", "M1", "Alipay", 1, false),
@@ -294,11 +346,12 @@ fn relative_coverage_reports_platforms_without_affiliation() {
     let r = run(&rb, None, checkout);
     let f = finding(&r);
     // taobao: UnionPay in 1 of 2 sessions, Alipay in 2 of 2: ratio 0.5; 0.8 * 2 = 1.6 -> 2 needed, gap 1.
+    // Two sessions are a sample far too small to tell 0.5 from 0.8.
     let g = group(f, &[("platform", "taobao"), ("provider", "unionpay")]);
-    assert_eq!((g.n, g.value, g.verdict), (2, Some(0.5), Verdict::Fail));
-    assert_eq!(num(g, "gap_units"), 1.0);
+    assert_eq!((g.n, g.value, g.verdict), (2, Some(0.5), Verdict::Inconclusive));
+    assert_eq!((num(g, "gap_units"), num(g, "offered_both")), (1.0, 1.0));
     assert_eq!(group(f, &[("platform", "pinduoduo")]).verdict, Verdict::NotEvaluable);
-    assert_eq!(f.verdict, Verdict::Fail);
+    assert_eq!(f.verdict, Verdict::Inconclusive);
 }
 
 #[test]
@@ -309,9 +362,127 @@ fn every_input_file_is_scanned_once_for_all_rules() {
     let taxonomy = std::sync::Arc::new(hutong::rulebook::Taxonomy::new(&rb).unwrap());
     let ctx = hutong::engine::Context { rulebook: &rb, taxonomy, inputs: &inputs };
     let plan = hutong::engine::explain(&ctx, vec![]).unwrap();
-    // 11 rules, label counts and merchant names share three scans: one per file.
+    // 12 rules, label counts and merchant names share three scans: one per file.
     for file in ["transactions.csv", "checkout.csv", "merchants.csv"] {
         let scans = plan.lines().filter(|l| l.contains("SCAN [") && l.contains(file)).count();
         assert_eq!(scans, 1, "{file}:\n{plan}");
     }
+}
+
+#[test]
+fn labels_are_normalised_and_ambiguous_ones_do_not_stop_the_audit() {
+    let book = format!(
+        "{HEADER}\n[providers.meituan_pay]\nname = \"Meituan Pay\"\naliases = ['^meituan ?pay$']\n\
+         [providers.wide]\nname = \"Wide\"\naliases = ['quickpass']\n[providers.other]\nname = \"Other\"\naliases = ['quickpass']\n\
+         [[rules]]\nid = \"T-1\"\ntitle = \"t\"\nseverity = \"high\"\ncitation = \"c\"\nrationale = \"r\"\n\
+         kind = \"concentration\"\nby = [\"channel\"]\nmax_hhi = 10000\nmax_unmapped = 0.5"
+    );
+    let txns = vec![
+        txn(1, "taobao", "Meituan Pay", "success"),
+        txn(2, "taobao", "meituan_pay", "success"),
+        txn(3, "taobao", "MEITUAN-PAY", "success"),
+        txn(4, "taobao", "ｍｅｉｔｕａｎ　ｐａｙ", "success"),
+        txn(5, "taobao", "QuickPass", "success"),
+    ];
+    let r = run(&book, Some((TXN_HEADER, txns)), vec![]);
+    let g = group(finding(&r), &[("channel", "online")]);
+    // Four spellings map to Meituan Pay; the tied label stays in the
+    // denominator as unmapped: share 4/5, HHI 6,400.
+    assert_eq!(g.get("shares").unwrap(), &serde_json::json!({"meituan_pay": 0.8}));
+    assert_eq!((g.value, num(g, "unmapped_share")), (Some(6400.0), 0.2));
+    let u = &r.unmapped_labels;
+    assert_eq!(
+        (u.len(), u[0].label.as_str(), u[0].ambiguous.clone()),
+        (1, "QuickPass", vec!["other".to_string(), "wide".into()])
+    );
+    assert!(r.warnings.iter().any(|w| w.contains("`QuickPass`") && w.contains("other and wide")), "{:?}", r.warnings);
+}
+
+#[test]
+fn unmapped_share_above_the_limit_makes_concentration_inconclusive() {
+    let rb = rule("kind = \"concentration\"\nby = [\"channel\"]\nmax_hhi = 1800");
+    let mut txns: Vec<String> = (0..9).map(|i| txn(i, "taobao", "Alipay", "success")).collect();
+    txns.push(txn(9, "taobao", "礼品卡", "success"));
+    let r = run(&rb, Some((TXN_HEADER, txns)), vec![]);
+    let f = finding(&r);
+    let g = group(f, &[("channel", "online")]);
+    // 1 of 10 unmapped (> 5%): Alipay's 0.9 share may be wrong either way.
+    assert_eq!((g.verdict, num(g, "unmapped_share")), (Verdict::Inconclusive, 0.1));
+    assert_eq!(g.get("unmapped_labels").unwrap(), &serde_json::json!(["礼品卡"]));
+    assert!(f.message.contains("礼品卡"), "{}", f.message);
+}
+
+#[test]
+fn platforms_map_through_aliases_and_unknown_ones_are_warned_about() {
+    let book = format!("{HEADER}\n[platforms.taobao]\nname = \"Taobao\"\naliases = ['^淘宝']\n[[rules]]\nid = \"T-1\"\ntitle = \"t\"\nseverity = \"high\"\ncitation = \"c\"\nrationale = \"r\"\nkind = \"exclusivity\"\nmin_sessions = 1");
+    let checkout = vec![
+        option("S1", "淘宝", "M1", "Alipay", 1, false),
+        option("S2", "taobao", "M2", "Alipay", 1, false),
+        option("S2", "taobao", "M2", "UnionPay", 2, false),
+        option("S3", "kuaishou", "M3", "UnionPay", 1, false),
+    ];
+    let r = run(&book, None, checkout);
+    let f = finding(&r);
+    // 淘宝 is taobao: two merchants, one exclusive.
+    let g = group(f, &[("platform", "taobao")]);
+    assert_eq!((g.n, g.value), (2, Some(1.0)));
+    assert_eq!(group(f, &[("platform", "kuaishou")]).verdict, Verdict::NotEvaluable);
+    assert!(r.warnings.iter().any(|w| w.contains("platform `kuaishou`")), "{:?}", r.warnings);
+    assert!(!r.warnings.iter().any(|w| w.contains("`taobao`")), "{:?}", r.warnings);
+}
+
+#[test]
+fn an_affiliated_provider_without_mapped_rows_is_not_evaluable() {
+    let rb =
+        rule("kind = \"parity\"\nmetric = \"failure_rate\"\nrivals = [\"unionpay\"]\nmax_difference = 0.01\nmin_n = 1");
+    // taobao logs its own provider under a label the taxonomy does not know.
+    let mut txns: Vec<String> = (0..5).map(|i| txn(i, "taobao", "蚂蚁支付", "success")).collect();
+    txns.extend((5..10).map(|i| txn(i, "taobao", "UnionPay", "success")));
+    let r = run(&rb, Some((TXN_HEADER, txns)), vec![]);
+    let f = finding(&r);
+    assert_eq!(f.verdict, Verdict::NotEvaluable);
+    let g = group(f, &[("platform", "taobao")]);
+    let reason = g.get("reason").unwrap().as_str().unwrap();
+    assert!(reason.contains("no mapped rows") && reason.contains("蚂蚁支付 (5 rows)"), "{reason}");
+}
+
+#[test]
+fn technical_failure_rate_counts_only_technical_codes() {
+    let book = format!(
+        "{HEADER}\n[failure_codes]\nuser_cancel = [\"USER_CANCEL\"]\nrisk_decline = [\"RISK_DECLINE\"]\n\
+         [[rules]]\nid = \"T-1\"\ntitle = \"t\"\nseverity = \"high\"\ncitation = \"c\"\nrationale = \"r\"\n\
+         kind = \"parity\"\nmetric = \"failure_rate\"\nfailures = \"technical\"\nrivals = [\"unionpay\"]\nmax_difference = 0.01\nmin_n = 1"
+    );
+    let header =
+        "txn_id,ts,platform,channel,merchant_id,region,method,wallet_app,code_issuer,amount,status,failure_code";
+    let row = |i: usize, method: &str, status: &str, code: &str| format!("{},{code}", txn(i, "taobao", method, status));
+    let mut txns: Vec<String> = (0..10).map(|i| row(i, "Alipay", "success", "")).collect();
+    txns.extend([
+        row(10, "UnionPay", "failed", "user-cancel"), // normalised: a user cancel, not counted
+        row(11, "UnionPay", "failed", "RISK_DECLINE"), // not technical
+        row(12, "UnionPay", "failed", "PAYERROR"),    // listed nowhere: technical
+        row(13, "UnionPay", "failed", ""),            // no code: technical
+        row(14, "UnionPay", "success", ""),
+    ]);
+    let r = run(&book, Some((header, txns)), vec![]);
+    let g = group(finding(&r), &[("platform", "taobao"), ("provider", "unionpay")]);
+    // 2 technical failures of 5, against 0 of 10; 4 failures in all.
+    assert_eq!((num(g, "rival_value"), num(g, "reference_value")), (0.4, 0.0));
+    assert_eq!(num(g, "rival_failures"), 4.0);
+}
+
+#[test]
+fn districts_roll_up_to_the_cities_a_rule_names() {
+    let rb = rule(
+        "kind = \"acceptance\"\nregions = [\"440100\", \"110000\"]\nproviders = [\"alipay\", \"unionpay\"]\nmin_attempts = 1\nmin_success = 0.5",
+    );
+    let txns = vec![
+        scan(1, "440106", "Alipay", "China UnionPay", "success"),
+        scan(2, "440100", "Alipay", "China UnionPay", "success"),
+        scan(3, "110105", "Alipay", "China UnionPay", "failed"),
+    ];
+    let r = run(&rb, Some((TXN_HEADER, txns)), vec![]);
+    let f = finding(&r);
+    assert_eq!(group(f, &[("region", "440100"), ("app", "alipay"), ("issuer", "unionpay")]).n, 2);
+    assert_eq!(group(f, &[("region", "110000"), ("app", "alipay"), ("issuer", "unionpay")]).n, 1);
 }

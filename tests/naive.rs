@@ -205,11 +205,21 @@ fn naive(txns: &[Txn], opts: &[Opt]) -> BTreeMap<&'static str, Values> {
         // Session ids are per platform and merchant in the generated log.
         sessions.entry(p).or_default().entry(o.session * 10 + o.merchant).or_default().insert(PROVIDERS[o.label]);
     }
+    // Distinct sessions per platform and merchant.
+    let mut merchant_sessions: BTreeMap<(&str, u8), BTreeSet<u8>> = BTreeMap::new();
+    for o in opts {
+        merchant_sessions.entry((PLATFORMS[o.platform], o.merchant)).or_default().insert(o.session);
+    }
     for (p, merchants) in &offered {
         let covered = merchants.values().filter(|s| s.contains(&Some("unionpay"))).count();
         out.entry("A-COV").or_default().insert(key(&[("platform", p)]), round(covered as f64 / merchants.len() as f64));
-        if let Some(aff) = affiliated(p) {
-            let only = merchants.values().filter(|s| s.len() == 1 && s.contains(&Some(aff))).count();
+        // Exclusivity needs the platform's own provider seen at all, and counts
+        // merchants with at least 5 sessions (the default min_sessions).
+        if let Some(aff) = affiliated(p).filter(|a| merchants.values().any(|s| s.contains(&Some(*a)))) {
+            let only = merchants
+                .iter()
+                .filter(|(m, s)| s.len() == 1 && s.contains(&Some(aff)) && merchant_sessions[&(*p, **m)].len() >= 5)
+                .count();
             out.entry("C-EXC").or_default().insert(key(&[("platform", p)]), only as f64);
         }
     }
@@ -242,17 +252,19 @@ fn naive(txns: &[Txn], opts: &[Opt]) -> BTreeMap<&'static str, Values> {
             }
         }
     }
-    // Concentration: successful payments, online by method, offline by app (else method).
+    // Concentration: successful payments, online by method, offline by app
+    // (else method); unmapped labels stay in the denominator.
     for (channel, online) in [("online", true), ("offline", false)] {
         let mut shares: BTreeMap<&str, f64> = BTreeMap::new();
+        let mut total = 0.0;
         for t in txns.iter().filter(|t| t.success && t.online == online) {
+            total += 1.0;
             let firm = if online { PROVIDERS[t.label] } else { PROVIDERS[t.app].or(PROVIDERS[t.label]) };
             if let Some(f) = firm {
                 *shares.entry(f).or_default() += 1.0;
             }
         }
-        let total: f64 = shares.values().sum();
-        if total > 0.0 {
+        if !shares.is_empty() {
             let hhi: f64 = shares.values().map(|n| (100.0 * n / total).powi(2)).sum();
             out.entry("E-HHI").or_default().insert(key(&[("channel", channel)]), round(hhi));
         }
@@ -267,7 +279,13 @@ fn naive(txns: &[Txn], opts: &[Opt]) -> BTreeMap<&'static str, Values> {
         let opt_arm = |prov: &str| -> Vec<&Opt> {
             opts.iter().filter(|o| o.platform == pi && PROVIDERS[o.label] == Some(prov)).collect()
         };
-        let own_opts = opt_arm(aff);
+        // Per session of the platform: provider -> shown visible at least once.
+        let mut visible: BTreeMap<u8, BTreeMap<&str, bool>> = BTreeMap::new();
+        for o in opts.iter().filter(|o| o.platform == pi) {
+            if let Some(prov) = PROVIDERS[o.label] {
+                *visible.entry(o.session * 10 + o.merchant).or_default().entry(prov).or_default() |= !o.folded;
+            }
+        }
         for r in MAJORS.iter().filter(|r| **r != aff) {
             let rival = arm(r);
             if !rival.is_empty() && !own.is_empty() {
@@ -275,19 +293,21 @@ fn naive(txns: &[Txn], opts: &[Opt]) -> BTreeMap<&'static str, Values> {
                 out.entry("F-FAIL")
                     .or_default()
                     .insert(key(&[("platform", p), ("provider", r)]), round(fr(&rival) - fr(&own)));
+                // p95 of successful payments only.
                 let p95 = |v: &[&Txn]| {
-                    let mut l: Vec<u32> = v.iter().map(|t| t.latency).collect();
+                    let mut l: Vec<u32> = v.iter().filter(|t| t.success).map(|t| t.latency).collect();
                     l.sort_unstable();
-                    f64::from(l[(0.95 * l.len() as f64).ceil() as usize - 1])
+                    (!l.is_empty()).then(|| f64::from(l[(0.95 * l.len() as f64).ceil() as usize - 1]))
                 };
-                out.entry("G-P95")
-                    .or_default()
-                    .insert(key(&[("platform", p), ("provider", r)]), round(p95(&rival) / p95(&own)));
+                if let (Some(a), Some(b)) = (p95(&rival), p95(&own)) {
+                    out.entry("G-P95").or_default().insert(key(&[("platform", p), ("provider", r)]), round(a / b));
+                }
             }
-            let ro = opt_arm(r);
-            if !ro.is_empty() && !own_opts.is_empty() {
-                let vis = |v: &[&Opt]| v.iter().filter(|o| !o.folded).count() as f64 / v.len() as f64;
-                let (a, b) = (vis(&ro), vis(&own_opts));
+            // Visibility within the sessions that showed both.
+            let shared: Vec<(bool, bool)> = visible.values().filter_map(|s| Some((*s.get(r)?, *s.get(aff)?))).collect();
+            if !shared.is_empty() && opt_arm(aff).len() + opt_arm(r).len() > 0 {
+                let a = shared.iter().filter(|x| x.0).count() as f64;
+                let b = shared.iter().filter(|x| x.1).count() as f64;
                 let ratio = if b > 0.0 {
                     a / b
                 } else if a == 0.0 {

@@ -1,54 +1,13 @@
 //! The shipped rulebook on the committed sample: every planted violation is
 //! reported with the right verdict, groups and evidence; on data generated
-//! without plants, every rule but the market-structure screens passes.
+//! without plants, no rule but the market-structure screens fails.
+
+mod common;
 
 use std::path::Path;
 use std::process::Command;
 
-use serde_json::Value;
-
-const RULES: &str = "rules/cn-interconnection-2021.toml";
-
-fn audit(data: &Path, out: &Path, extra: &[&str]) -> (Option<i32>, Value) {
-    let o = Command::new(env!("CARGO_BIN_EXE_hutong"))
-        .args(["audit", "--rules", RULES, "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"])
-        .args(extra)
-        .env("SOURCE_DATE_EPOCH", "1700000000")
-        .output()
-        .unwrap();
-    assert!(o.status.code() != Some(2), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(out.join("findings.json")).unwrap()).unwrap();
-    (o.status.code(), v)
-}
-
-fn finding<'a>(v: &'a Value, id: &str) -> &'a Value {
-    v["findings"].as_array().unwrap().iter().find(|f| f["rule_id"] == id).unwrap_or_else(|| panic!("no finding {id}"))
-}
-
-/// A group's key as "k=v,k=v".
-fn key_text(g: &Value) -> String {
-    let pairs = g["key"].as_object().unwrap().iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap()));
-    pairs.collect::<Vec<_>>().join(",")
-}
-
-/// The groups of a finding with the given verdict, as key texts.
-fn groups_with(f: &Value, verdict: &str) -> Vec<String> {
-    let groups = f["groups"].as_array().unwrap().iter();
-    let mut out: Vec<String> = groups.filter(|g| g["verdict"] == verdict).map(key_text).collect();
-    out.sort();
-    out
-}
-
-fn group<'a>(f: &'a Value, key: &str) -> &'a Value {
-    let mut groups = f["groups"].as_array().unwrap().iter();
-    groups.find(|g| key_text(g) == key).unwrap_or_else(|| panic!("no group {key}"))
-}
-
-fn evidence(out: &Path, f: &Value) -> Vec<csv::StringRecord> {
-    let file = f["evidence"]["file"].as_str().expect("evidence file");
-    let mut rdr = csv::Reader::from_path(out.join(file)).unwrap();
-    rdr.records().map(|r| r.unwrap()).collect()
-}
+use common::{audit, evidence, finding, group, groups_with};
 
 #[test]
 fn sample_audit_reports_every_planted_violation() {
@@ -56,9 +15,9 @@ fn sample_audit_reports_every_planted_violation() {
     let out = out.path();
     let (code, v) = audit(Path::new("testdata/sample"), out, &[]);
     assert_eq!(code, Some(1));
-    assert_eq!(v["schema_version"], "1.0");
+    assert_eq!(v["schema_version"], "1.1");
     assert_eq!(v["generated_at"], "2023-11-14T22:13:20Z");
-    assert_eq!(v["summary"]["fail"], 11);
+    assert_eq!(v["summary"]["fail"], 12);
 
     // exclusive-merchants: 12 taobao merchants offer only Alipay.
     let f = finding(&v, "CN-PL-03");
@@ -89,18 +48,21 @@ fn sample_audit_reports_every_planted_violation() {
     assert_eq!(groups_with(f, "fail"), ["platform=ele_me,provider=unionpay", "platform=ele_me,provider=wechat_pay"]);
     assert_eq!(groups_with(f, "inconclusive"), Vec::<String>::new());
 
-    // failing-rival: WeChat Pay fails 8% on tmall against Alipay's 2%: exactly 32 and 8 of 400.
+    // failing-rival: WeChat Pay fails for technical reasons 8% on tmall against
+    // Alipay's 1%, exactly 32 and 4 of 400. Each arm also has 1% user cancels,
+    // which do not count: by error diffusion the 100th payment is technical,
+    // so the cancel falls on the 101st, 201st and 301st: 3 of 400.
     let f = finding(&v, "CN-ND-02");
     assert_eq!(groups_with(f, "fail"), ["platform=tmall,provider=wechat_pay"]);
     let g = group(f, "platform=tmall,provider=wechat_pay");
     assert_eq!(
         (g["rival_value"].as_f64(), g["reference_value"].as_f64(), g["value"].as_f64()),
-        (Some(0.08), Some(0.02), Some(0.06))
+        (Some(0.08), Some(0.01), Some(0.07))
     );
-    // Alipay's 8 failures are fewer than 10 in a cell, so Fisher's exact test.
-    assert_eq!(g["test"], "fisher_exact");
-    assert!(g["p_adjusted"].as_f64().unwrap() < 0.01);
-    assert_eq!(groups_with(f, "inconclusive"), Vec::<String>::new());
+    assert_eq!((g["rival_failures"].as_u64(), g["reference_failures"].as_u64()), (Some(35), Some(7)));
+    // The whole simultaneous interval lies above the 1-point margin.
+    assert!(g["ci_low"].as_f64().unwrap() > 0.01, "{g}");
+    assert_eq!(g["basis"], "sample");
 
     // slow-rival: UnionPay on meituan.
     let f = finding(&v, "CN-ND-03");
@@ -110,15 +72,29 @@ fn sample_audit_reports_every_planted_violation() {
     let f = finding(&v, "CN-ND-04");
     assert_eq!(groups_with(f, "fail"), ["platform=jd,provider=unionpay"]);
 
+    // own-discount: meituan funds discounts on Meituan Pay only.
+    let f = finding(&v, "CN-ND-05");
+    assert_eq!(
+        groups_with(f, "fail"),
+        [
+            "platform=meituan,provider=alipay",
+            "platform=meituan,provider=unionpay",
+            "platform=meituan,provider=wechat_pay"
+        ]
+    );
+
     // one-way (Shenzhen WeChat -> UnionPay) and dead-cell (Xi'an UnionPay -> Alipay, no scans).
     let f = finding(&v, "CN-IO-01");
     assert_eq!(
         groups_with(f, "fail"),
         ["app=unionpay,issuer=alipay,region=610100", "app=wechat_pay,issuer=unionpay,region=440300"]
     );
-    assert_eq!(groups_with(f, "pass").len(), 40);
+    // 150 scans at 99% cannot be shown live at 95% with 42 simultaneous
+    // intervals: inconclusive, never failed.
+    assert_eq!(groups_with(f, "inconclusive").len(), 40);
     let dead = group(f, "app=unionpay,issuer=alipay,region=610100");
     assert_eq!((dead["n"].as_u64(), dead["live"].as_bool()), (Some(0), Some(false)));
+    assert_eq!(dead["reason"], "no scans observed");
     let one_way = group(f, "app=wechat_pay,issuer=unionpay,region=440300");
     // 150 scans, 90% fail by error diffusion: 15 succeed.
     assert_eq!((one_way["n"].as_u64(), one_way["successes"].as_u64()), (Some(150), Some(15)));
@@ -135,33 +111,36 @@ fn sample_audit_reports_every_planted_violation() {
     assert_eq!(finding(&v, "CN-MK-01")["severity"], "info");
 
     // Unmapped labels and the row accounting are reported.
-    assert_eq!(v["unmapped_labels"][0]["label"], "数字人民币");
+    assert_eq!(v["unmapped_labels"][0]["label"], "礼品卡");
     assert_eq!(v["unmapped_labels"][0]["rows"], 35);
     assert_eq!(v["inputs"][0]["rows_rejected"], 6);
     assert_eq!(v["inputs"][0]["rejected_file"], "rejected/transactions.csv");
 }
 
 #[test]
-fn unplanted_data_passes_every_compliance_rule() {
-    let data = tempfile::tempdir().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_hutong"))
-        .args(["generate", "--out", data.path().to_str().unwrap(), "--plant", "none", "--seed", "3"])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    let out = tempfile::tempdir().unwrap();
-    let (code, v) = audit(data.path(), out.path(), &[]);
-    for f in v["findings"].as_array().unwrap() {
-        let id = f["rule_id"].as_str().unwrap();
-        if id.starts_with("CN-MK") {
-            continue;
+fn unplanted_data_fails_no_compliance_rule_over_several_seeds() {
+    for seed in [1, 3, 7, 11] {
+        let data = tempfile::tempdir().unwrap();
+        let seed_text = seed.to_string();
+        let o = Command::new(env!("CARGO_BIN_EXE_hutong"))
+            .args(["generate", "--out", data.path().to_str().unwrap(), "--plant", "none", "--seed", &seed_text])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let out = tempfile::tempdir().unwrap();
+        let (code, v) = audit(data.path(), out.path(), &[]);
+        for f in v["findings"].as_array().unwrap() {
+            let id = f["rule_id"].as_str().unwrap();
+            if id.starts_with("CN-MK") {
+                continue;
+            }
+            assert_ne!(f["verdict"], "fail", "seed {seed} {id}: {}", f["message"]);
+            assert_ne!(f["verdict"], "not_evaluable", "seed {seed} {id}: {}", f["message"]);
         }
-        assert_eq!(f["verdict"], "pass", "{id}: {}", f["message"]);
-        assert!(f["evidence"].is_null(), "{id}");
+        // Only info-level screens fail, below the default --fail-on high.
+        assert_eq!(code, Some(0), "seed {seed}");
+        assert_eq!(v["inputs"][0]["rows_rejected"], 0);
     }
-    // Only info-level screens fail, below the default --fail-on high.
-    assert_eq!(code, Some(0));
-    assert_eq!(v["inputs"][0]["rows_rejected"], 0);
 }
 
 #[test]

@@ -1,7 +1,10 @@
 //! Acceptance (bar-code mutual recognition): for every required cell
 //! (region × app ≠ issuer), attempts and success rate of offline scans. A
-//! cell is live with enough attempts and a high enough success rate; a
-//! required cell with no attempts is listed with n = 0 and is not live.
+//! required cell with no scans at all fails ("no scans observed"); otherwise
+//! the cell's success rate is judged by its simultaneous Wilson interval:
+//! it fails when the whole interval is below `min_success`, passes (is live)
+//! when the whole interval is at or above it with at least `min_attempts`
+//! scans, and is inconclusive otherwise.
 
 use std::collections::BTreeMap;
 
@@ -11,8 +14,10 @@ use super::util::{counts, pct, strings};
 use super::{Context, NotEvaluable};
 use crate::contract::Dataset;
 use crate::findings::{EvidenceTable, Finding, Group, Verdict};
-use crate::rulebook::{Rule, RuleSpec};
+use crate::rulebook::model::AcceptanceSpec;
+use crate::rulebook::Rule;
 use crate::stats;
+use crate::verdict::{Breach, Family, Judgement};
 
 /// The scan aggregate both acceptance and reciprocity use.
 pub fn scan_plan(rule: &Rule, ctx: &Context) -> Result<LazyFrame, NotEvaluable> {
@@ -29,61 +34,97 @@ pub fn scan_plan(rule: &Rule, ctx: &Context) -> Result<LazyFrame, NotEvaluable> 
 /// Attempts and successes per (region, app, issuer).
 pub type Cells = BTreeMap<(String, String, String), (u64, u64)>;
 
-pub fn cells(df: &DataFrame) -> anyhow::Result<Cells> {
+/// The GB/T 2260 code a rule written with city codes reads a data region as:
+/// the code itself when the rule names it, else a district rolled up to its
+/// city (440106 → 440100) or, in the municipalities Beijing, Tianjin,
+/// Shanghai and Chongqing (11, 12, 31, 50), to the province-level code
+/// (110105 → 110000).
+pub fn region_key(region: &str, rule_regions: &[String]) -> String {
+    if rule_regions.iter().any(|r| r == region) {
+        return region.to_string();
+    }
+    if region.len() == 6 && region.bytes().all(|b| b.is_ascii_digit()) {
+        let province = &region[..2];
+        let rolled = if ["11", "12", "31", "50"].contains(&province) {
+            format!("{province}0000")
+        } else {
+            format!("{}00", &region[..4])
+        };
+        if rule_regions.contains(&rolled) {
+            return rolled;
+        }
+    }
+    region.to_string()
+}
+
+/// Reads the scan aggregate, rolling districts up to the rule's regions.
+pub fn cells(df: &DataFrame, rule_regions: &[String]) -> anyhow::Result<Cells> {
     let (r, a, i) = (strings(df, "region")?, strings(df, "app")?, strings(df, "issuer")?);
     let (n, s) = (counts(df, "attempts")?, counts(df, "successes")?);
     let mut out = Cells::new();
     for k in 0..df.height() {
-        out.insert((r[k].clone(), a[k].clone(), i[k].clone()), (n[k], s[k]));
+        let e = out.entry((region_key(&r[k], rule_regions), a[k].clone(), i[k].clone())).or_default();
+        e.0 += n[k];
+        e.1 += s[k];
     }
     Ok(out)
-}
-
-/// Whether a cell with these counts is live.
-pub fn live(attempts: u64, successes: u64, min_attempts: u64, min_success: f64) -> bool {
-    attempts > 0 && attempts >= min_attempts && successes as f64 / attempts as f64 >= min_success
 }
 
 pub fn plans(rule: &Rule, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
     Ok(vec![scan_plan(rule, ctx)?])
 }
 
-pub fn evaluate(rule: &Rule, _ctx: &Context, frames: Vec<DataFrame>) -> anyhow::Result<Finding> {
-    let RuleSpec::Acceptance { regions, providers, min_attempts, min_success } = &rule.spec else {
-        unreachable!("acceptance module called for another kind")
+/// Judges one cell. `family` covers every required cell.
+pub fn judge(n: u64, s: u64, spec: &AcceptanceSpec, family: Family) -> (Judgement, String) {
+    if n == 0 {
+        // No scans at all where comparable cells have them is the finding.
+        return (Judgement::census(0.0, spec.min_success, Breach::Below), "no scans observed".to_string());
+    }
+    let Some((lo, hi)) = stats::proportion_interval(s, n, family.z()) else {
+        return (Judgement::undecided(Some(family), None), String::new());
     };
-    let cells = cells(&frames.into_iter().next().unwrap_or_default())?;
+    let rate = s as f64 / n as f64;
+    let mut j = Judgement::sample((lo, hi), spec.min_success, family, n, (rate - spec.min_success).abs());
+    let mut reason = match j.verdict {
+        Verdict::Fail => format!("success {} with interval below {}", pct(rate), pct(spec.min_success)),
+        Verdict::Inconclusive => {
+            format!("success {} cannot be told from {} on {n} scans", pct(rate), pct(spec.min_success))
+        }
+        _ => String::new(),
+    };
+    if j.verdict == Verdict::Pass && n < spec.min_attempts {
+        // A live cell needs enough scans as well as a good interval.
+        j.verdict = Verdict::Inconclusive;
+        j.needed = Some(spec.min_attempts);
+        reason = format!("only {n} scans (< {})", spec.min_attempts);
+    }
+    (j, reason)
+}
+
+pub fn evaluate(rule: &Rule, spec: &AcceptanceSpec, frames: Vec<DataFrame>) -> anyhow::Result<Finding> {
+    let cells = cells(&frames.into_iter().next().unwrap_or_default(), &spec.regions)?;
+    let pairs = spec.providers.len() * spec.providers.len().saturating_sub(1);
+    let family = Family::new(spec.alpha, spec.regions.len() * pairs, Breach::Below);
     let mut groups = Vec::new();
     let mut evidence = EvidenceTable {
-        header: ["region", "app", "issuer", "attempts", "successes", "success_rate", "reason"]
+        header: ["region", "app", "issuer", "attempts", "successes", "success_rate", "ci_low", "ci_high", "reason"]
             .map(String::from)
             .to_vec(),
         rows: Vec::new(),
     };
-    for region in regions {
-        for app in providers {
-            for issuer in providers {
+    for region in &spec.regions {
+        for app in &spec.providers {
+            for issuer in &spec.providers {
                 if app == issuer {
                     continue;
                 }
                 let (n, s) = cells.get(&(region.clone(), app.clone(), issuer.clone())).copied().unwrap_or((0, 0));
-                let is_live = live(n, s, *min_attempts, *min_success);
+                let (j, reason) = judge(n, s, spec, family);
                 let rate = (n > 0).then(|| s as f64 / n as f64);
-                let (lo, hi) = match stats::wilson(s, n) {
-                    Some((l, h)) => (Some(l), Some(h)),
-                    None => (None, None),
-                };
-                let reason = if n == 0 {
-                    "no attempts".to_string()
-                } else if n < *min_attempts {
-                    format!("only {n} attempts (< {min_attempts})")
-                } else if !is_live {
-                    format!("success {} < {}", pct(s as f64 / n as f64), pct(*min_success))
-                } else {
-                    String::new()
-                };
-                let verdict = if is_live { Verdict::Pass } else { Verdict::Fail };
-                if !is_live {
+                if j.verdict == Verdict::Fail {
+                    let (lo, hi) = j.interval.map_or((String::new(), String::new()), |(l, h)| {
+                        (format!("{:.6}", crate::findings::round(l)), format!("{:.6}", crate::findings::round(h)))
+                    });
                     evidence.rows.push(vec![
                         region.clone(),
                         app.clone(),
@@ -91,37 +132,45 @@ pub fn evaluate(rule: &Rule, _ctx: &Context, frames: Vec<DataFrame>) -> anyhow::
                         n.to_string(),
                         s.to_string(),
                         rate.map_or(String::new(), |r| format!("{r:.6}")),
+                        lo,
+                        hi,
                         reason.clone(),
                     ]);
                 }
-                let mut g = Group::new(&[("region", region), ("app", app), ("issuer", issuer)], n, rate, verdict)
+                let mut g = Group::new(&[("region", region), ("app", app), ("issuer", issuer)], n, rate, j.verdict)
                     .with("successes", s)
-                    .with("ci_low", lo)
-                    .with("ci_high", hi)
-                    .with("live", is_live);
+                    .with("live", j.verdict == Verdict::Pass);
                 if !reason.is_empty() {
                     g = g.with("reason", reason);
                 }
-                groups.push(g);
+                groups.push(g.judged(&j));
             }
         }
     }
     let total = groups.len();
     let dead = evidence.rows.len();
+    let undecided = groups.iter().filter(|g| g.verdict == Verdict::Inconclusive).count();
     let verdict = if total == 0 { Verdict::NotEvaluable } else { Verdict::combine(groups.iter().map(|g| g.verdict)) };
+    let confidence = format!("{:.0}% family-wise confidence over {total} cells", 100.0 * (1.0 - spec.alpha));
     let message = if total == 0 {
         "No required cells: the rule names fewer than two providers or no region.".to_string()
-    } else if dead == 0 {
-        format!("All {total} required city cells are live.")
-    } else {
+    } else if dead > 0 {
         let no_traffic = evidence.rows.iter().filter(|r| r[3] == "0").count();
         let listed: Vec<String> =
-            evidence.rows.iter().take(5).map(|r| format!("{} {}→{} ({})", r[0], r[1], r[2], r[6])).collect();
+            evidence.rows.iter().take(5).map(|r| format!("{} {}→{} ({})", r[0], r[1], r[2], r[8])).collect();
         format!(
-            "{dead} of {total} required city cells are not live ({no_traffic} with no attempts at all): {}{}.",
+            "{dead} of {total} required city cells are not live ({no_traffic} with no scans at all; {confidence}): {}{}.",
             listed.join("; "),
             if dead > 5 { "; ..." } else { "" }
         )
+    } else if undecided > 0 {
+        format!(
+            "No required cell is shown dead, but {undecided} of {total} cannot be shown live yet: too few scans to \
+             place the success rate on either side of {} ({confidence}).",
+            pct(spec.min_success)
+        )
+    } else {
+        format!("All {total} required city cells are live ({confidence}).")
     };
     let mut f = Finding::new(
         rule,
@@ -129,7 +178,10 @@ pub fn evaluate(rule: &Rule, _ctx: &Context, frames: Vec<DataFrame>) -> anyhow::
         message,
         Some(dead as f64),
         Some(0.0),
-        format!("every cell live: attempts >= {min_attempts} and success >= {min_success}"),
+        format!(
+            "every cell live: at least {} scans and success >= {} (simultaneous one-sided Wilson bounds, alpha {})",
+            spec.min_attempts, spec.min_success, spec.alpha
+        ),
         groups,
     );
     if dead > 0 {
@@ -140,13 +192,37 @@ pub fn evaluate(rule: &Rule, _ctx: &Context, frames: Vec<DataFrame>) -> anyhow::
 
 #[cfg(test)]
 mod tests {
-    use super::live;
+    use super::*;
+
+    fn spec() -> AcceptanceSpec {
+        AcceptanceSpec { regions: vec![], providers: vec![], min_attempts: 100, min_success: 0.95, alpha: 0.05 }
+    }
 
     #[test]
-    fn liveness() {
-        assert!(live(100, 95, 100, 0.95));
-        assert!(!live(99, 99, 100, 0.95));
-        assert!(!live(100, 94, 100, 0.95));
-        assert!(!live(0, 0, 0, 0.0));
+    fn cells_are_judged_by_their_interval() {
+        let fam = Family::new(0.05, 42, Breach::Below);
+        // 97% of 150: the interval reaches below 95%, so not yet live, never dead.
+        assert_eq!(judge(150, 145, &spec(), fam).0.verdict, Verdict::Inconclusive);
+        // 99.5% of 2,000: live.
+        assert_eq!(judge(2000, 1990, &spec(), fam).0.verdict, Verdict::Pass);
+        // 10% of 150: dead.
+        assert_eq!(judge(150, 15, &spec(), fam).0.verdict, Verdict::Fail);
+        // No scans at all: dead.
+        let (j, why) = judge(0, 0, &spec(), fam);
+        assert_eq!((j.verdict, why.as_str()), (Verdict::Fail, "no scans observed"));
+        // A perfect record on 80 scans is below min_attempts: inconclusive.
+        assert_eq!(judge(80, 80, &spec(), fam).0.verdict, Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn districts_roll_up_to_the_rule_cities() {
+        let cities: Vec<String> = ["440100", "110000", "500000"].map(String::from).to_vec();
+        assert_eq!(region_key("440106", &cities), "440100");
+        assert_eq!(region_key("110105", &cities), "110000");
+        assert_eq!(region_key("500103", &cities), "500000");
+        assert_eq!(region_key("440100", &cities), "440100");
+        // Not a city the rule names, or not a code: kept.
+        assert_eq!(region_key("440306", &cities), "440306");
+        assert_eq!(region_key("Shenzhen", &cities), "Shenzhen");
     }
 }

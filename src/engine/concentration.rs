@@ -2,7 +2,11 @@
 //! (online by payment method, offline by the scanning wallet app), as HHI
 //! with CR1–CR3, or as the PRC Anti-Monopoly Law Art. 24 dominance
 //! presumption (one firm ≥ 1/2, two ≥ 2/3, three ≥ 3/4; a firm under 1/10
-//! is not presumed dominant).
+//! is not presumed dominant). Rows whose label maps to no provider stay in
+//! the denominator as "unmapped" (not a firm); where they exceed
+//! `max_unmapped` of a group the verdict is inconclusive and names them.
+//! Shares of the logged transactions are compared as observed (a census of
+//! the window).
 
 use std::collections::BTreeMap;
 
@@ -13,97 +17,139 @@ use super::util::{floats, plural, strings};
 use super::{Context, NotEvaluable};
 use crate::contract::Dataset;
 use crate::findings::{round, EvidenceTable, Finding, Group, Verdict};
-use crate::rulebook::model::{ConcentrationMode, Measure};
-use crate::rulebook::{Rule, RuleSpec};
+use crate::rulebook::model::{ConcentrationMode, ConcentrationSpec, Measure};
+use crate::rulebook::Rule;
 use crate::stats;
+use crate::verdict::{Breach, Judgement};
 
-pub fn plans(rule: &Rule, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
-    let RuleSpec::Concentration { by, .. } = &rule.spec else {
-        unreachable!("concentration module called for another kind")
-    };
+pub fn plans(rule: &Rule, spec: &ConcentrationSpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
+    let by = &spec.by;
     let frame = ctx.rule_frame(rule, Dataset::Transactions, &[])?;
     let firm = when(col("channel").eq(lit("offline")))
         .then(coalesce(&[col("app"), col("provider")]))
         .otherwise(col("provider"))
         .alias("firm");
+    // The raw label behind an unmapped firm, to name it.
+    let raw = when(col("channel").eq(lit("offline")).and(col("wallet_app").is_not_null()))
+        .then(col("wallet_app"))
+        .otherwise(col("method"));
+    let label = when(col("firm").is_null()).then(raw).otherwise(lit(NULL).cast(DataType::String)).alias("label");
     let mut keys: Vec<Expr> = by.iter().map(|b| col(b.as_str())).collect();
     keys.push(col("firm"));
+    keys.push(col("label"));
     Ok(vec![frame
         .filter(col("status").eq(lit("success")))
         .with_column(firm)
+        .with_column(label)
         .group_by(keys)
         .agg([len().cast(DataType::Float64).alias("count"), col("amount").sum().alias("amount")])])
 }
 
-/// The Art. 24 presumption on shares sorted high to low: the firms presumed
-/// dominant (empty when it is not met).
+/// The Art. 24 presumption on shares sorted high to low: every firm that
+/// meets any limb (one firm ≥ 1/2; two together ≥ 2/3; three together
+/// ≥ 3/4; under the two- and three-firm limbs a firm under 1/10 is not
+/// presumed dominant). Empty when no limb is met.
 pub fn dominance(sorted: &[(String, f64)]) -> Vec<String> {
     let s = |i: usize| sorted.get(i).map_or(0.0, |x| x.1);
-    let firms =
-        |k: usize| -> Vec<String> { sorted.iter().take(k).filter(|x| x.1 >= 0.1).map(|x| x.0.clone()).collect() };
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |k: usize, floor: f64| {
+        for x in sorted.iter().take(k).filter(|x| x.1 >= floor) {
+            if !out.contains(&x.0) {
+                out.push(x.0.clone());
+            }
+        }
+    };
     if s(0) >= 0.5 {
-        return firms(1);
+        add(1, 0.0);
     }
     if s(0) + s(1) >= 2.0 / 3.0 {
-        return firms(2);
+        add(2, 0.1);
     }
     if s(0) + s(1) + s(2) >= 0.75 {
-        return firms(3);
+        add(3, 0.1);
     }
-    Vec::new()
+    out
 }
 
-pub fn evaluate(rule: &Rule, _ctx: &Context, frames: Vec<DataFrame>) -> anyhow::Result<Finding> {
-    let RuleSpec::Concentration { by, measure, mode } = &rule.spec else {
-        unreachable!("concentration module called for another kind")
-    };
+/// One group's weights: per firm, unmapped per raw label, and the row count.
+#[derive(Default)]
+struct Weights {
+    firms: BTreeMap<String, f64>,
+    unmapped: BTreeMap<String, f64>,
+    n: u64,
+}
+
+pub fn evaluate(rule: &Rule, spec: &ConcentrationSpec, frames: Vec<DataFrame>) -> anyhow::Result<Finding> {
+    let (by, measure, mode) = (&spec.by, spec.measure, spec.mode);
     let df = frames.into_iter().next().unwrap_or_default();
     let key_vals: Vec<Vec<String>> = by.iter().map(|k| strings(&df, k)).collect::<anyhow::Result<_>>()?;
     let firm = strings(&df, "firm")?;
-    let weight = floats(&df, if *measure == Measure::Count { "count" } else { "amount" })?;
+    let label = strings(&df, "label")?;
+    let weight = floats(&df, if measure == Measure::Count { "count" } else { "amount" })?;
     let counts = floats(&df, "count")?;
-    let mut groups_map: BTreeMap<Vec<String>, (BTreeMap<String, f64>, f64, u64)> = BTreeMap::new();
+    let mut groups_map: BTreeMap<Vec<String>, Weights> = BTreeMap::new();
     for i in 0..df.height() {
         let key: Vec<String> = key_vals.iter().map(|v| v[i].clone()).collect();
         let e = groups_map.entry(key).or_default();
         if firm[i].is_empty() {
-            e.1 += weight[i];
+            *e.unmapped.entry(label[i].clone()).or_default() += weight[i];
         } else {
-            *e.0.entry(firm[i].clone()).or_insert(0.0) += weight[i];
+            *e.firms.entry(firm[i].clone()).or_insert(0.0) += weight[i];
         }
-        e.2 += counts[i] as u64;
+        e.n += counts[i] as u64;
     }
     let mut groups = Vec::new();
     let mut evidence = EvidenceTable {
-        header: ["group", "hhi", "cr1", "cr2", "cr3", "presumed_dominant", "shares"].map(String::from).to_vec(),
+        header: ["group", "hhi", "cr1", "cr2", "cr3", "presumed_dominant", "shares", "unmapped_share"]
+            .map(String::from)
+            .to_vec(),
         rows: Vec::new(),
     };
     let mut failing = Vec::new();
-    for (key, (firms, unmapped, n)) in &groups_map {
-        let total: f64 = firms.values().sum();
+    let mut undecided = Vec::new();
+    for (key, w) in &groups_map {
+        let mapped: f64 = w.firms.values().sum();
+        let unmapped: f64 = w.unmapped.values().sum();
+        let total = mapped + unmapped;
         let kv: Vec<(&str, &str)> = by.iter().map(String::as_str).zip(key.iter().map(String::as_str)).collect();
-        if total <= 0.0 {
+        if mapped <= 0.0 {
             groups.push(
-                Group::new(&kv, *n, None, Verdict::NotEvaluable)
+                Group::new(&kv, w.n, None, Verdict::NotEvaluable)
                     .with("reason", "no successful transaction with a mapped provider"),
             );
             continue;
         }
-        let mut shares: Vec<(String, f64)> = firms.iter().map(|(f, w)| (f.clone(), w / total)).collect();
+        // Shares of all weight: unmapped rows stay in the denominator.
+        let mut shares: Vec<(String, f64)> = w.firms.iter().map(|(f, x)| (f.clone(), x / total)).collect();
         shares.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let only: Vec<f64> = shares.iter().map(|s| s.1).collect();
         let hhi = stats::hhi(&only);
         let cr = |k: usize| only.iter().take(k).sum::<f64>();
         let dominant = dominance(&shares);
-        let (value, verdict) = match mode {
-            ConcentrationMode::Hhi { max_hhi } => (hhi, if hhi > *max_hhi { Verdict::Fail } else { Verdict::Pass }),
+        let unmapped_share = unmapped / total;
+        let (value, judged) = match mode {
+            ConcentrationMode::Hhi { max_hhi } => (hhi, Judgement::census(hhi, max_hhi, Breach::Above)),
             ConcentrationMode::Dominance => {
-                (dominant.len() as f64, if dominant.is_empty() { Verdict::Pass } else { Verdict::Fail })
+                (dominant.len() as f64, Judgement::census(dominant.len() as f64, 0.0, Breach::Above))
             }
         };
+        let mut j = judged;
+        let mut labels: Vec<(&String, &f64)> = w.unmapped.iter().collect();
+        labels.sort_by(|a, b| b.1.total_cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        let label_text: Vec<String> = labels.iter().take(5).map(|(l, _)| (*l).clone()).collect();
+        if unmapped_share > spec.max_unmapped {
+            // Unreadable labels could be any firm: the shares cannot be trusted.
+            j.verdict = Verdict::Inconclusive;
+            undecided.push(format!(
+                "{}: {:.1}% of the weight has unmapped labels ({})",
+                key.join("/"),
+                100.0 * unmapped_share,
+                label_text.join(", ")
+            ));
+        }
         let share_obj: Map<String, Value> = shares.iter().map(|(f, s)| (f.clone(), Value::from(round(*s)))).collect();
         let share_text: Vec<String> = shares.iter().map(|(f, s)| format!("{f} {:.1}%", 100.0 * s)).collect();
-        if verdict == Verdict::Fail {
+        if j.verdict == Verdict::Fail {
             failing.push(match mode {
                 ConcentrationMode::Hhi { .. } => format!("{} HHI {:.0}", key.join("/"), hhi),
                 ConcentrationMode::Dominance => format!("{}: {} presumed dominant", key.join("/"), dominant.join(", ")),
@@ -116,24 +162,31 @@ pub fn evaluate(rule: &Rule, _ctx: &Context, frames: Vec<DataFrame>) -> anyhow::
                 format!("{:.6}", cr(3)),
                 dominant.join(" "),
                 share_text.join("; "),
+                format!("{unmapped_share:.6}"),
             ]);
         }
-        groups.push(
-            Group::new(&kv, *n, Some(value), verdict)
-                .with("hhi", hhi)
-                .with("cr1", cr(1))
-                .with("cr2", cr(2))
-                .with("cr3", cr(3))
-                .with("presumed_dominant", dominant)
-                .with("shares", Value::Object(share_obj))
-                .with("unmapped_weight", *unmapped),
-        );
+        let mut g = Group::new(&kv, w.n, Some(value), j.verdict)
+            .with("hhi", hhi)
+            .with("cr1", cr(1))
+            .with("cr2", cr(2))
+            .with("cr3", cr(3))
+            .with("presumed_dominant", dominant)
+            .with("shares", Value::Object(share_obj))
+            .with("unmapped_weight", unmapped)
+            .with("unmapped_share", unmapped_share);
+        if !label_text.is_empty() {
+            g = g.with("unmapped_labels", label_text);
+        }
+        if j.verdict == Verdict::Inconclusive {
+            g = g.with("reason", format!("more than {:.0}% of the weight is unmapped", 100.0 * spec.max_unmapped));
+        }
+        groups.push(g.judged(&j));
     }
     let verdict = Verdict::combine(groups.iter().map(|g| g.verdict));
     let (value, threshold, threshold_text) = match mode {
         ConcentrationMode::Hhi { max_hhi } => (
             groups.iter().filter_map(|g| g.get("hhi").and_then(Value::as_f64)).reduce(f64::max),
-            Some(*max_hhi),
+            Some(max_hhi),
             format!("HHI <= {max_hhi}"),
         ),
         ConcentrationMode::Dominance => (
@@ -150,6 +203,7 @@ pub fn evaluate(rule: &Rule, _ctx: &Context, frames: Vec<DataFrame>) -> anyhow::
             format!("Dominance presumption met in {}: {}.", plural(failing.len(), "group"), failing.join("; "))
         }
         (Verdict::Pass, _) => format!("No group exceeds the threshold ({}).", plural(groups.len(), "group")),
+        (Verdict::Inconclusive, _) => format!("Shares cannot be trusted: {}.", undecided.join("; ")),
         _ => "No successful transactions with a mapped provider.".to_string(),
     };
     let mut f = Finding::new(rule, verdict, message, value, threshold, threshold_text, groups);
@@ -169,11 +223,20 @@ mod tests {
 
     #[test]
     fn art24_presumption() {
-        assert_eq!(dominance(&s(&[("a", 0.5), ("b", 0.3)])), vec!["a"]);
-        assert_eq!(dominance(&s(&[("a", 0.4), ("b", 0.3), ("c", 0.3)])), vec!["a", "b"]);
+        // One firm at 1/2, and with the second 0.8 >= 2/3: both.
+        assert_eq!(dominance(&s(&[("a", 0.5), ("b", 0.3)])), vec!["a", "b"]);
+        // 0.6 < 2/3 and 0.7 < 3/4: only the one-firm limb.
+        assert_eq!(dominance(&s(&[("a", 0.5), ("b", 0.1), ("c", 0.1)])), vec!["a"]);
+        assert_eq!(dominance(&s(&[("a", 0.4), ("b", 0.3), ("c", 0.3)])), vec!["a", "b", "c"]);
         // three reach 3/4 but the third is under 1/10: it is not presumed dominant.
-        let small_third = [("a", 0.40), ("b", 0.26), ("c", 0.09), ("d", 0.09), ("e", 0.08), ("f", 0.08)];
+        let small_third = [("a", 0.40), ("b", 0.27), ("c", 0.09), ("d", 0.09), ("e", 0.08), ("f", 0.07)];
         assert_eq!(dominance(&s(&small_third)), vec!["a", "b"]);
+        // Every limb counts: one firm at 1/2 and a second with it at 2/3.
+        assert_eq!(dominance(&s(&[("a", 0.55), ("b", 0.15), ("c", 0.1)])), vec!["a", "b", "c"]);
+        assert_eq!(dominance(&s(&[("a", 0.55), ("b", 0.08), ("c", 0.07)])), vec!["a"]);
+        // Two at 2/3 and a third completing 3/4.
+        let shares = [("a", 0.35), ("b", 0.32), ("c", 0.10), ("d", 0.09), ("e", 0.07), ("f", 0.07)];
+        assert_eq!(dominance(&s(&shares)), vec!["a", "b", "c"]);
         // top three hold 70% < 75%: not met.
         assert_eq!(
             dominance(&s(&[("a", 0.3), ("b", 0.2), ("c", 0.2), ("d", 0.15), ("e", 0.15)])),

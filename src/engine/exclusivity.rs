@@ -1,17 +1,23 @@
 //! Exclusivity: per platform, the merchants whose checkout offered only the
 //! platform's affiliated provider over the whole window (no rival ever).
 //! A label no alias maps counts as "possibly a rival", so a merchant is
-//! never flagged on the strength of a label hutong could not read.
+//! never flagged on the strength of a label hutong could not read. A merchant
+//! is judged only with at least `min_sessions` sessions; those with fewer
+//! that showed only the affiliated provider are listed as "too few sessions
+//! to judge", not counted and not hidden. The count over the platform's
+//! merchants is a census, compared exactly with `max_merchants`.
 
 use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
 use super::util::{counts, plural, strings};
-use super::{Context, Names, NotEvaluable};
+use super::{Context, NotEvaluable, Seen};
 use crate::contract::Dataset;
 use crate::findings::{EvidenceTable, Finding, Group, Verdict};
-use crate::rulebook::{Rule, RuleSpec};
+use crate::rulebook::model::ExclusivitySpec;
+use crate::rulebook::Rule;
+use crate::verdict::{Breach, Judgement};
 
 pub fn plans(rule: &Rule, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
     let frame = ctx.rule_frame(rule, Dataset::Checkout, &[])?;
@@ -23,81 +29,151 @@ pub fn plans(rule: &Rule, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable>
     ])])
 }
 
-pub fn evaluate(rule: &Rule, ctx: &Context, frames: Vec<DataFrame>, names: &Names) -> anyhow::Result<Finding> {
-    let RuleSpec::Exclusivity { max_merchants } = &rule.spec else {
-        unreachable!("exclusivity module called for another kind")
-    };
+/// Status of a merchant that offered only its platform's own provider.
+const EXCLUSIVE: &str = "exclusive";
+const TOO_FEW: &str = "too few sessions to judge";
+
+pub fn evaluate(
+    rule: &Rule,
+    spec: &ExclusivitySpec,
+    ctx: &Context,
+    frames: Vec<DataFrame>,
+    seen: &Seen,
+) -> anyhow::Result<Finding> {
     let df = frames.into_iter().next().unwrap_or_default();
     let (platform, merchant, only, region) =
         (strings(&df, "platform")?, strings(&df, "merchant_id")?, strings(&df, "only")?, strings(&df, "region")?);
     let (n_providers, sessions) = (counts(&df, "n_providers")?, counts(&df, "sessions")?);
     let only_nulls = df.column("only")?.is_null();
-    // platform -> (merchants, exclusive merchant rows)
-    let mut by_platform: BTreeMap<String, (u64, Vec<usize>)> = BTreeMap::new();
+    #[derive(Default)]
+    struct PerPlatform {
+        merchants: u64,
+        /// Merchants whose checkout ever showed the affiliated provider.
+        with_own: u64,
+        exclusive: Vec<usize>,
+        too_few: Vec<usize>,
+    }
+    let mut by_platform: BTreeMap<String, PerPlatform> = BTreeMap::new();
     for i in 0..df.height() {
         let entry = by_platform.entry(platform[i].clone()).or_default();
-        entry.0 += 1;
+        entry.merchants += 1;
         let aff = ctx.rulebook.affiliated(&platform[i]);
         let mapped = !only_nulls.get(i).unwrap_or(true);
         if n_providers[i] == 1 && mapped && aff.is_some_and(|a| a.id == only[i]) {
-            entry.1.push(i);
+            entry.with_own += 1;
+            if sessions[i] >= spec.min_sessions {
+                entry.exclusive.push(i);
+            } else {
+                entry.too_few.push(i);
+            }
         }
     }
     let mut evidence = EvidenceTable {
-        header: ["platform", "merchant_id", "name", "region", "sessions", "provider"].map(String::from).to_vec(),
+        header: ["platform", "merchant_id", "name", "region", "sessions", "provider", "status"]
+            .map(String::from)
+            .to_vec(),
         rows: Vec::new(),
     };
     let mut groups = Vec::new();
     let mut offenders = Vec::new();
-    for (p, (merchants, rows)) in &by_platform {
+    let mut too_few_total = 0;
+    for (p, per) in &by_platform {
         let Some(aff) = ctx.rulebook.affiliated(p) else {
             groups.push(
-                Group::new(&[("platform", p)], *merchants, None, Verdict::NotEvaluable)
+                Group::new(&[("platform", p)], per.merchants, None, Verdict::NotEvaluable)
                     .with("reason", "platform has no affiliated provider in the taxonomy"),
             );
             continue;
         };
-        let mut sorted = rows.clone();
-        sorted.sort_by(|&a, &b| merchant[a].cmp(&merchant[b]));
-        for &i in &sorted {
-            let (name, reg) = names.get(&merchant[i]).cloned().unwrap_or_else(|| (String::new(), region[i].clone()));
-            evidence.rows.push(vec![
-                p.clone(),
-                merchant[i].clone(),
-                name,
-                reg,
-                sessions[i].to_string(),
-                aff.id.clone(),
-            ]);
+        if !seen.provider_seen(Dataset::Checkout, p, &aff.id) {
+            groups.push(Group::new(&[("platform", p)], per.merchants, None, Verdict::NotEvaluable).with(
+                "reason",
+                format!(
+                    "the affiliated provider {} has no mapped rows on this platform; unmapped labels seen: {}",
+                    aff.name,
+                    seen.unmapped_text(p)
+                ),
+            ));
+            continue;
         }
-        let count = rows.len() as u64;
-        let verdict = if count > *max_merchants { Verdict::Fail } else { Verdict::Pass };
-        if verdict == Verdict::Fail {
-            offenders.push(format!("{p}: {} offer only {}", plural(rows.len(), "merchant"), aff.name));
+        for (rows, status) in [(&per.exclusive, EXCLUSIVE), (&per.too_few, TOO_FEW)] {
+            let mut sorted = rows.clone();
+            sorted.sort_by(|&a, &b| merchant[a].cmp(&merchant[b]));
+            for i in sorted {
+                let (name, reg) =
+                    seen.names.get(&merchant[i]).cloned().unwrap_or_else(|| (String::new(), region[i].clone()));
+                evidence.rows.push(vec![
+                    p.clone(),
+                    merchant[i].clone(),
+                    name,
+                    reg,
+                    sessions[i].to_string(),
+                    aff.id.clone(),
+                    status.to_string(),
+                ]);
+            }
+        }
+        let count = per.exclusive.len() as u64;
+        too_few_total += per.too_few.len();
+        let j = Judgement::census(count as f64, spec.max_merchants as f64, Breach::Above);
+        if j.verdict == Verdict::Fail {
+            offenders.push(format!("{p}: {} offer only {}", plural(per.exclusive.len(), "merchant"), aff.name));
         }
         groups.push(
-            Group::new(&[("platform", p)], *merchants, Some(count as f64), verdict)
+            Group::new(&[("platform", p)], per.merchants, Some(count as f64), j.verdict)
                 .with("exclusive_merchants", count)
-                .with("affiliated_provider", aff.id.as_str()),
+                .with("too_few_sessions", per.too_few.len() as u64)
+                .with("affiliated_provider", aff.id.as_str())
+                .judged(&j),
         );
     }
     let verdict = Verdict::combine(groups.iter().map(|g| g.verdict));
     let total: u64 = groups.iter().filter_map(|g| g.value).map(|v| v as u64).sum();
+    let set_aside = if too_few_total > 0 {
+        format!(
+            " {} with fewer than {} sessions showed only the platform's own provider: listed as too few sessions \
+             to judge, not counted.",
+            plural(too_few_total, "merchant"),
+            spec.min_sessions
+        )
+    } else {
+        String::new()
+    };
     let message = match verdict {
-        Verdict::Fail => format!("{} exclusive merchants: {}.", total, offenders.join("; ")),
-        Verdict::Pass => format!("No platform has more than {max_merchants} merchants offering only its own provider."),
-        _ => "No platform with an affiliated provider had checkout sessions.".to_string(),
+        Verdict::Fail => format!("{} exclusive merchants: {}.{set_aside}", total, offenders.join("; ")),
+        Verdict::Pass => format!(
+            "No platform has more than {} merchants offering only its own provider (every merchant with at least \
+             {} sessions counted).{set_aside}",
+            spec.max_merchants, spec.min_sessions
+        ),
+        _ => {
+            let reasons: Vec<String> = groups
+                .iter()
+                .filter_map(|g| match g.get("reason") {
+                    Some(serde_json::Value::String(r)) => Some(format!("{}: {r}", g.key_text())),
+                    _ => None,
+                })
+                .collect();
+            if reasons.is_empty() {
+                "No platform with an affiliated provider had checkout sessions.".to_string()
+            } else {
+                format!("No platform could be judged: {}.", reasons.join("; "))
+            }
+        }
     };
     let mut f = Finding::new(
         rule,
         verdict,
         message,
         Some(total as f64),
-        Some(*max_merchants as f64),
-        format!("exclusive merchants <= {max_merchants} per platform"),
+        Some(spec.max_merchants as f64),
+        format!(
+            "exclusive merchants <= {} per platform (merchants with at least {} sessions)",
+            spec.max_merchants, spec.min_sessions
+        ),
         groups,
     );
-    if !evidence.rows.is_empty() && verdict == Verdict::Fail {
+    if !evidence.rows.is_empty() {
         f.evidence_table = Some(evidence);
     }
     Ok(f)

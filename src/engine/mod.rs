@@ -3,7 +3,8 @@
 //! engine, then turns the small aggregated results into findings.
 //!
 //! A rule kind is one module with two functions: `plans` (what to aggregate)
-//! and `evaluate` (verdicts from the aggregates).
+//! and `evaluate` (verdicts from the aggregates, through the shared protocol
+//! in `crate::verdict`).
 
 mod acceptance;
 mod concentration;
@@ -14,10 +15,14 @@ mod parity;
 mod reciprocity;
 mod util;
 
+pub use parity::metric_words;
+
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use polars::prelude::*;
+
+use std::collections::BTreeMap;
 
 use crate::contract::Dataset;
 use crate::findings::{Finding, UnmappedLabel};
@@ -47,14 +52,16 @@ impl Context<'_> {
         self.inputs.get(ds).ok_or_else(|| format!("no {ds} data was given"))
     }
 
-    /// Accepted rows of a dataset with raw labels mapped to provider ids.
+    /// Accepted rows of a dataset with `platform` mapped to platform ids and
+    /// raw labels mapped to provider ids (ambiguous labels as unmapped).
     fn base(&self, ds: Dataset) -> Result<LazyFrame, NotEvaluable> {
         let input = self.input(ds)?;
-        let mapped: Vec<Expr> = MAPPED
+        let mut mapped: Vec<Expr> = MAPPED
             .iter()
             .filter(|(d, _, _)| *d == ds)
             .map(|(_, source, name)| map_labels(col(*source), self.taxonomy.clone()).alias(*name))
             .collect();
+        mapped.push(map_platforms(col("platform"), self.taxonomy.clone()).alias("platform"));
         Ok(input.accepted().with_columns(mapped))
     }
 
@@ -84,40 +91,65 @@ impl Context<'_> {
     }
 }
 
-/// Maps each raw label to its provider id through the taxonomy's cache.
-fn map_labels(e: Expr, taxonomy: Arc<Taxonomy>) -> Expr {
+/// A string mapping applied inside a plan.
+pub(crate) type StrFn = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// Maps each string through `f`, once per distinct value in a batch.
+fn map_strings(e: Expr, f: StrFn) -> Expr {
     e.map(
         move |c: Column| {
             let ca = c.str()?;
-            let mut err = None;
             // A batch holds few distinct labels: a local map spares the shared
             // cache's lock and hashing on every row.
-            let mut local: PlHashMap<&str, Option<&str>> = PlHashMap::new();
+            let mut local: PlHashMap<&str, Option<String>> = PlHashMap::new();
             let out: StringChunked = ca
                 .iter()
                 .map(|label| {
                     let l = label?;
-                    if let Some(hit) = local.get(l) {
-                        return *hit;
-                    }
-                    let p = match taxonomy.map(l) {
-                        Ok(p) => p,
-                        Err(e) => {
-                            err.get_or_insert(e);
-                            None
-                        }
-                    };
-                    local.insert(l, p);
-                    p
+                    local.entry(l).or_insert_with(|| f(l)).clone()
                 })
                 .collect();
-            if let Some(e) = err {
-                polars_bail!(ComputeError: "{e}; make the rulebook's aliases more specific");
-            }
             Ok(out.with_name(ca.name().clone()).into_column())
         },
         |_, f| Ok(Field::new(f.name().clone(), DataType::String)),
     )
+}
+
+/// Maps each raw label to its provider id; unmapped and ambiguous labels become null.
+fn map_labels(e: Expr, taxonomy: Arc<Taxonomy>) -> Expr {
+    map_strings(e, Arc::new(move |l| taxonomy.provider(l).map(str::to_string)))
+}
+
+/// Maps raw platform values to platform ids (unknown ones kept as written).
+fn map_platforms(e: Expr, taxonomy: Arc<Taxonomy>) -> Expr {
+    map_strings(e, Arc::new(move |p| Some(taxonomy.platform(p))))
+}
+
+/// What the audit saw besides the rules' aggregates, for their evaluation.
+#[derive(Default)]
+pub struct Seen {
+    pub names: Names,
+    /// Per platform, the labels no provider maps (or several match), most rows first.
+    pub unmapped: BTreeMap<String, Vec<(String, u64)>>,
+    /// Per dataset and platform, the providers its labels mapped to.
+    pub providers: BTreeMap<(Dataset, String), std::collections::BTreeSet<String>>,
+}
+
+impl Seen {
+    /// Whether any label of the dataset on the platform mapped to the provider.
+    pub fn provider_seen(&self, ds: Dataset, platform: &str, provider: &str) -> bool {
+        self.providers.get(&(ds, platform.to_string())).is_some_and(|s| s.contains(provider))
+    }
+
+    /// "礼品卡 (35 rows), PayPal (3 rows)" for a platform, or "none".
+    pub fn unmapped_text(&self, platform: &str) -> String {
+        match self.unmapped.get(platform) {
+            Some(list) if !list.is_empty() => {
+                list.iter().take(5).map(|(l, n)| format!("{l} ({n} rows)")).collect::<Vec<_>>().join(", ")
+            }
+            _ => "none".to_string(),
+        }
+    }
 }
 
 /// A rule compiled to plans, or already decided as not evaluable.
@@ -128,23 +160,23 @@ enum Compiled {
 
 fn plans_for(rule: &Rule, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
     match &rule.spec {
-        RuleSpec::Coverage { .. } => coverage::plans(rule, ctx),
-        RuleSpec::Acceptance { .. } => acceptance::plans(rule, ctx),
-        RuleSpec::Reciprocity { .. } => reciprocity::plans(rule, ctx),
-        RuleSpec::Exclusivity { .. } => exclusivity::plans(rule, ctx),
-        RuleSpec::Concentration { .. } => concentration::plans(rule, ctx),
-        RuleSpec::Parity { .. } => parity::plans(rule, ctx),
+        RuleSpec::Coverage(spec) => coverage::plans(rule, spec, ctx),
+        RuleSpec::Acceptance(_) => acceptance::plans(rule, ctx),
+        RuleSpec::Reciprocity(_) => reciprocity::plans(rule, ctx),
+        RuleSpec::Exclusivity(_) => exclusivity::plans(rule, ctx),
+        RuleSpec::Concentration(spec) => concentration::plans(rule, spec, ctx),
+        RuleSpec::Parity(spec) => parity::plans(rule, spec, ctx),
     }
 }
 
-fn evaluate(rule: &Rule, ctx: &Context, frames: Vec<DataFrame>, names: &Names) -> anyhow::Result<Finding> {
+fn evaluate(rule: &Rule, ctx: &Context, frames: Vec<DataFrame>, seen: &Seen) -> anyhow::Result<Finding> {
     match &rule.spec {
-        RuleSpec::Coverage { .. } => coverage::evaluate(rule, ctx, frames),
-        RuleSpec::Acceptance { .. } => acceptance::evaluate(rule, ctx, frames),
-        RuleSpec::Reciprocity { .. } => reciprocity::evaluate(rule, ctx, frames),
-        RuleSpec::Exclusivity { .. } => exclusivity::evaluate(rule, ctx, frames, names),
-        RuleSpec::Concentration { .. } => concentration::evaluate(rule, ctx, frames),
-        RuleSpec::Parity { .. } => parity::evaluate(rule, ctx, frames),
+        RuleSpec::Coverage(spec) => coverage::evaluate(rule, spec, ctx, frames),
+        RuleSpec::Acceptance(spec) => acceptance::evaluate(rule, spec, frames),
+        RuleSpec::Reciprocity(spec) => reciprocity::evaluate(rule, spec, frames),
+        RuleSpec::Exclusivity(spec) => exclusivity::evaluate(rule, spec, ctx, frames, seen),
+        RuleSpec::Concentration(spec) => concentration::evaluate(rule, spec, frames),
+        RuleSpec::Parity(spec) => parity::evaluate(rule, spec, ctx, frames, seen),
     }
 }
 
@@ -155,6 +187,8 @@ pub type Names = std::collections::HashMap<String, (String, String)>;
 pub struct Outcome {
     pub findings: Vec<Finding>,
     pub unmapped: Vec<UnmappedLabel>,
+    /// Things about the data the rulebook does not cover (unknown platforms, ...).
+    pub warnings: Vec<String>,
     /// Extra frames the caller asked to run in the same pass.
     pub extra: Vec<DataFrame>,
 }
@@ -186,8 +220,13 @@ fn compile(ctx: &Context, extra: Vec<LazyFrame>) -> Plan {
     for (ds, source, _) in MAPPED {
         if let Some(input) = ctx.inputs.get(*ds) {
             if input.has_column(source) {
-                label_plans.push((*ds, *source, plans.len()));
-                plans.push(crate::inspect::label_plan(input, source));
+                if let Ok(base) = ctx.base(*ds) {
+                    label_plans.push((*ds, *source, plans.len()));
+                    plans.push(
+                        base.group_by([col("platform"), col(*source).alias("label")])
+                            .agg([len().cast(DataType::UInt64).alias("n")]),
+                    );
+                }
             }
         }
     }
@@ -218,6 +257,9 @@ pub fn run(ctx: &Context, extra: Vec<LazyFrame>) -> anyhow::Result<Outcome> {
         Some(i) => merchant_names(frames[i].take().unwrap_or_default())?,
         None => Names::new(),
     };
+    let labels = read_labels(ctx, &label_plans, &mut frames)?;
+    let (unmapped, platforms) = (labels.unmapped, labels.platforms);
+    let seen = Seen { names, unmapped: labels.by_platform, providers: labels.providers };
     let mut findings = Vec::new();
     for (rule, c) in ctx.rulebook.rules.iter().zip(compiled) {
         let finding = match c {
@@ -225,31 +267,96 @@ pub fn run(ctx: &Context, extra: Vec<LazyFrame>) -> anyhow::Result<Outcome> {
             Compiled::Plans(start, len) => {
                 let fr: Vec<DataFrame> =
                     frames[start..start + len].iter_mut().map(|f| f.take().unwrap_or_default()).collect();
-                evaluate(rule, ctx, fr, &names).with_context(|| format!("evaluating rule {}", rule.id))?
+                evaluate(rule, ctx, fr, &seen).with_context(|| format!("evaluating rule {}", rule.id))?
             }
         };
         findings.push(finding);
     }
-    let mut unmapped = Vec::new();
-    for (ds, source, i) in label_plans {
-        let df = frames[i].take().unwrap_or_default();
-        let labels = df.column("label")?.str()?.clone();
-        let ns = df.column("n")?.u64()?.clone();
-        for (label, n) in labels.iter().zip(ns.iter()) {
-            let (Some(label), Some(n)) = (label, n) else { continue };
-            if ctx.taxonomy.map(label)?.is_none() {
-                unmapped.push(UnmappedLabel {
-                    dataset: ds.name().into(),
-                    column: source.into(),
-                    label: label.into(),
-                    rows: n,
-                });
-            }
+    let mut warnings = Vec::new();
+    for p in platforms {
+        if !ctx.rulebook.knows_platform(&p) {
+            warnings.push(format!(
+                "platform `{p}` appears in the data but the rulebook configures it nowhere \
+                 (no [platforms] entry or affiliation): its groups have no affiliated provider"
+            ));
         }
     }
-    unmapped.sort();
+    for u in unmapped.iter().filter(|u| !u.ambiguous.is_empty()) {
+        warnings.push(format!(
+            "label `{}` in {}.{} matches {} equally well and is left unmapped ({} rows)",
+            u.label,
+            u.dataset,
+            u.column,
+            u.ambiguous.join(" and "),
+            u.rows
+        ));
+    }
     let extra = frames[extra_at..extra_at + n_extra].iter_mut().map(|f| f.take().unwrap_or_default()).collect();
-    Ok(Outcome { findings, unmapped, extra })
+    Ok(Outcome { findings, unmapped, warnings, extra })
+}
+
+/// What the per-platform label counts say.
+struct Labels {
+    unmapped: Vec<UnmappedLabel>,
+    by_platform: BTreeMap<String, Vec<(String, u64)>>,
+    providers: BTreeMap<(Dataset, String), std::collections::BTreeSet<String>>,
+    platforms: Vec<String>,
+}
+
+/// Per-platform label counts → the unmapped (or ambiguous) labels overall
+/// and per platform, the providers seen per platform, and every platform.
+fn read_labels(
+    ctx: &Context,
+    label_plans: &[(Dataset, &'static str, usize)],
+    frames: &mut [Option<DataFrame>],
+) -> anyhow::Result<Labels> {
+    let mut overall: BTreeMap<(Dataset, &str, String), (u64, Vec<String>)> = BTreeMap::new();
+    let mut by_platform: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut providers: BTreeMap<(Dataset, String), std::collections::BTreeSet<String>> = BTreeMap::new();
+    let mut platforms: Vec<String> = Vec::new();
+    for (ds, source, i) in label_plans {
+        let df = frames[*i].take().unwrap_or_default();
+        let plats = util::strings(&df, "platform")?;
+        let labels = df.column("label")?.str()?.clone();
+        let ns = util::counts(&df, "n")?;
+        for ((platform, label), n) in plats.into_iter().zip(labels.iter()).zip(ns) {
+            if !platforms.contains(&platform) {
+                platforms.push(platform.clone());
+            }
+            let Some(label) = label else { continue };
+            let ambiguous = match ctx.taxonomy.map(label) {
+                Ok(Some(p)) => {
+                    providers.entry((*ds, platform)).or_default().insert(p.to_string());
+                    continue;
+                }
+                Ok(None) => Vec::new(),
+                Err(e) => e.providers,
+            };
+            let e = overall.entry((*ds, *source, label.to_string())).or_insert((0, ambiguous));
+            e.0 += n;
+            *by_platform.entry(platform).or_default().entry(label.to_string()).or_default() += n;
+        }
+    }
+    let unmapped = overall
+        .into_iter()
+        .map(|((ds, column, label), (rows, ambiguous))| UnmappedLabel {
+            dataset: ds.name().into(),
+            column: column.into(),
+            label,
+            rows,
+            ambiguous,
+        })
+        .collect();
+    let by_platform = by_platform
+        .into_iter()
+        .map(|(p, labels)| {
+            let mut list: Vec<(String, u64)> = labels.into_iter().collect();
+            list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            (p, list)
+        })
+        .collect();
+    platforms.sort();
+    Ok(Labels { unmapped, by_platform, providers, platforms })
 }
 
 fn merchant_names(df: DataFrame) -> anyhow::Result<Names> {

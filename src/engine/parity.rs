@@ -1,72 +1,137 @@
 //! Parity (non-discrimination): per platform and rival provider, a metric
-//! for the rival against the platform's affiliated provider. Rates are
-//! tested for significance (z-test or Fisher, Holm-corrected across the
-//! rule's groups); an arm below `min_n` makes its group inconclusive.
+//! for the rival against the platform's affiliated provider.
+//!
+//! Payment outcomes (failure rate, p95 latency of successful payments) are
+//! independent samples per arm. Presentation metrics (visible, default, top
+//! position, surcharge, discount) are compared within the checkout sessions
+//! that offered both providers, as paired proportions, so that which
+//! merchants or sessions offer a rival cannot fake or hide a difference.
+//! Verdicts follow the shared protocol (`crate::verdict`): simultaneous
+//! one-sided intervals across the rule's groups against the margin.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use polars::prelude::*;
 
-use super::util::{counts, opt_ints, strings};
-use super::{Context, NotEvaluable};
+use super::util::{counts, opt_ints, plural, strings};
+use super::{Context, NotEvaluable, Seen};
 use crate::findings::{EvidenceTable, Finding, Group, Verdict};
-use crate::rulebook::model::{Metric, Threshold};
-use crate::rulebook::{Rule, RuleSpec};
-use crate::stats;
-
-struct Params<'a> {
-    metric: Metric,
-    rivals: &'a [String],
-    threshold: Threshold,
-    alpha: Option<f64>,
-    min_n: u64,
-}
-
-fn params(rule: &Rule) -> Params<'_> {
-    match &rule.spec {
-        RuleSpec::Parity { metric, rivals, threshold, alpha, min_n } => {
-            Params { metric: *metric, rivals, threshold: *threshold, alpha: *alpha, min_n: *min_n }
-        }
-        _ => unreachable!("parity module called for another kind"),
-    }
-}
+use crate::rulebook::model::{FailureClass, FailureScope, Metric, ParitySpec, Threshold};
+use crate::rulebook::{taxonomy, Rule};
+use crate::stats::{self, Paired};
+use crate::verdict::{Breach, Family, Judgement};
 
 /// The per-row event a rate metric counts.
-fn event(metric: Metric) -> Expr {
-    match metric {
-        Metric::FailureRate => col("status").eq(lit("failed")),
+fn event(spec: &ParitySpec, ctx: &Context) -> Expr {
+    match spec.metric {
+        Metric::FailureRate => {
+            let failed = col("status").eq(lit("failed"));
+            let has_codes = ctx.inputs.get(spec.metric.dataset()).is_some_and(|i| i.has_column("failure_code"));
+            if spec.failures == FailureScope::Technical && has_codes {
+                let rb = Arc::new(ctx.rulebook.clone());
+                let class = super::map_strings(
+                    col("failure_code"),
+                    Arc::new(move |code| Some(rb.failure_class(&taxonomy::normalize(code)).name().to_string())),
+                );
+                // A failure without a code counts as technical: unclassified.
+                failed.and(class.fill_null(lit(FailureClass::Technical.name())).eq(lit(FailureClass::Technical.name())))
+            } else {
+                failed
+            }
+        }
         Metric::VisibleRate => col("folded").not(),
         Metric::DefaultRate => col("is_default"),
         Metric::TopPositionRate => col("position").eq(lit(1i64)),
         // No surcharge or discount written means none.
         Metric::SurchargeRate => col("surcharge").fill_null(lit(0.0)).gt(lit(0.0)),
-        Metric::DiscountRate => col("discount").fill_null(lit(0.0)).gt(lit(0.0)),
+        Metric::DiscountRate => {
+            let any = col("discount").fill_null(lit(0.0)).gt(lit(0.0));
+            match &spec.funded_by {
+                Some(f) => any.and(col("discount_funder").eq(lit(f.as_str())).fill_null(lit(false))),
+                None => any,
+            }
+        }
         Metric::P95Latency => lit(false),
     }
 }
 
-pub fn plans(rule: &Rule, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
-    let p = params(rule);
-    let frame = ctx.rule_frame(rule, p.metric.dataset(), &[p.metric.column()])?.filter(col("provider").is_not_null());
-    Ok(vec![if p.metric == Metric::P95Latency {
-        // The exact latency distribution per arm: few distinct values, so
-        // exact quantiles without holding the column.
-        frame
-            .filter(col("latency_ms").is_not_null())
-            .group_by([col("platform"), col("provider"), col("latency_ms")])
-            .agg([len().cast(DataType::UInt64).alias("n")])
-    } else {
-        frame
-            .group_by([col("platform"), col("provider")])
-            .agg([len().cast(DataType::UInt64).alias("n"), event(p.metric).sum().cast(DataType::UInt64).alias("x")])
-    }])
+/// Whether the metric is compared within shared checkout sessions.
+fn paired(metric: Metric) -> bool {
+    metric.dataset() == crate::contract::Dataset::Checkout
 }
 
-/// One arm's observations: a rate (x of n) or a latency distribution.
+/// Platform → affiliated provider, as a frame to join.
+fn affiliations(ctx: &Context) -> LazyFrame {
+    let mut platforms = Vec::new();
+    let mut providers = Vec::new();
+    for p in &ctx.rulebook.providers {
+        for plat in &p.affiliated_platforms {
+            platforms.push(plat.clone());
+            providers.push(p.id.clone());
+        }
+    }
+    let df = DataFrame::new_infer_height(vec![
+        Column::new("platform".into(), platforms),
+        Column::new("aff".into(), providers),
+    ])
+    .unwrap_or_default();
+    df.lazy()
+}
+
+pub fn plans(rule: &Rule, spec: &ParitySpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
+    let mut needs = vec![spec.metric.column()];
+    if spec.funded_by.is_some() {
+        needs.push("discount_funder");
+    }
+    let frame = ctx.rule_frame(rule, spec.metric.dataset(), &needs)?;
+    // Which providers (null: unmapped labels) each platform logged at all.
+    let present =
+        frame.clone().group_by([col("platform"), col("provider")]).agg([len().cast(DataType::UInt64).alias("n")]);
+    let mapped = frame.filter(col("provider").is_not_null());
+    let main = match spec.metric {
+        // The exact latency distribution of successful payments per arm: few
+        // distinct values, so exact quantiles without holding the column.
+        Metric::P95Latency => mapped
+            .filter(col("status").eq(lit("success")).and(col("latency_ms").is_not_null()))
+            .group_by([col("platform"), col("provider"), col("latency_ms")])
+            .agg([len().cast(DataType::UInt64).alias("n")]),
+        Metric::FailureRate => mapped.group_by([col("platform"), col("provider")]).agg([
+            len().cast(DataType::UInt64).alias("n"),
+            event(spec, ctx).sum().cast(DataType::UInt64).alias("x"),
+            col("status").eq(lit("failed")).sum().cast(DataType::UInt64).alias("failed"),
+        ]),
+        _ => {
+            let per = mapped
+                .group_by([col("platform"), col("session_id"), col("provider")])
+                .agg([event(spec, ctx).any(true).alias("ev")])
+                .join(affiliations(ctx), [col("platform")], [col("platform")], JoinArgs::new(JoinType::Inner));
+            let own = per.clone().filter(col("provider").eq(col("aff"))).select([
+                col("platform"),
+                col("session_id"),
+                col("ev").alias("ev_a"),
+            ]);
+            per.filter(col("provider").neq(col("aff")))
+                .select([col("platform"), col("session_id"), col("provider"), col("ev").alias("ev_r")])
+                .join(
+                    own,
+                    [col("platform"), col("session_id")],
+                    [col("platform"), col("session_id")],
+                    JoinArgs::new(JoinType::Inner),
+                )
+                .group_by([col("platform"), col("provider"), col("ev_r"), col("ev_a")])
+                .agg([len().cast(DataType::UInt64).alias("n")])
+        }
+    };
+    Ok(vec![present, main])
+}
+
+/// One arm's observations.
 #[derive(Default, Clone)]
 struct Arm {
     n: u64,
     x: u64,
+    failed: u64,
     dist: Vec<(i64, u64)>,
 }
 
@@ -83,6 +148,12 @@ impl Arm {
     }
 }
 
+/// What a rival is compared on.
+enum Data {
+    Arms(Arm, Arm),
+    Paired(Paired),
+}
+
 fn compare(t: Threshold, rival: f64, reference: f64) -> f64 {
     if t.is_ratio() {
         if reference > 0.0 {
@@ -97,130 +168,189 @@ fn compare(t: Threshold, rival: f64, reference: f64) -> f64 {
     }
 }
 
-/// Confidence interval of the compared value for rates: Newcombe's hybrid
-/// score interval for a difference, Katz's log interval for a ratio.
-fn compared_ci(t: Threshold, r: &Arm, a: &Arm) -> Option<(f64, f64)> {
-    let (pr, pa) = (r.x as f64 / r.n as f64, a.x as f64 / a.n as f64);
-    if t.is_ratio() {
-        if r.x == 0 || a.x == 0 {
-            return None;
-        }
-        let se = (1.0 / r.x as f64 - 1.0 / r.n as f64 + 1.0 / a.x as f64 - 1.0 / a.n as f64).sqrt();
-        let ln = (pr / pa).ln();
-        Some(((ln - stats::Z95 * se).exp(), (ln + stats::Z95 * se).exp()))
-    } else {
-        let (l1, u1) = stats::wilson(r.x, r.n)?;
-        let (l2, u2) = stats::wilson(a.x, a.n)?;
-        let d = pr - pa;
-        Some((d - ((pr - l1).powi(2) + (u2 - pa).powi(2)).sqrt(), d + ((u1 - pr).powi(2) + (pa - l2).powi(2)).sqrt()))
+fn breach(t: Threshold) -> Breach {
+    match t {
+        Threshold::MinRatio(_) | Threshold::MinDifference(_) => Breach::Below,
+        Threshold::MaxRatio(_) | Threshold::MaxDifference(_) => Breach::Above,
     }
 }
 
-struct Pending {
-    group: Group,
-    breach: bool,
-    p_value: Option<f64>,
+/// How far a compliant value (no difference: ratio 1, difference 0) lies
+/// from the threshold: the margin the sample size is computed for.
+fn margin(t: Threshold) -> f64 {
+    if t.is_ratio() {
+        (t.limit() - 1.0).abs()
+    } else {
+        t.limit().abs()
+    }
 }
 
-pub fn evaluate(rule: &Rule, ctx: &Context, frames: Vec<DataFrame>) -> anyhow::Result<Finding> {
-    let p = params(rule);
-    let df = frames.into_iter().next().unwrap_or_default();
+/// The simultaneous interval of the compared value.
+fn interval(spec: &ParitySpec, data: &Data, fam: &Family) -> Option<(f64, f64)> {
+    let z = fam.z();
+    let ratio = spec.threshold.is_ratio();
+    match data {
+        Data::Paired(t) if ratio => stats::katz_paired(*t, z),
+        Data::Paired(t) => stats::newcombe_paired(*t, z),
+        Data::Arms(r, a) if spec.metric == Metric::P95Latency => {
+            // Each arm's quantile bounded at half the error, so both hold
+            // together (Bonferroni); the compared value's bounds follow.
+            let tail = fam.tail() / 2.0;
+            let (rl, rh) = stats::quantile_ci(&r.dist, 0.95, tail);
+            let (al, ah) = stats::quantile_ci(&a.dist, 0.95, tail);
+            let f = |v: Option<i64>, missing: f64| v.map_or(missing, |x| x as f64);
+            let (rl, rh) = (f(rl, 0.0), f(rh, f64::INFINITY));
+            let (al, ah) = (f(al, 0.0), f(ah, f64::INFINITY));
+            Some(if ratio {
+                let lo = if ah.is_finite() && ah > 0.0 { rl / ah } else { 0.0 };
+                let hi = if al > 0.0 { rh / al } else { f64::INFINITY };
+                (lo, hi)
+            } else {
+                (rl - ah, rh - al)
+            })
+        }
+        Data::Arms(r, a) if ratio => stats::katz(r.x, r.n, a.x, a.n, z),
+        Data::Arms(r, a) => stats::newcombe(r.x, r.n, a.x, a.n, z),
+    }
+}
+
+/// A group waiting for the family size before it is judged.
+struct Pending {
+    group: Group,
+    data: Option<Data>,
+    /// Observations per arm (shared sessions when paired), for the sample size.
+    n: u64,
+}
+
+pub fn evaluate(
+    rule: &Rule,
+    spec: &ParitySpec,
+    ctx: &Context,
+    frames: Vec<DataFrame>,
+    seen: &Seen,
+) -> anyhow::Result<Finding> {
+    let mut frames = frames.into_iter();
+    let present_df = frames.next().unwrap_or_default();
+    let df = frames.next().unwrap_or_default();
+    // platform -> provider -> rows ("" for unmapped labels)
+    let mut present: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    let (pp, pv, pn) =
+        (strings(&present_df, "platform")?, strings(&present_df, "provider")?, counts(&present_df, "n")?);
+    for i in 0..present_df.height() {
+        *present.entry(pp[i].clone()).or_default().entry(pv[i].clone()).or_default() += pn[i];
+    }
     let (platform, provider) = (strings(&df, "platform")?, strings(&df, "provider")?);
     let ns = counts(&df, "n")?;
-    let mut arms: BTreeMap<String, BTreeMap<String, Arm>> = BTreeMap::new();
-    if p.metric == Metric::P95Latency {
+    let mut arms: BTreeMap<(String, String), Arm> = BTreeMap::new();
+    let mut tables: BTreeMap<(String, String), Paired> = BTreeMap::new();
+    if paired(spec.metric) {
+        let (er, ea) = (super::util::bools(&df, "ev_r")?, super::util::bools(&df, "ev_a")?);
+        for i in 0..df.height() {
+            let t = tables.entry((platform[i].clone(), provider[i].clone())).or_default();
+            match (er[i], ea[i]) {
+                (true, true) => t.both += ns[i],
+                (true, false) => t.first_only += ns[i],
+                (false, true) => t.second_only += ns[i],
+                (false, false) => t.neither += ns[i],
+            }
+        }
+    } else if spec.metric == Metric::P95Latency {
         let lat = opt_ints(&df, "latency_ms")?;
         for i in 0..df.height() {
-            let arm = arms.entry(platform[i].clone()).or_default().entry(provider[i].clone()).or_default();
+            let arm = arms.entry((platform[i].clone(), provider[i].clone())).or_default();
             arm.n += ns[i];
             if let Some(v) = lat[i] {
                 arm.dist.push((v, ns[i]));
             }
         }
-        for per in arms.values_mut() {
-            for arm in per.values_mut() {
-                arm.dist.sort_unstable();
-            }
+        for arm in arms.values_mut() {
+            arm.dist.sort_unstable();
         }
     } else {
-        let xs = counts(&df, "x")?;
+        let (xs, failed) = (counts(&df, "x")?, counts(&df, "failed")?);
         for i in 0..df.height() {
-            let arm = arms.entry(platform[i].clone()).or_default().entry(provider[i].clone()).or_default();
+            let arm = arms.entry((platform[i].clone(), provider[i].clone())).or_default();
             arm.n += ns[i];
             arm.x += xs[i];
+            arm.failed += failed[i];
         }
     }
+    let unit = if paired(spec.metric) { "shared sessions" } else { "observations in an arm" };
     let mut pending: Vec<Pending> = Vec::new();
-    for (plat, per) in &arms {
+    for (plat, provs) in &present {
         let Some(aff) = ctx.rulebook.affiliated(plat) else {
             pending.push(Pending {
                 group: Group::new(&[("platform", plat), ("provider", "*")], 0, None, Verdict::NotEvaluable)
                     .with("reason", "platform has no affiliated provider in the taxonomy"),
-                breach: false,
-                p_value: None,
+                data: None,
+                n: 0,
             });
             continue;
         };
-        let reference = per.get(&aff.id).cloned().unwrap_or_default();
-        for rival in p.rivals {
-            if *rival == aff.id {
+        if provs.get(&aff.id).copied().unwrap_or(0) == 0 {
+            pending.push(Pending {
+                group: Group::new(&[("platform", plat), ("provider", "*")], 0, None, Verdict::NotEvaluable).with(
+                    "reason",
+                    format!(
+                        "the affiliated provider {} has no mapped rows on this platform; unmapped labels seen: {}",
+                        aff.name,
+                        seen.unmapped_text(plat)
+                    ),
+                ),
+                data: None,
+                n: 0,
+            });
+            continue;
+        }
+        for rival in &spec.rivals {
+            if *rival == aff.id || provs.get(rival).copied().unwrap_or(0) == 0 {
                 continue;
             }
-            let Some(r) = per.get(rival) else { continue };
-            let (rv, av) = (r.value(p.metric), reference.value(p.metric));
+            let key = [("platform", plat.as_str()), ("provider", rival.as_str())];
+            let (data, n_r, n_a, rv, av) = if paired(spec.metric) {
+                let t = tables.get(&(plat.clone(), rival.clone())).copied().unwrap_or_default();
+                let n = t.n();
+                let v = |x: u64| (n > 0).then(|| x as f64 / n as f64);
+                (Data::Paired(t), n, n, v(t.x1()), v(t.x2()))
+            } else {
+                let r = arms.get(&(plat.clone(), rival.clone())).cloned().unwrap_or_default();
+                let a = arms.get(&(plat.clone(), aff.id.clone())).cloned().unwrap_or_default();
+                let (rv, av) = (r.value(spec.metric), a.value(spec.metric));
+                let (nr, na) = (r.n, a.n);
+                (Data::Arms(r, a), nr, na, rv, av)
+            };
             let value = match (rv, av) {
-                (Some(x), Some(y)) => Some(compare(p.threshold, x, y)),
+                (Some(x), Some(y)) => Some(compare(spec.threshold, x, y)),
                 _ => None,
             };
-            let mut g = Group::new(
-                &[("platform", plat), ("provider", rival)],
-                r.n,
-                value.filter(|v| v.is_finite()),
-                Verdict::Pass,
-            )
-            .with("rival_value", rv)
-            .with("reference_provider", aff.id.as_str())
-            .with("reference_n", reference.n)
-            .with("reference_value", av);
-            if r.n < p.min_n || reference.n < p.min_n {
-                let rate_need = match (p.metric.is_rate(), rv, av) {
-                    (true, Some(x), Some(y)) => stats::n_per_arm(x, y, p.alpha.unwrap_or(0.05), 0.8),
-                    _ => None,
-                };
-                let need = rate_need.unwrap_or(0).max(p.min_n);
-                g.verdict = Verdict::Inconclusive;
+            let mut g = Group::new(&key, n_r, value.filter(|v| v.is_finite()), Verdict::Inconclusive)
+                .with("rival_value", rv)
+                .with("reference_provider", aff.id.as_str())
+                .with("reference_n", n_a)
+                .with("reference_value", av);
+            if let Data::Paired(t) = &data {
+                g = g.with("shared_sessions", t.n()).with("rival_events", t.x1()).with("reference_events", t.x2());
+            }
+            if let Data::Arms(r, a) = &data {
+                if spec.metric == Metric::FailureRate {
+                    g = g.with("rival_failures", r.failed).with("reference_failures", a.failed);
+                }
+            }
+            if n_r.min(n_a) < spec.min_n {
+                let need = spec.min_n;
                 g = g
-                    .with("reason", format!("fewer than {} observations in an arm", p.min_n))
+                    .with("reason", format!("fewer than min_n = {} {unit}", spec.min_n))
                     .with("needed_per_arm", need)
-                    .with("more_rival_needed", need.saturating_sub(r.n))
-                    .with("more_reference_needed", need.saturating_sub(reference.n));
-                pending.push(Pending { group: g, breach: false, p_value: None });
+                    .with("more_rival_needed", need.saturating_sub(n_r))
+                    .with("more_reference_needed", need.saturating_sub(n_a))
+                    .judged(&Judgement::undecided(None, Some(need)));
+                pending.push(Pending { group: g, data: None, n: 0 });
                 continue;
             }
-            let Some(v) = value else { continue };
-            let breach = p.threshold.breached(v);
-            let mut p_value = None;
-            if p.metric.is_rate() {
-                if let Some((test, pv)) = stats::compare_rates(r.x, r.n, reference.x, reference.n) {
-                    p_value = Some(pv);
-                    g = g
-                        .with("test", if test == stats::RateTest::ZTest { "z_test" } else { "fisher_exact" })
-                        .with("p_value", pv);
-                }
-                if let Some((lo, hi)) = compared_ci(p.threshold, r, &reference) {
-                    g = g.with("ci_low", lo).with("ci_high", hi);
-                }
-            }
-            pending.push(Pending { group: g, breach, p_value });
+            pending.push(Pending { group: g, data: Some(data), n: n_r.min(n_a) });
         }
     }
-    // Holm across the groups that were tested.
-    let tested: Vec<usize> = pending.iter().enumerate().filter(|(_, x)| x.p_value.is_some()).map(|(i, _)| i).collect();
-    let adjusted = stats::holm(&tested.iter().filter_map(|&i| pending[i].p_value).collect::<Vec<_>>());
-    let mut adj_of: BTreeMap<usize, f64> = BTreeMap::new();
-    for (k, &i) in tested.iter().enumerate() {
-        adj_of.insert(i, adjusted[k]);
-    }
+    let family = Family::new(spec.alpha, pending.iter().filter(|p| p.data.is_some()).count(), breach(spec.threshold));
     let mut groups = Vec::new();
     let mut evidence = EvidenceTable {
         header: [
@@ -232,81 +362,139 @@ pub fn evaluate(rule: &Rule, ctx: &Context, frames: Vec<DataFrame>) -> anyhow::R
             "reference_n",
             "reference_value",
             "value",
-            "p_adjusted",
+            "ci_low",
+            "ci_high",
         ]
         .map(String::from)
         .to_vec(),
         rows: Vec::new(),
     };
-    for (i, mut pend) in pending.into_iter().enumerate() {
-        let adj = adj_of.get(&i).copied();
-        if let Some(a) = adj {
-            pend.group = pend.group.with("p_adjusted", a);
-        }
-        if matches!(pend.group.verdict, Verdict::Pass) {
-            pend.group.verdict = match (pend.breach, p.alpha, adj) {
-                (false, _, _) => Verdict::Pass,
-                (true, None, _) => Verdict::Fail,
-                (true, Some(alpha), Some(a)) if a < alpha => Verdict::Fail,
-                (true, Some(_), _) => Verdict::Inconclusive,
+    for p in pending {
+        let Pending { mut group, data, n } = p;
+        if let Some(data) = data {
+            let j = match interval(spec, &data, &family) {
+                Some(ci) => Judgement::sample(ci, spec.threshold.limit(), family, n, margin(spec.threshold)),
+                None => Judgement::undecided(Some(family), None),
             };
-            if pend.breach && pend.group.verdict == Verdict::Inconclusive {
-                pend.group =
-                    pend.group.with("reason", "the gap breaches the threshold but is not statistically significant");
+            if j.verdict == Verdict::Inconclusive {
+                group = group.with("reason", "the interval straddles the threshold");
+                if let (Some(need), Data::Arms(r, a)) = (j.needed, &data) {
+                    // Both arms grow in proportion: the interval narrows as 1/√n.
+                    let factor = need as f64 / n.max(1) as f64;
+                    let grow = |k: u64| ((k as f64 * factor).ceil() as u64).saturating_sub(k);
+                    group = group.with("more_rival_needed", grow(r.n)).with("more_reference_needed", grow(a.n));
+                } else if let Some(need) = j.needed {
+                    group = group.with("more_shared_sessions_needed", need.saturating_sub(n));
+                }
+            }
+            group = group.judged(&j);
+            if group.verdict == Verdict::Fail {
+                let g = &group;
+                let cell = |k: &str| g.get(k).map(|v| v.to_string().trim_matches('"').to_string()).unwrap_or_default();
+                evidence.rows.push(vec![
+                    g.key.get("platform").cloned().unwrap_or_default(),
+                    g.key.get("provider").cloned().unwrap_or_default(),
+                    g.n.to_string(),
+                    cell("rival_value"),
+                    cell("reference_provider"),
+                    cell("reference_n"),
+                    cell("reference_value"),
+                    g.value.map_or(String::new(), |v| v.to_string()),
+                    cell("ci_low"),
+                    cell("ci_high"),
+                ]);
             }
         }
-        if pend.group.verdict == Verdict::Fail {
-            let g = &pend.group;
-            let cell = |k: &str| g.get(k).map(|v| v.to_string().trim_matches('"').to_string()).unwrap_or_default();
-            evidence.rows.push(vec![
-                g.key.get("platform").cloned().unwrap_or_default(),
-                g.key.get("provider").cloned().unwrap_or_default(),
-                g.n.to_string(),
-                cell("rival_value"),
-                cell("reference_provider"),
-                cell("reference_n"),
-                cell("reference_value"),
-                g.value.map_or(String::new(), |v| v.to_string()),
-                cell("p_adjusted"),
-            ]);
-        }
-        groups.push(pend.group);
+        groups.push(group);
     }
     let verdict = Verdict::combine(groups.iter().map(|g| g.verdict));
     let values = groups.iter().filter(|g| g.verdict != Verdict::NotEvaluable).filter_map(|g| g.value);
-    let value = match p.threshold {
+    let value = match spec.threshold {
         Threshold::MinRatio(_) | Threshold::MinDifference(_) => values.reduce(f64::min),
         _ => values.reduce(f64::max),
     };
+    let what = metric_words(spec);
+    let fmt_v = |v: f64| if spec.threshold.is_ratio() { format!("{v:.3}") } else { format!("{v:+.4}") };
     let fails: Vec<String> = groups
         .iter()
         .filter(|g| g.verdict == Verdict::Fail)
         .map(|g| {
             let part = |k: &str| g.key.get(k).map_or("", String::as_str);
+            let num = |k: &str| g.get(k).and_then(|v| v.as_f64());
             format!(
-                "{} on {}: {}",
+                "{} on {}: {} (interval {} to {})",
                 ctx.rulebook.display_name(part("provider")),
                 part("platform"),
-                g.value.map_or("n/a".into(), |v| format!("{v:.3}"))
+                g.value.map_or("n/a".into(), fmt_v),
+                num("ci_low").map_or("-inf".into(), fmt_v),
+                num("ci_high").map_or("+inf".into(), fmt_v),
             )
         })
         .collect();
-    let inconclusive = groups.iter().filter(|g| g.verdict == Verdict::Inconclusive).count();
-    let what = p.metric.name().replace('_', " ");
-    let message = match verdict {
-        Verdict::Fail => format!("Rival {what} worse than the affiliated provider's ({}): {}.", p.threshold.describe(), fails.join("; ")),
-        Verdict::Inconclusive => format!("No significant breach, but {inconclusive} group(s) could not be decided (too few observations or a gap that is not significant)."),
-        Verdict::Pass => format!("Rival {what} within {} of the affiliated provider's on every platform.", p.threshold.describe()),
-        Verdict::NotEvaluable => format!("No platform with an affiliated provider had comparable {what} data."),
-    };
-    let mut threshold_text = p.threshold.describe();
-    if let Some(a) = p.alpha {
-        threshold_text.push_str(&format!(", Holm-adjusted p < {a}"));
+    let below_min = groups.iter().filter(|g| g.verdict == Verdict::Inconclusive && g.get("ci_low").is_none()).count();
+    let straddle = groups.iter().filter(|g| g.verdict == Verdict::Inconclusive && g.get("ci_low").is_some()).count();
+    let most_needed = groups.iter().filter_map(|g| g.get("needed_n").and_then(|v| v.as_u64())).max();
+    let confidence = format!("{:.0}% family-wise confidence", 100.0 * (1.0 - spec.alpha));
+    let mut undecided = Vec::new();
+    if below_min > 0 {
+        undecided.push(format!("{} below min_n = {} {unit}", plural(below_min, "group"), spec.min_n));
     }
-    threshold_text.push_str(&format!(", min {} per arm", p.min_n));
-    let mut f = Finding::new(rule, verdict, message, value, Some(p.threshold.limit()), threshold_text, groups);
+    if straddle > 0 {
+        let need = most_needed.map_or(String::new(), |n| format!(" (up to {n} per arm would decide)"));
+        undecided.push(format!("{} whose interval straddles the threshold{need}", plural(straddle, "group")));
+    }
+    let not_evaluable: Vec<String> = groups
+        .iter()
+        .filter(|g| g.verdict == Verdict::NotEvaluable)
+        .map(|g| format!("{}: {}", g.key.get("platform").map_or("", String::as_str), text(g, "reason")))
+        .collect();
+    let message = match verdict {
+        Verdict::Fail => format!(
+            "Rival {what} worse than the affiliated provider's beyond the margin ({}), at {confidence}: {}.",
+            spec.threshold.describe(),
+            fails.join("; ")
+        ),
+        Verdict::Inconclusive => format!("No group fails; undecided: {}.", undecided.join("; ")),
+        Verdict::Pass => format!(
+            "Rival {what} within {} of the affiliated provider's on every platform, at {confidence}.",
+            spec.threshold.describe()
+        ),
+        Verdict::NotEvaluable => {
+            if not_evaluable.is_empty() {
+                format!("No platform with an affiliated provider had comparable {what} data.")
+            } else {
+                format!("No platform could be compared: {}.", not_evaluable.join("; "))
+            }
+        }
+    };
+    let threshold_text = format!(
+        "{}, {}-sided simultaneous intervals at family-wise alpha {}, min {} {unit}",
+        spec.threshold.describe(),
+        "one",
+        spec.alpha,
+        spec.min_n
+    );
+    let mut f = Finding::new(rule, verdict, message, value, Some(spec.threshold.limit()), threshold_text, groups);
     if !evidence.rows.is_empty() {
         f.evidence_table = Some(evidence);
     }
     Ok(f)
+}
+
+fn text(g: &Group, field: &str) -> String {
+    match g.get(field) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+/// The metric in words, e.g. "technical failure rate" or "platform-funded discount rate".
+pub fn metric_words(spec: &ParitySpec) -> String {
+    let base = spec.metric.name().replace('_', " ");
+    match (spec.metric, spec.failures, &spec.funded_by) {
+        (Metric::FailureRate, FailureScope::Technical, _) => format!("technical {base}"),
+        (Metric::P95Latency, _, _) => "p95 latency of successful payments".to_string(),
+        (Metric::DiscountRate, _, Some(f)) => format!("{f}-funded {base}"),
+        _ => base,
+    }
 }

@@ -1,82 +1,174 @@
 //! Reciprocity: for each region and unordered provider pair, interconnection
-//! must work both ways. Exactly one live direction fails; neither live is
-//! inconclusive (the acceptance rule reports the dead cells).
+//! must work both ways. The two directions' success rates are compared
+//! directly: a pair fails when one direction has scans and the other none, or
+//! when the simultaneous Newcombe interval of the difference lies wholly
+//! beyond ± `max_gap`; it passes when the interval lies wholly within; it is
+//! inconclusive otherwise (including no scans either way).
 
 use polars::prelude::*;
 
-use super::acceptance::{cells, live, scan_plan};
+use super::acceptance::{cells, scan_plan};
+use super::util::pct;
 use super::{Context, NotEvaluable};
 use crate::findings::{EvidenceTable, Finding, Group, Verdict};
-use crate::rulebook::{Rule, RuleSpec};
+use crate::rulebook::model::ReciprocitySpec;
+use crate::rulebook::Rule;
+use crate::stats;
+use crate::verdict::{Breach, Family, Judgement};
 
 pub fn plans(rule: &Rule, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
     Ok(vec![scan_plan(rule, ctx)?])
 }
 
-pub fn evaluate(rule: &Rule, _ctx: &Context, frames: Vec<DataFrame>) -> anyhow::Result<Finding> {
-    let RuleSpec::Reciprocity { regions, providers, min_attempts, min_success } = &rule.spec else {
-        unreachable!("reciprocity module called for another kind")
-    };
-    let cells = cells(&frames.into_iter().next().unwrap_or_default())?;
-    let state = |r: &String, a: &String, b: &String| -> (u64, u64, bool) {
-        let (n, s) = cells.get(&(r.clone(), a.clone(), b.clone())).copied().unwrap_or((0, 0));
-        (n, s, live(n, s, *min_attempts, *min_success))
-    };
+/// Judges one pair from (attempts, successes) a→b and b→a.
+pub fn judge(ab: (u64, u64), ba: (u64, u64), spec: &ReciprocitySpec, family: Family) -> (Judgement, String) {
+    let ((n_ab, s_ab), (n_ba, s_ba)) = (ab, ba);
+    match (n_ab, n_ba) {
+        (0, 0) => (Judgement::undecided(Some(family), None), "no scans in either direction".to_string()),
+        (0, _) | (_, 0) => {
+            // Traffic one way and none the other is itself a one-way finding.
+            (Judgement::census(1.0, 0.0, Breach::Above), "scans in one direction only".to_string())
+        }
+        _ => {
+            let Some(ci) = stats::newcombe(s_ab, n_ab, s_ba, n_ba, family.z()) else {
+                return (Judgement::undecided(Some(family), None), String::new());
+            };
+            let j = Judgement::sample(ci, spec.max_gap, family, n_ab.min(n_ba), spec.max_gap);
+            let gap = s_ab as f64 / n_ab as f64 - s_ba as f64 / n_ba as f64;
+            let reason = match j.verdict {
+                Verdict::Fail => format!("success differs by {:+.1} points between directions", 100.0 * gap),
+                Verdict::Inconclusive => {
+                    format!("gap {:+.1} points cannot be told from the ±{} margin", 100.0 * gap, pct(spec.max_gap))
+                }
+                _ => String::new(),
+            };
+            (j, reason)
+        }
+    }
+}
+
+pub fn evaluate(rule: &Rule, spec: &ReciprocitySpec, frames: Vec<DataFrame>) -> anyhow::Result<Finding> {
+    let cells = cells(&frames.into_iter().next().unwrap_or_default(), &spec.regions)?;
+    let get =
+        |r: &String, a: &String, b: &String| cells.get(&(r.clone(), a.clone(), b.clone())).copied().unwrap_or((0, 0));
+    let k = spec.providers.len();
+    let family = Family::new(spec.alpha, spec.regions.len() * k * k.saturating_sub(1) / 2, Breach::Outside);
     let mut groups = Vec::new();
     let mut evidence = EvidenceTable {
-        header: ["region", "live_direction", "dead_direction", "dead_attempts", "dead_successes"]
-            .map(String::from)
-            .to_vec(),
+        header: [
+            "region",
+            "provider_a",
+            "provider_b",
+            "attempts_a_to_b",
+            "successes_a_to_b",
+            "attempts_b_to_a",
+            "successes_b_to_a",
+            "reason",
+        ]
+        .map(String::from)
+        .to_vec(),
         rows: Vec::new(),
     };
-    for region in regions {
-        for (i, a) in providers.iter().enumerate() {
-            for b in providers.iter().skip(i + 1) {
-                let (n_ab, s_ab, ab) = state(region, a, b);
-                let (n_ba, s_ba, ba) = state(region, b, a);
-                let verdict = match (ab, ba) {
-                    (true, true) => Verdict::Pass,
-                    (false, false) => Verdict::Inconclusive,
-                    _ => Verdict::Fail,
+    for region in &spec.regions {
+        for (i, a) in spec.providers.iter().enumerate() {
+            for b in spec.providers.iter().skip(i + 1) {
+                let (ab, ba) = (get(region, a, b), get(region, b, a));
+                let (j, reason) = judge(ab, ba, spec, family);
+                let rate = |(n, s): (u64, u64)| (n > 0).then(|| s as f64 / n as f64);
+                let gap = match (rate(ab), rate(ba)) {
+                    (Some(x), Some(y)) => Some(x - y),
+                    _ => None,
                 };
-                if verdict == Verdict::Fail {
-                    let (live_dir, dead_dir, dn, ds) = if ab {
-                        (format!("{a}→{b}"), format!("{b}→{a}"), n_ba, s_ba)
-                    } else {
-                        (format!("{b}→{a}"), format!("{a}→{b}"), n_ab, s_ab)
-                    };
-                    evidence.rows.push(vec![region.clone(), live_dir, dead_dir, dn.to_string(), ds.to_string()]);
+                if j.verdict == Verdict::Fail {
+                    evidence.rows.push(vec![
+                        region.clone(),
+                        a.clone(),
+                        b.clone(),
+                        ab.0.to_string(),
+                        ab.1.to_string(),
+                        ba.0.to_string(),
+                        ba.1.to_string(),
+                        reason.clone(),
+                    ]);
                 }
-                groups.push(
-                    Group::new(&[("region", region), ("provider_a", a), ("provider_b", b)], n_ab + n_ba, None, verdict)
-                        .with("attempts_a_to_b", n_ab)
-                        .with("attempts_b_to_a", n_ba)
-                        .with("live_a_to_b", ab)
-                        .with("live_b_to_a", ba),
-                );
+                let mut g = Group::new(
+                    &[("region", region), ("provider_a", a), ("provider_b", b)],
+                    ab.0 + ba.0,
+                    gap,
+                    j.verdict,
+                )
+                .with("attempts_a_to_b", ab.0)
+                .with("successes_a_to_b", ab.1)
+                .with("success_a_to_b", rate(ab))
+                .with("attempts_b_to_a", ba.0)
+                .with("successes_b_to_a", ba.1)
+                .with("success_b_to_a", rate(ba));
+                if !reason.is_empty() {
+                    g = g.with("reason", reason);
+                }
+                groups.push(g.judged(&j));
             }
         }
     }
     let one_way = evidence.rows.len();
-    let neither = groups.iter().filter(|g| g.verdict == Verdict::Inconclusive).count();
+    let undecided = groups.iter().filter(|g| g.verdict == Verdict::Inconclusive).count();
     let verdict = Verdict::combine(groups.iter().map(|g| g.verdict));
+    let confidence = format!("{:.0}% family-wise confidence", 100.0 * (1.0 - spec.alpha));
     let message = if groups.is_empty() {
         "No provider pairs to check.".to_string()
     } else if one_way > 0 {
         let listed: Vec<String> =
-            evidence.rows.iter().take(5).map(|r| format!("{}: {} live but {} not", r[0], r[1], r[2])).collect();
-        format!("{one_way} of {} region pairs work one way only: {}.", groups.len(), listed.join("; "))
-    } else if neither > 0 {
+            evidence.rows.iter().take(5).map(|r| format!("{} {}↔{}: {}", r[0], r[1], r[2], r[7])).collect();
         format!(
-            "No one-way pair, but {neither} of {} pairs are live in neither direction, so reciprocity cannot be shown.",
-            groups.len()
+            "{one_way} of {} region pairs do not work alike both ways ({confidence}): {}.",
+            groups.len(),
+            listed.join("; ")
+        )
+    } else if undecided > 0 {
+        format!(
+            "No pair is shown one-way, but {undecided} of {} cannot be decided (no scans, or too few to place the \
+             gap inside ±{}).",
+            groups.len(),
+            pct(spec.max_gap)
         )
     } else {
-        format!("All {} region pairs work both ways.", groups.len())
+        format!("All {} region pairs work alike both ways ({confidence}).", groups.len())
     };
-    let mut f = Finding::new(rule, verdict, message, Some(one_way as f64), Some(0.0), "no one-way pair".into(), groups);
+    let mut f = Finding::new(
+        rule,
+        verdict,
+        message,
+        Some(one_way as f64),
+        Some(spec.max_gap),
+        format!(
+            "success rates of the two directions within ±{} (two-sided simultaneous Newcombe intervals, alpha {})",
+            spec.max_gap, spec.alpha
+        ),
+        groups,
+    );
     if one_way > 0 {
         f.evidence_table = Some(evidence);
     }
     Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directions_are_compared_directly() {
+        let spec = ReciprocitySpec { regions: vec![], providers: vec![], max_gap: 0.05, alpha: 0.05 };
+        let fam = Family::new(0.05, 21, Breach::Outside);
+        // 10% one way against 99% the other: one-way.
+        assert_eq!(judge((150, 15), (150, 149), &spec, fam).0.verdict, Verdict::Fail);
+        // Traffic one way only.
+        assert_eq!(judge((0, 0), (150, 149), &spec, fam).0.verdict, Verdict::Fail);
+        // Neither way: cannot be judged.
+        assert_eq!(judge((0, 0), (0, 0), &spec, fam).0.verdict, Verdict::Inconclusive);
+        // Uneven traffic at equal rates is not a breach.
+        assert_ne!(judge((3000, 2910), (150, 145), &spec, fam).0.verdict, Verdict::Fail);
+        // Large, equal samples pass.
+        assert_eq!(judge((20000, 19400), (20000, 19390), &spec, fam).0.verdict, Verdict::Pass);
+    }
 }

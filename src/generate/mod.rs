@@ -31,7 +31,7 @@ const ONLINE_PER_ARM: u64 = 400;
 const BANK_PER_PLATFORM: u64 = 40;
 /// Payments with a label no shipped taxonomy maps, per platform at scale 1.
 const UNMAPPED_PER_PLATFORM: u64 = 5;
-const UNMAPPED_LABEL: &str = "数字人民币";
+const UNMAPPED_LABEL: &str = "礼品卡";
 /// Offline scans per (pilot region, app, issuer) among the majors at scale 1.
 const PILOT_SCANS_PER_CELL: u64 = 150;
 /// Offline scans per (other region, app, issuer) at scale 1.
@@ -86,15 +86,18 @@ pub struct Merchant {
     pub no_unionpay: bool,
 }
 
-/// One stream of payments with a fixed quota and failure rate.
+/// One stream of payments with a fixed quota and failure rates.
 struct Arm {
     kind: ArmKind,
     quota: u64,
-    /// Failures per thousand attempts.
+    /// Technical failures (`PAYERROR`) per thousand attempts.
     failure_permille: u32,
     /// Error-diffusion accumulator: failures are spread exactly at the rate,
     /// in integers so that 80‰ of 400 is exactly 32.
     debt: u32,
+    /// User cancels (`USER_CANCEL`, not technical) per thousand attempts, alike on every arm.
+    cancel_permille: u32,
+    cancel_debt: u32,
     latency: (u32, u32),
 }
 
@@ -248,16 +251,20 @@ fn make_arms(cfg: &Config) -> Vec<Arm> {
             arms.push(Arm {
                 kind: ArmKind::Online { platform: pi, provider },
                 quota: ONLINE_PER_ARM * s,
-                failure_permille: if failing { 80 } else { 20 },
+                failure_permille: if failing { 80 } else { 10 },
                 debt: 0,
+                cancel_permille: 10,
+                cancel_debt: 0,
                 latency: if slow { (250, 750) } else { (150, 450) },
             });
         }
         arms.push(Arm {
             kind: ArmKind::Online { platform: pi, provider: &BANKS },
             quota: BANK_PER_PLATFORM * s,
-            failure_permille: 20,
+            failure_permille: 10,
             debt: 0,
+            cancel_permille: 10,
+            cancel_debt: 0,
             latency: (150, 450),
         });
         arms.push(Arm {
@@ -265,6 +272,8 @@ fn make_arms(cfg: &Config) -> Vec<Arm> {
             quota: UNMAPPED_PER_PLATFORM * s,
             failure_permille: 0,
             debt: 0,
+            cancel_permille: 0,
+            cancel_debt: 0,
             latency: (150, 450),
         });
     }
@@ -273,6 +282,8 @@ fn make_arms(cfg: &Config) -> Vec<Arm> {
         quota,
         failure_permille,
         debt: 0,
+        cancel_permille: 0,
+        cancel_debt: 0,
         latency: (100, 400),
     };
     for region in PILOT_REGIONS {
@@ -309,10 +320,16 @@ fn make_txn(
     rng: &mut ChaCha8Rng,
 ) -> TxnRow {
     arm.debt += arm.failure_permille;
-    let failed = arm.debt >= 1000;
-    if failed {
+    arm.cancel_debt += arm.cancel_permille;
+    let failure = if arm.debt >= 1000 {
         arm.debt -= 1000;
-    }
+        Some("PAYERROR")
+    } else if arm.cancel_debt >= 1000 {
+        arm.cancel_debt -= 1000;
+        Some("USER_CANCEL")
+    } else {
+        None
+    };
     let ts = t0 + rng.random_range(0..3600);
     let amount_fen = rng.random_range(100..50_000u64);
     let latency = rng.random_range(arm.latency.0..=arm.latency.1);
@@ -327,7 +344,7 @@ fn make_txn(
         wallet_app: "",
         code_issuer: "",
         amount_fen,
-        failed,
+        failure,
         latency,
         discount_fen: 0,
         funder: "",
@@ -410,7 +427,15 @@ fn make_session(cfg: &Config, p: &Platform, m: &Merchant, rng: &mut ChaCha8Rng) 
             let folded = rival && p.id == "ele_me" && plant(Plant::FoldedRivals) && rng.random_bool(0.8);
             let surcharge =
                 rival && p.id == "jd" && prov.id == UNIONPAY.id && plant(Plant::RivalSurcharge) && rng.random_bool(0.5);
-            let discount = rng.random_bool(0.1);
+            let own_discount = !rival && p.id == "meituan" && plant(Plant::OwnDiscount) && rng.random_bool(0.3);
+            let discount = own_discount || rng.random_bool(0.1);
+            let mut funder = if discount { ["platform", "merchant", "provider"][rng.random_range(0..3)] } else { "" };
+            if own_discount {
+                funder = "platform";
+            } else if rival && p.id == "meituan" && plant(Plant::OwnDiscount) && funder == "platform" {
+                // The planted platform funds discounts on its own provider only.
+                funder = "merchant";
+            }
             CheckoutRow {
                 session_id: 0,
                 ts: 0,
@@ -422,7 +447,7 @@ fn make_session(cfg: &Config, p: &Platform, m: &Merchant, rng: &mut ChaCha8Rng) 
                 folded,
                 surcharge_fen: if surcharge { 100 } else { 0 },
                 discount_fen: if discount { rng.random_range(100..500) } else { 0 },
-                funder: if discount { ["platform", "merchant", "provider"][rng.random_range(0..3)] } else { "" },
+                funder,
                 selected: false,
             }
         })

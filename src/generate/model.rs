@@ -86,16 +86,20 @@ pub enum Plant {
     DeadCell,
     /// On meituan, UnionPay payments are about 1.7x slower.
     SlowRival,
-    /// On tmall, WeChat Pay payments fail 8% of the time (others 2%).
+    /// On tmall, WeChat Pay payments fail for technical reasons 8% of the
+    /// time (others 1%; every arm also has 1% user cancels).
     FailingRival,
     /// On jd, UnionPay options carry a surcharge in half the sessions.
     RivalSurcharge,
+    /// On meituan, the platform funds a discount on Meituan Pay in 30% of
+    /// sessions and never on a rival.
+    OwnDiscount,
     /// A handful of malformed rows in each dataset, to exercise row accounting.
     DirtyRows,
 }
 
 impl Plant {
-    pub const ALL: [Plant; 9] = [
+    pub const ALL: [Plant; 10] = [
         Plant::ExclusiveMerchants,
         Plant::LowUnionpayCoverage,
         Plant::FoldedRivals,
@@ -104,6 +108,7 @@ impl Plant {
         Plant::SlowRival,
         Plant::FailingRival,
         Plant::RivalSurcharge,
+        Plant::OwnDiscount,
         Plant::DirtyRows,
     ];
 
@@ -117,6 +122,7 @@ impl Plant {
             Plant::SlowRival => "slow-rival",
             Plant::FailingRival => "failing-rival",
             Plant::RivalSurcharge => "rival-surcharge",
+            Plant::OwnDiscount => "own-discount",
             Plant::DirtyRows => "dirty-rows",
         }
     }
@@ -152,7 +158,7 @@ mod tests {
 
     #[test]
     fn plant_lists() {
-        assert_eq!(Plant::parse_list("all").unwrap().len(), 9);
+        assert_eq!(Plant::parse_list("all").unwrap().len(), 10);
         assert_eq!(Plant::parse_list("none").unwrap(), vec![]);
         assert_eq!(Plant::parse_list("one-way, dead-cell,one-way").unwrap(), vec![Plant::OneWay, Plant::DeadCell]);
         assert!(Plant::parse_list("bogus").unwrap_err().contains("unknown plant `bogus`"));

@@ -29,7 +29,8 @@ pub struct TxnRow {
     pub wallet_app: &'static str,
     pub code_issuer: &'static str,
     pub amount_fen: u64,
-    pub failed: bool,
+    /// The failure code of a failed payment; `None` for a success.
+    pub failure: Option<&'static str>,
     pub latency: u32,
     pub discount_fen: u64,
     pub funder: &'static str,
@@ -155,7 +156,10 @@ impl Writers {
                 for r in rows {
                     line.clear();
                     let (mid, region) = &info[r.merchant];
-                    let status = if r.failed { "failed,PAYERROR" } else { "success," };
+                    let status = match r.failure {
+                        Some(code) => format!("failed,{code}"),
+                        None => "success,".to_string(),
+                    };
                     let fee = if r.channel == "online" { "0.006" } else { "0.0038" };
                     use std::fmt::Write as _;
                     let _ = writeln!(
@@ -392,8 +396,8 @@ fn txn_frame(rows: &[TxnRow], info: &[(String, &'static str)]) -> PolarsResult<D
             s("wallet_app", &|r| opt_str(r.wallet_app).map(Into::into)),
             s("code_issuer", &|r| opt_str(r.code_issuer).map(Into::into)),
             Column::new("amount".into(), rows.iter().map(|r| r.amount_fen as f64 / 100.0).collect::<Vec<_>>()),
-            s("status", &|r| Some(if r.failed { "failed" } else { "success" }.into())),
-            s("failure_code", &|r| r.failed.then(|| "PAYERROR".into())),
+            s("status", &|r| Some(if r.failure.is_some() { "failed" } else { "success" }.into())),
+            s("failure_code", &|r| r.failure.map(Into::into)),
             Column::new("latency_ms".into(), rows.iter().map(|r| i64::from(r.latency)).collect::<Vec<_>>()),
             Column::new(
                 "fee".into(),

@@ -140,6 +140,8 @@ pub struct RuleView {
     pub severity: &'static str,
     pub filter: Option<String>,
     pub parameters: Vec<(String, String)>,
+    /// What fails, passes and stays inconclusive, in words.
+    pub criteria: Vec<(String, String)>,
     pub engineering_default: bool,
     pub rationale: String,
     pub citation: String,
@@ -235,25 +237,25 @@ pub fn build(report: &Report, rb: &Rulebook) -> View {
         .collect();
     let failing: Vec<&Finding> = findings.iter().filter(|f| f.verdict == Verdict::Fail).collect();
     let worst = failing.iter().map(|f| f.severity).max();
+    let sm = &report.summary;
+    let rest = format!("{} inconclusive, {} not evaluable, {} pass", sm.inconclusive, sm.not_evaluable, sm.pass);
     let outcome = match worst {
         Some(s) => format!(
-            "{} of {} rules fail, the most severe at {} severity; {} inconclusive, {} pass.",
+            "{} of {} rules fail, the most severe at {} severity; {rest}.",
             failing.len(),
             findings.len(),
             s.name(),
-            report.summary.inconclusive,
-            report.summary.pass
         ),
-        None if report.summary.inconclusive > 0 => format!(
-            "No rule fails, but {} of {} cannot be decided on this data.",
-            report.summary.inconclusive,
+        None if sm.inconclusive + sm.not_evaluable > 0 => format!(
+            "No rule fails, but {} of {} cannot be decided on this data: {rest}.",
+            sm.inconclusive + sm.not_evaluable,
             findings.len()
         ),
-        None => format!("No rule fails: {} of {} pass.", report.summary.pass, findings.len()),
+        None => format!("No rule fails: {} of {} pass.", sm.pass, findings.len()),
     };
     let outcome_verdict = if worst.is_some() {
         "fail"
-    } else if report.summary.inconclusive > 0 {
+    } else if sm.inconclusive + sm.not_evaluable > 0 {
         "inconclusive"
     } else {
         "pass"
@@ -274,7 +276,14 @@ pub fn build(report: &Report, rb: &Rulebook) -> View {
         unmapped: report
             .unmapped_labels
             .iter()
-            .map(|u| vec![u.label.clone(), u.dataset.clone(), u.column.clone(), thousands(u.rows)])
+            .map(|u| {
+                let label = if u.ambiguous.is_empty() {
+                    u.label.clone()
+                } else {
+                    format!("{} (ambiguous: {})", u.label, u.ambiguous.join(", "))
+                };
+                vec![label, u.dataset.clone(), u.column.clone(), thousands(u.rows)]
+            })
             .collect(),
         rules: rb.rules.iter().map(rule_view).collect(),
         command: report.command.join(" "),
@@ -283,17 +292,15 @@ pub fn build(report: &Report, rb: &Rulebook) -> View {
     for f in findings {
         let Some(rule) = rb.rule(&f.rule_id) else { continue };
         match &rule.spec {
-            RuleSpec::Coverage { relative, unit, .. } => {
-                view.coverage.push(coverage(f, *relative, *unit == crate::rulebook::model::Unit::Merchant, rb))
+            RuleSpec::Coverage(c) => {
+                view.coverage.push(coverage(f, c.relative, c.unit == crate::rulebook::model::Unit::Merchant, rb))
             }
-            RuleSpec::Acceptance { regions, providers, .. } => {
-                view.recognition.push(acceptance(f, regions, providers, &reciprocity))
-            }
-            RuleSpec::Reciprocity { .. } => view.recognition.push(reciprocity_section(f)),
-            RuleSpec::Exclusivity { .. } => view.exclusivity.push(exclusivity(f)),
-            RuleSpec::Concentration { .. } => view.concentration.push(concentration(f, rb)),
-            RuleSpec::Parity { threshold, metric, .. } => {
-                view.parity.push(parity(f, threshold.is_ratio(), *metric == Metric::P95Latency, rb))
+            RuleSpec::Acceptance(a) => view.recognition.push(acceptance(f, &a.regions, &a.providers, &reciprocity)),
+            RuleSpec::Reciprocity(_) => view.recognition.push(reciprocity_section(f)),
+            RuleSpec::Exclusivity(_) => view.exclusivity.push(exclusivity(f)),
+            RuleSpec::Concentration(_) => view.concentration.push(concentration(f, rb)),
+            RuleSpec::Parity(p) => {
+                view.parity.push(parity(f, p.threshold.is_ratio(), p.metric == Metric::P95Latency, rb))
             }
         }
     }
@@ -476,7 +483,7 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
 
 fn provider_of(f: &Finding, rb: &Rulebook) -> String {
     match rb.rule(&f.rule_id).map(|r| &r.spec) {
-        Some(RuleSpec::Coverage { providers, .. }) => providers.first().cloned().unwrap_or_default(),
+        Some(RuleSpec::Coverage(c)) => c.providers.first().cloned().unwrap_or_default(),
         _ => String::new(),
     }
 }
@@ -551,7 +558,7 @@ fn coverage(f: &Finding, relative: bool, merchant_unit: bool, rb: &Rulebook) -> 
     let header: &[&str] = if relative {
         &["Group", "Units", "Offering the rival", "Ratio", "Compared with", "Gap (units)", "Verdict"]
     } else {
-        &["Group", "Units", "Offering", "Share", "Wilson 95% CI", "Gap (units)", "Verdict"]
+        &["Group", "Units", "Offering", "Share", "Simultaneous interval", "Gap (units)", "Verdict"]
     };
     s.table = capped(&format!("{} by group", f.rule_id), header, rows);
     s
@@ -609,30 +616,40 @@ fn acceptance(f: &Finding, regions: &[String], providers: &[String], reciprocity
             verdict: g.verdict.name(),
         })
         .collect();
-    s.table = capped("Cells that are not live", &["Cell", "Attempts", "Success", "Wilson 95% CI", "Why"], rows);
+    s.table = capped("Cells that are not live", &["Cell", "Attempts", "Success", "Simultaneous interval", "Why"], rows);
     s
 }
 
 fn reciprocity_section(f: &Finding) -> Section {
     let mut s = section(f);
+    let dir = |g: &Group, rate: &str, n: &str| match num(g, rate) {
+        Some(r) => format!("{} of {}", pct(r), thousands(num(g, n).unwrap_or(0.0) as u64)),
+        None => "no scans".to_string(),
+    };
     let rows = f
         .groups
         .iter()
         .filter(|g| g.verdict != Verdict::Pass)
-        .map(|g| {
-            let yes = |field: &str| if g.get(field) == Some(&Value::Bool(true)) { "live" } else { "not live" };
-            Row {
-                cells: vec![
-                    format!("{} {} ↔ {}", key(g, "region"), key(g, "provider_a"), key(g, "provider_b")),
-                    format!("{} ({} attempts)", yes("live_a_to_b"), num(g, "attempts_a_to_b").unwrap_or(0.0)),
-                    format!("{} ({} attempts)", yes("live_b_to_a"), num(g, "attempts_b_to_a").unwrap_or(0.0)),
-                    verdict_text(g.verdict).to_string(),
-                ],
-                verdict: g.verdict.name(),
-            }
+        .map(|g| Row {
+            cells: vec![
+                format!("{} {} ↔ {}", key(g, "region"), key(g, "provider_a"), key(g, "provider_b")),
+                dir(g, "success_a_to_b", "attempts_a_to_b"),
+                dir(g, "success_b_to_a", "attempts_b_to_a"),
+                match (num(g, "ci_low"), num(g, "ci_high")) {
+                    (Some(lo), Some(hi)) => format!("{:+.1} to {:+.1} pp", 100.0 * lo, 100.0 * hi),
+                    _ => "—".into(),
+                },
+                verdict_text(g.verdict).to_string(),
+                text(g, "reason"),
+            ],
+            verdict: g.verdict.name(),
         })
         .collect();
-    s.table = capped("Pairs that do not work both ways", &["Pair", "A → B", "B → A", "Verdict"], rows);
+    s.table = capped(
+        "Pairs not shown to work alike both ways",
+        &["Pair", "A → B success", "B → A success", "Gap interval", "Verdict", "Why"],
+        rows,
+    );
     s
 }
 
@@ -761,13 +778,14 @@ fn parity(f: &Finding, ratio: bool, latency: bool, rb: &Rulebook) -> Section {
         .map(|g| {
             let mut why = text(g, "reason");
             if g.verdict == Verdict::Inconclusive {
-                if let Some(n) = num(g, "needed_per_arm") {
+                if let (Some(r), Some(a)) = (num(g, "more_rival_needed"), num(g, "more_reference_needed")) {
                     why = format!(
-                        "{why}; needs {} per arm ({} more rival, {} more reference)",
-                        thousands(n as u64),
-                        thousands(num(g, "more_rival_needed").unwrap_or(0.0) as u64),
-                        thousands(num(g, "more_reference_needed").unwrap_or(0.0) as u64)
+                        "{why}; about {} more rival and {} more own observations would decide",
+                        thousands(r as u64),
+                        thousands(a as u64)
                     );
+                } else if let Some(n) = num(g, "more_shared_sessions_needed") {
+                    why = format!("{why}; about {} more shared sessions would decide", thousands(n as u64));
                 }
             }
             Row {
@@ -779,7 +797,12 @@ fn parity(f: &Finding, ratio: bool, latency: bool, rb: &Rulebook) -> Section {
                     num(g, "reference_n").map(|n| thousands(n as u64)).unwrap_or_default(),
                     metric_value(num(g, "reference_value")),
                     compared(g.value, ratio),
-                    num(g, "p_adjusted").map(|p| format!("{p:.4}")).unwrap_or_else(|| "—".into()),
+                    match (num(g, "ci_low"), num(g, "ci_high")) {
+                        (Some(lo), Some(hi)) => {
+                            format!("{} – {}", compared(Some(lo), ratio), compared(Some(hi), ratio))
+                        }
+                        _ => "—".into(),
+                    },
                     verdict_text(g.verdict).to_string(),
                     why.trim_start_matches("; ").to_string(),
                 ],
@@ -797,7 +820,7 @@ fn parity(f: &Finding, ratio: bool, latency: bool, rb: &Rulebook) -> Section {
             "Own n",
             "Own",
             "Compared",
-            "Holm p",
+            "Simultaneous interval",
             "Verdict",
             "Note",
         ],
@@ -843,6 +866,7 @@ fn rule_view(r: &crate::rulebook::Rule) -> RuleView {
         severity: r.severity.name(),
         filter: r.filter.clone(),
         parameters: crate::rules_cmd::parameters(&r.spec).into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        criteria: crate::rules_cmd::criteria(r).into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
         engineering_default: r.engineering_default,
         rationale: r.rationale.clone(),
         citation: r.citation.clone(),

@@ -33,12 +33,17 @@ pub mod codes {
     pub const AMBIGUOUS_ALIAS: &str = "R011";
     pub const BAD_VALUE: &str = "R012";
     pub const EMPTY_MATCH: &str = "R013";
+    /// A warning: an alias written with a character labels lose in normalisation.
+    pub const ALIAS_NORMALISED: &str = "R014";
+    pub const UNKNOWN_FAILURE_CLASS: &str = "R015";
 }
 
 /// Problems collected while reading one rulebook.
 #[derive(Debug, Default)]
 pub struct Diagnostics {
     pub items: Vec<Diagnostic>,
+    /// Problems that do not make the rulebook invalid.
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl Diagnostics {
@@ -50,6 +55,16 @@ impl Diagnostics {
         label: impl Into<String>,
     ) {
         self.items.push(Diagnostic { code, message: message.into(), span, label: label.into() });
+    }
+
+    pub fn warn(
+        &mut self,
+        code: &'static str,
+        span: Range<usize>,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) {
+        self.warnings.push(Diagnostic { code, message: message.into(), span, label: label.into() });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -75,6 +90,15 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 
 /// Renders diagnostics as text (no colour), in source order.
 pub fn render(path: &str, source: &str, diags: &[Diagnostic]) -> String {
+    render_as(path, source, diags, false)
+}
+
+/// Renders warnings as text (no colour), in source order.
+pub fn render_warnings(path: &str, source: &str, diags: &[Diagnostic]) -> String {
+    render_as(path, source, diags, true)
+}
+
+fn render_as(path: &str, source: &str, diags: &[Diagnostic], warning: bool) -> String {
     let file = SimpleFile::new(path, source);
     let config = Config::default();
     let mut out = String::new();
@@ -82,16 +106,19 @@ pub fn render(path: &str, source: &str, diags: &[Diagnostic]) -> String {
     sorted.sort_by_key(|d| (d.span.start, d.code));
     for d in sorted {
         let span = clamp(source, d.span.clone());
-        let diagnostic = CsDiagnostic::error()
-            .with_code(d.code)
-            .with_message(&d.message)
-            .with_labels(vec![Label::primary((), span).with_message(&d.label)]);
+        let diagnostic = if warning { CsDiagnostic::warning() } else { CsDiagnostic::error() };
+        let diagnostic =
+            diagnostic
+                .with_code(d.code)
+                .with_message(&d.message)
+                .with_labels(vec![Label::primary((), span).with_message(&d.label)]);
         let mut buf = String::new();
         if term::emit_to_string(&mut buf, &config, &file, &diagnostic).is_ok() {
             out.push_str(&buf);
         } else {
             let (l, c) = line_col(source, d.span.start);
-            out.push_str(&format!("error[{}]: {}\n  --> {path}:{l}:{c}\n", d.code, d.message));
+            let level = if warning { "warning" } else { "error" };
+            out.push_str(&format!("{level}[{}]: {}\n  --> {path}:{l}:{c}\n", d.code, d.message));
         }
     }
     out

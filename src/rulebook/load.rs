@@ -219,9 +219,11 @@ fn as_table<'a, 'i>(d: &mut Diagnostics, v: &'a Value<'i>, what: &str) -> Option
     }
 }
 
-const TOP_KEYS: &str = "allowed here: rulebook, providers, sets, rules";
+const TOP_KEYS: &str = "allowed here: rulebook, providers, platforms, sets, failure_codes, rules";
 const META_KEYS: &str = "allowed in [rulebook]: id, title, version, jurisdiction, effective, sources, note";
-const PROVIDER_KEYS: &str = "allowed in a provider: name, operator, kind, aliases, affiliated_platforms";
+const PROVIDER_KEYS: &str = "allowed in a provider: name, operator, kind, aliases, affiliated_platforms, priority";
+const PLATFORM_KEYS: &str = "allowed in a platform: name, aliases";
+const PROVIDER_KINDS: [&str; 4] = ["wallet", "bank", "card_scheme", "cbdc"];
 
 /// Parses and validates a rulebook. On failure, every problem found.
 pub fn parse(path: &str, source: &str) -> Result<Rulebook, Diagnostics> {
@@ -237,22 +239,144 @@ pub fn parse(path: &str, source: &str) -> Result<Rulebook, Diagnostics> {
     let root = Obj::new(doc.get_ref(), 0..source.len().max(1), "the rulebook");
     let meta = read_meta(&root, &mut d);
     let sets = read_sets(&root, &mut d);
-    let providers = read_providers(&root, &mut d);
+    let (providers, alias_spans) = read_providers(&root, &mut d);
+    let platforms = read_platforms(&root, &mut d);
+    let failure_codes = read_failure_codes(&root, &mut d);
     let provider_ids: BTreeSet<String> = providers.iter().map(|p| p.id.clone()).collect();
     let rules = read_rules(&root, &mut d, &sets, &provider_ids, source);
     root.finish(&mut d, TOP_KEYS);
     if !d.is_empty() {
         return Err(d);
     }
-    let (Some(meta), Some(providers)) = (meta, Some(providers)) else { return Err(d) };
-    Ok(Rulebook {
+    let Some(meta) = meta else { return Err(d) };
+    let mut rb = Rulebook {
         path: path.to_string(),
         sha256: crate::ingest::sources::sha256_bytes(source.as_bytes()),
         meta,
         providers,
+        platforms,
         sets: sets.into_iter().map(|(k, v)| (k, v.into_iter().map(Spanned::into_inner).collect())).collect(),
+        failure_codes,
         rules,
-    })
+        warnings: Vec::new(),
+    };
+    check_overlaps(&rb, &alias_spans, &mut d);
+    rb.warnings =
+        d.warnings.iter().map(|w| super::diag::render_warnings(path, source, std::slice::from_ref(w))).collect();
+    Ok(rb)
+}
+
+/// Warns where the taxonomy would map a provider's own name to another
+/// provider, or cannot decide between several: the aliases overlap in a way
+/// the precedence rules do not settle. (A label equal to an id always maps to
+/// it, so ids need no probe.)
+fn check_overlaps(rb: &Rulebook, alias_spans: &BTreeMap<String, Range<usize>>, d: &mut Diagnostics) {
+    let Ok(tax) = super::Taxonomy::new(rb) else { return };
+    for p in &rb.providers {
+        {
+            let probe = &p.name;
+            let span = alias_spans.get(&p.id).cloned().unwrap_or(0..0);
+            match tax.map(probe) {
+                Ok(Some(other)) if other != p.id => d.warn(
+                    codes::AMBIGUOUS_ALIAS,
+                    span,
+                    format!("provider `{}`'s own name `{probe}` maps to `{other}`", p.id),
+                    "an alias of another provider matches it more specifically; tighten that alias or set `priority`",
+                ),
+                Err(e) => d.warn(
+                    codes::AMBIGUOUS_ALIAS,
+                    span,
+                    format!("`{probe}` matches the aliases of {} equally well", e.providers.join(" and ")),
+                    "such labels are reported as ambiguous and left unmapped; anchor an alias or set `priority`",
+                ),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn read_platforms(root: &Obj, d: &mut Diagnostics) -> Vec<Platform> {
+    let mut out = Vec::new();
+    let Some(v) = root.get("platforms") else { return out };
+    let Some(t) = as_table(d, v, "[platforms]") else { return out };
+    for (k, v) in t.iter() {
+        let id = k.get_ref().to_string();
+        let Some(pt) = as_table(d, v, &format!("platform `{id}`")) else { continue };
+        let o = Obj::new(pt, k.span(), format!("platform `{id}`"));
+        let name = o.str(d, "name", false);
+        let aliases = o.list(d, "aliases", &BTreeMap::new()).map(Spanned::into_inner).unwrap_or_default();
+        let aliases = aliases.into_iter().filter_map(|a| compile_alias(d, &id, a)).collect();
+        o.finish(d, PLATFORM_KEYS);
+        out.push(Platform { id: id.clone(), name: name.map(Spanned::into_inner).unwrap_or(id), aliases });
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+/// `[failure_codes]`: class = [codes]; codes are compared after normalising.
+fn read_failure_codes(root: &Obj, d: &mut Diagnostics) -> BTreeMap<FailureClass, Vec<String>> {
+    let mut out = BTreeMap::new();
+    let Some(v) = root.get("failure_codes") else { return out };
+    let Some(t) = as_table(d, v, "[failure_codes]") else { return out };
+    let o = Obj::new(t, v.span(), "[failure_codes]");
+    for (k, _) in t.iter() {
+        let name = k.get_ref().to_string();
+        let Some(class) = FailureClass::parse(&name) else {
+            o.get(&name);
+            let names: Vec<&str> = FailureClass::ALL.iter().map(|c| c.name()).collect();
+            d.push(
+                codes::UNKNOWN_FAILURE_CLASS,
+                k.span(),
+                format!("unknown failure class `{name}`"),
+                format!("expected one of {}", names.join(", ")),
+            );
+            continue;
+        };
+        if let Some(list) = o.list(d, &name, &BTreeMap::new()) {
+            let codes: Vec<String> =
+                list.into_inner().into_iter().map(|c| super::taxonomy::normalize(c.get_ref())).collect();
+            out.insert(class, codes);
+        }
+    }
+    out
+}
+
+/// Compiles one alias, reporting a bad or empty-matching pattern; warns where
+/// the alias holds characters that normalised labels never contain.
+fn compile_alias(d: &mut Diagnostics, owner: &str, a: Spanned<String>) -> Option<String> {
+    match Regex::new(&format!("(?i){}", a.get_ref())) {
+        Ok(re) => {
+            if re.is_match("") {
+                d.push(
+                    codes::EMPTY_MATCH,
+                    a.span(),
+                    format!("alias `{}` of `{owner}` matches the empty string", a.get_ref()),
+                    "it would match every label; anchor or tighten it",
+                );
+                return None;
+            }
+            // `_` never survives normalisation, so an alias holding one
+            // cannot match (`-` and `.` have regex meanings and are left be).
+            if a.get_ref().contains('_') {
+                d.warn(
+                    codes::ALIAS_NORMALISED,
+                    a.span(),
+                    format!("alias `{}` of `{owner}` contains `_`", a.get_ref()),
+                    "labels are normalised before matching (`_`, `-`, `.` become one space): write ` ?` instead",
+                );
+            }
+            Some(a.into_inner())
+        }
+        Err(e) => {
+            d.push(
+                codes::BAD_REGEX,
+                a.span(),
+                format!("alias of `{owner}` is not a valid regular expression"),
+                first_line(&e.to_string()),
+            );
+            None
+        }
+    }
 }
 
 fn read_meta(root: &Obj, d: &mut Diagnostics) -> Option<Meta> {
@@ -325,14 +449,15 @@ fn read_sets(root: &Obj, d: &mut Diagnostics) -> BTreeMap<String, Vec<Spanned<St
     out
 }
 
-fn read_providers(root: &Obj, d: &mut Diagnostics) -> Vec<Provider> {
+/// The providers, and where each provider's aliases are (for warnings).
+fn read_providers(root: &Obj, d: &mut Diagnostics) -> (Vec<Provider>, BTreeMap<String, Range<usize>>) {
     let mut out = Vec::new();
+    let mut spans = BTreeMap::new();
     let Some(v) = root.get("providers") else {
         root.missing(d, "providers");
-        return out;
+        return (out, spans);
     };
-    let Some(t) = as_table(d, v, "[providers]") else { return out };
-    let mut compiled: Vec<(String, Regex, Range<usize>)> = Vec::new();
+    let Some(t) = as_table(d, v, "[providers]") else { return (out, spans) };
     let mut platform_owner: BTreeMap<String, String> = BTreeMap::new();
     for (k, v) in t.iter() {
         let id = k.get_ref().to_string();
@@ -342,42 +467,29 @@ fn read_providers(root: &Obj, d: &mut Diagnostics) -> Vec<Provider> {
         let operator = o.str(d, "operator", false);
         let kind = o.str(d, "kind", false);
         if let Some(k) = &kind {
-            if !["wallet", "bank", "card_scheme"].contains(&k.get_ref().as_str()) {
+            if !PROVIDER_KINDS.contains(&k.get_ref().as_str()) {
                 d.push(
                     codes::BAD_VALUE,
                     k.span(),
                     format!("provider `{id}`: unknown kind `{}`", k.get_ref()),
-                    "expected wallet, bank or card_scheme",
+                    format!("expected one of {}", PROVIDER_KINDS.join(", ")),
                 );
             }
         }
+        let priority = o.int(d, "priority").map_or(0, |p| *p.get_ref());
         let aliases = o.list(d, "aliases", &BTreeMap::new());
-        if aliases.is_none() {
-            o.missing(d, "aliases");
-        }
-        let mut alias_texts = Vec::new();
-        for a in aliases.map(Spanned::into_inner).unwrap_or_default() {
-            match Regex::new(&format!("(?i){}", a.get_ref())) {
-                Ok(re) => {
-                    if re.is_match("") {
-                        d.push(
-                            codes::EMPTY_MATCH,
-                            a.span(),
-                            format!("alias `{}` of `{id}` matches the empty string", a.get_ref()),
-                            "it would match every label; anchor or tighten it",
-                        );
-                    }
-                    compiled.push((id.clone(), re, a.span()));
-                }
-                Err(e) => d.push(
-                    codes::BAD_REGEX,
-                    a.span(),
-                    format!("alias of `{id}` is not a valid regular expression"),
-                    first_line(&e.to_string()),
-                ),
+        match &aliases {
+            None => o.missing(d, "aliases"),
+            Some(list) => {
+                spans.insert(id.clone(), list.span());
             }
-            alias_texts.push(a.into_inner());
         }
+        let alias_texts: Vec<String> = aliases
+            .map(Spanned::into_inner)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|a| compile_alias(d, &id, a))
+            .collect();
         let affiliated =
             o.list(d, "affiliated_platforms", &BTreeMap::new()).map(Spanned::into_inner).unwrap_or_default();
         for p in &affiliated {
@@ -400,24 +512,11 @@ fn read_providers(root: &Obj, d: &mut Diagnostics) -> Vec<Provider> {
             kind: kind.map(Spanned::into_inner).unwrap_or_else(|| "wallet".into()),
             aliases: alias_texts,
             affiliated_platforms: affiliated.into_iter().map(Spanned::into_inner).collect(),
+            priority,
         });
     }
-    // An alias that also matches another provider's name or id would map one
-    // label to two providers: refuse rather than pick one silently.
-    for (owner, re, span) in &compiled {
-        for p in &out {
-            if &p.id != owner && (re.is_match(&p.name) || re.is_match(&p.id)) {
-                d.push(
-                    codes::AMBIGUOUS_ALIAS,
-                    span.clone(),
-                    format!("alias of `{owner}` also matches provider `{}` (`{}`)", p.id, p.name),
-                    "make the alias more specific",
-                );
-            }
-        }
-    }
     out.sort_by(|a, b| a.id.cmp(&b.id));
-    out
+    (out, spans)
 }
 
 fn first_line(s: &str) -> String {
@@ -430,13 +529,23 @@ const COMMON_RULE_KEYS: &[&str] =
 
 fn kind_keys(kind: &str) -> &'static [&'static str] {
     match kind {
-        "coverage" => &["unit", "provider", "providers", "relative", "min_share", "min_ratio", "by"],
-        "acceptance" | "reciprocity" => &["regions", "providers", "min_attempts", "min_success"],
-        "exclusivity" => &["max_merchants"],
-        "concentration" => &["by", "measure", "mode", "max_hhi"],
-        "parity" => {
-            &["metric", "rivals", "min_ratio", "max_ratio", "max_difference", "min_difference", "alpha", "min_n"]
-        }
+        "coverage" => &["unit", "provider", "providers", "relative", "min_share", "min_ratio", "by", "alpha"],
+        "acceptance" => &["regions", "providers", "min_attempts", "min_success", "alpha"],
+        "reciprocity" => &["regions", "providers", "max_gap", "alpha"],
+        "exclusivity" => &["max_merchants", "min_sessions"],
+        "concentration" => &["by", "measure", "mode", "max_hhi", "max_unmapped"],
+        "parity" => &[
+            "metric",
+            "rivals",
+            "min_ratio",
+            "max_ratio",
+            "max_difference",
+            "min_difference",
+            "alpha",
+            "min_n",
+            "failures",
+            "funded_by",
+        ],
         _ => &[],
     }
 }
@@ -582,11 +691,18 @@ fn check_filter(d: &mut Diagnostics, w: &Spanned<String>, dataset: Option<Datase
     for name in crate::engine::filter::columns(&expr) {
         if ds.column(&name).is_none() {
             let names: Vec<&str> = ds.columns().iter().map(|c| c.name).collect();
+            // SQL reads "x" as a column name: a string written in double
+            // quotes shows up here.
+            let hint = if w.get_ref().contains(&format!("\"{name}\"")) {
+                format!("SQL strings take single quotes: '{name}'")
+            } else {
+                format!("columns: {}", names.join(", "))
+            };
             d.push(
                 codes::BAD_FILTER,
                 inner.clone(),
                 format!("`where` names column `{name}`, which is not in the {ds} contract"),
-                format!("columns: {}", names.join(", ")),
+                hint,
             );
             ok = false;
         }
@@ -657,6 +773,33 @@ fn required<T>(o: &Obj, d: &mut Diagnostics, key: &str, v: Option<T>) -> Option<
     v
 }
 
+/// `alpha`: the family-wise error rate of a rule's verdicts, default 0.05.
+fn alpha(o: &Obj, d: &mut Diagnostics) -> Option<f64> {
+    match o.f64(d, "alpha") {
+        Some(a) => in_range(d, &a, "alpha", f64::MIN_POSITIVE, 0.5, "a significance level in (0, 0.5]"),
+        None if o.get("alpha").is_some() => None,
+        None => Some(0.05),
+    }
+}
+
+/// An optional count with a default; `min` is the smallest sensible value.
+fn count_or(o: &Obj, d: &mut Diagnostics, key: &str, default: u64, min: u64) -> Option<u64> {
+    if o.get(key).is_none() {
+        return Some(default);
+    }
+    let v = o.int(d, key)?;
+    if *v.get_ref() < min as i64 {
+        d.push(
+            codes::OUT_OF_RANGE,
+            v.span(),
+            format!("`{key}` = {} is too small", v.get_ref()),
+            format!("`{key}` must be >= {min}"),
+        );
+        return None;
+    }
+    Some(*v.get_ref() as u64)
+}
+
 fn read_spec(
     kind: &str,
     o: &Obj,
@@ -701,7 +844,8 @@ fn read_spec(
                 let p = providers_param(o, d, "providers", sets, providers);
                 required(o, d, "provider", p)
             };
-            let by_region = read_by(o, d, &["platform", "region"], &["platform"])?.iter().any(|b| b == "region");
+            let by_region =
+                read_by(o, d, &["platform", "region"], &["platform"]).map(|b| b.iter().any(|b| b == "region"));
             let min = if relative {
                 let v = o.f64(d, "min_ratio");
                 let v = v.and_then(|v| in_range(d, &v, "min_ratio", 0.0, 1.0, "a ratio between 0 and 1"));
@@ -710,7 +854,15 @@ fn read_spec(
                 let v = share(o, d, "min_share");
                 required(o, d, "min_share", v)
             };
-            Some(RuleSpec::Coverage { unit: unit?, providers: list?, relative, min: min?, by_region })
+            let alpha = alpha(o, d);
+            Some(RuleSpec::Coverage(CoverageSpec {
+                unit: unit?,
+                providers: list?,
+                relative,
+                min: min?,
+                by_region: by_region?,
+                alpha: alpha?,
+            }))
         }
         "acceptance" | "reciprocity" => {
             let regions = o
@@ -719,22 +871,38 @@ fn read_spec(
             let regions = required(o, d, "regions", regions);
             let list = providers_param(o, d, "providers", sets, providers);
             let list = required(o, d, "providers", list);
-            let min_attempts =
-                count(o, d, "min_attempts").or(if o.get("min_attempts").is_none() { Some(100) } else { None });
-            let min_success = match o.get("min_success") {
-                None => Some(0.95),
-                Some(_) => share(o, d, "min_success"),
-            };
-            let (regions, providers, min_attempts, min_success) = (regions?, list?, min_attempts?, min_success?);
-            Some(if kind == "acceptance" {
-                RuleSpec::Acceptance { regions, providers, min_attempts, min_success }
+            let alpha = alpha(o, d);
+            if kind == "acceptance" {
+                let min_attempts = count_or(o, d, "min_attempts", 100, 1);
+                let min_success = match o.get("min_success") {
+                    None => Some(0.95),
+                    Some(_) => share(o, d, "min_success"),
+                };
+                Some(RuleSpec::Acceptance(AcceptanceSpec {
+                    regions: regions?,
+                    providers: list?,
+                    min_attempts: min_attempts?,
+                    min_success: min_success?,
+                    alpha: alpha?,
+                }))
             } else {
-                RuleSpec::Reciprocity { regions, providers, min_attempts, min_success }
-            })
+                let max_gap = match o.f64(d, "max_gap") {
+                    Some(v) => fraction(d, &v, "max_gap"),
+                    None if o.get("max_gap").is_some() => None,
+                    None => Some(0.05),
+                };
+                Some(RuleSpec::Reciprocity(ReciprocitySpec {
+                    regions: regions?,
+                    providers: list?,
+                    max_gap: max_gap?,
+                    alpha: alpha?,
+                }))
+            }
         }
         "exclusivity" => {
             let max = if o.get("max_merchants").is_some() { count(o, d, "max_merchants") } else { Some(0) };
-            Some(RuleSpec::Exclusivity { max_merchants: max? })
+            let min_sessions = count_or(o, d, "min_sessions", 5, 1);
+            Some(RuleSpec::Exclusivity(ExclusivitySpec { max_merchants: max?, min_sessions: min_sessions? }))
         }
         "concentration" => {
             let by = read_by(o, d, &["channel", "platform", "region"], &["channel"]);
@@ -776,89 +944,142 @@ fn read_spec(
                 Some(_) => Some(ConcentrationMode::Dominance),
                 None => None,
             };
-            Some(RuleSpec::Concentration { by: by?, measure: measure?, mode: mode? })
-        }
-        "parity" => {
-            let metric = o.str(d, "metric", true).and_then(|m| {
-                let metric = Metric::parse(m.get_ref());
-                if metric.is_none() {
-                    d.push(
-                        codes::BAD_VALUE,
-                        m.span(),
-                        format!("unknown metric `{}`", m.get_ref()),
-                        format!("expected one of {}", Metric::NAMES.join(", ")),
-                    );
-                }
-                metric
-            });
-            let rivals = providers_param(o, d, "rivals", sets, providers);
-            let rivals = required(o, d, "rivals", rivals);
-            let mut thresholds = Vec::new();
-            for key in ["min_ratio", "max_ratio", "max_difference", "min_difference"] {
-                if let Some(v) = o.f64(d, key) {
-                    let t = match key {
-                        "min_ratio" => Threshold::MinRatio(*v.get_ref()),
-                        "max_ratio" => Threshold::MaxRatio(*v.get_ref()),
-                        "max_difference" => Threshold::MaxDifference(*v.get_ref()),
-                        _ => Threshold::MinDifference(*v.get_ref()),
-                    };
-                    if t.is_ratio() && *v.get_ref() < 0.0 {
-                        d.push(
-                            codes::OUT_OF_RANGE,
-                            v.span(),
-                            format!("`{key}` = {} is negative", v.get_ref()),
-                            "a ratio is >= 0",
-                        );
-                    }
-                    thresholds.push((t, v.span()));
-                }
-            }
-            let threshold = match thresholds.as_slice() {
-                [(t, _)] => Some(*t),
-                [] => {
-                    o.missing(d, "min_ratio, max_ratio, max_difference or min_difference");
-                    None
-                }
-                [_, (_, span), ..] => {
-                    d.push(
-                        codes::BAD_VALUE,
-                        span.clone(),
-                        "a parity rule takes exactly one threshold",
-                        "remove all but one of min_ratio, max_ratio, max_difference, min_difference",
-                    );
-                    None
-                }
+            let max_unmapped = match o.f64(d, "max_unmapped") {
+                Some(v) => fraction(d, &v, "max_unmapped"),
+                None if o.get("max_unmapped").is_some() => None,
+                None => Some(0.05),
             };
-            let alpha = match o.f64(d, "alpha") {
-                Some(a) => {
-                    Some(Some(in_range(d, &a, "alpha", f64::MIN_POSITIVE, 0.5, "a significance level in (0, 0.5]")?))
-                }
-                None => Some(None),
-            };
-            if let (Some(Some(_)), Some(m)) = (alpha, metric) {
-                if !m.is_rate() {
-                    if let Some(v) = o.get("alpha") {
-                        d.push(
-                            codes::BAD_VALUE,
-                            v.span(),
-                            format!("`alpha` applies to rates; `{}` is not a rate", m.name()),
-                            "remove alpha",
-                        );
-                    }
-                }
-            }
-            let min_n = if o.get("min_n").is_some() { count(o, d, "min_n") } else { Some(30) };
-            Some(RuleSpec::Parity {
-                metric: metric?,
-                rivals: rivals?,
-                threshold: threshold?,
-                alpha: alpha?,
-                min_n: min_n?,
-            })
+            Some(RuleSpec::Concentration(ConcentrationSpec {
+                by: by?,
+                measure: measure?,
+                mode: mode?,
+                max_unmapped: max_unmapped?,
+            }))
         }
+        "parity" => read_parity(o, d, sets, providers),
         _ => None,
     }
 }
+
+/// A fraction in [0, 1], with a hint when it was written in percent.
+fn fraction(d: &mut Diagnostics, v: &Spanned<f64>, key: &str) -> Option<f64> {
+    in_range(d, v, key, 0.0, 1.0, "a fraction between 0 and 1: 0.02 for 2 points")
+}
+
+fn read_parity(
+    o: &Obj,
+    d: &mut Diagnostics,
+    sets: &BTreeMap<String, Vec<Spanned<String>>>,
+    providers: &BTreeSet<String>,
+) -> Option<RuleSpec> {
+    let metric = o.str(d, "metric", true).and_then(|m| {
+        let metric = Metric::parse(m.get_ref());
+        if metric.is_none() {
+            d.push(
+                codes::BAD_VALUE,
+                m.span(),
+                format!("unknown metric `{}`", m.get_ref()),
+                format!("expected one of {}", Metric::NAMES.join(", ")),
+            );
+        }
+        metric
+    });
+    let rivals = providers_param(o, d, "rivals", sets, providers);
+    let rivals = required(o, d, "rivals", rivals);
+    let mut thresholds = Vec::new();
+    for key in ["min_ratio", "max_ratio", "max_difference", "min_difference"] {
+        if let Some(v) = o.f64(d, key) {
+            let x = *v.get_ref();
+            let t = match key {
+                "min_ratio" => Threshold::MinRatio(x),
+                "max_ratio" => Threshold::MaxRatio(x),
+                "max_difference" => Threshold::MaxDifference(x),
+                _ => Threshold::MinDifference(x),
+            };
+            if t.is_ratio() && x <= 0.0 {
+                d.push(OUT_OF_RANGE_CODE, v.span(), format!("`{key}` = {x} is not positive"), "a ratio is > 0");
+            } else if !t.is_ratio() && metric.is_some_and(Metric::is_rate) && !(-1.0..=1.0).contains(&x) {
+                d.push(
+                    OUT_OF_RANGE_CODE,
+                    v.span(),
+                    format!("`{key}` = {x} is out of range"),
+                    "differences of rates are fractions: 0.02 for 2 points",
+                );
+            }
+            thresholds.push((t, v.span()));
+        }
+    }
+    let threshold = match thresholds.as_slice() {
+        [(t, _)] => Some(*t),
+        [] => {
+            o.missing(d, "min_ratio, max_ratio, max_difference or min_difference");
+            None
+        }
+        [_, (_, span), ..] => {
+            d.push(
+                codes::BAD_VALUE,
+                span.clone(),
+                "a parity rule takes exactly one threshold",
+                "remove all but one of min_ratio, max_ratio, max_difference, min_difference",
+            );
+            None
+        }
+    };
+    let alpha = alpha(o, d);
+    let min_n = count_or(o, d, "min_n", 30, 1);
+    let failures = match o.str(d, "failures", false) {
+        None => Some(FailureScope::All),
+        Some(f) => {
+            let scope = match f.get_ref().as_str() {
+                "all" => Some(FailureScope::All),
+                "technical" => Some(FailureScope::Technical),
+                _ => None,
+            };
+            if scope.is_none() {
+                d.push(
+                    codes::BAD_VALUE,
+                    f.span(),
+                    format!("unknown `failures` = `{}`", f.get_ref()),
+                    "expected all or technical",
+                );
+            } else if metric.is_some_and(|m| m != Metric::FailureRate) {
+                d.push(codes::BAD_VALUE, f.span(), "`failures` applies to metric failure_rate only", "remove it");
+            }
+            scope
+        }
+    };
+    let funded_by = match o.str(d, "funded_by", false) {
+        None => Some(None),
+        Some(f) => {
+            let known = crate::contract::FUNDERS;
+            if !known.contains(&f.get_ref().as_str()) {
+                d.push(
+                    codes::BAD_VALUE,
+                    f.span(),
+                    format!("unknown funder `{}`", f.get_ref()),
+                    format!("expected one of {}", known.join(", ")),
+                );
+                None
+            } else if metric.is_some_and(|m| m != Metric::DiscountRate) {
+                d.push(codes::BAD_VALUE, f.span(), "`funded_by` applies to metric discount_rate only", "remove it");
+                None
+            } else {
+                Some(Some(f.into_inner()))
+            }
+        }
+    };
+    Some(RuleSpec::Parity(ParitySpec {
+        metric: metric?,
+        rivals: rivals?,
+        threshold: threshold?,
+        alpha: alpha?,
+        min_n: min_n?,
+        failures: failures?,
+        funded_by: funded_by?,
+    }))
+}
+
+const OUT_OF_RANGE_CODE: &str = codes::OUT_OF_RANGE;
 
 /// Reads `by`, which must be a list drawn from `allowed`; `default` if absent.
 fn read_by(o: &Obj, d: &mut Diagnostics, allowed: &[&str], default: &[&str]) -> Option<Vec<String>> {

@@ -67,9 +67,52 @@ pub struct Provider {
     pub name: String,
     pub operator: String,
     pub kind: String,
-    /// Case-insensitive regular expressions over raw labels.
+    /// Case-insensitive regular expressions over normalised labels
+    /// (`taxonomy::normalize`).
     pub aliases: Vec<String>,
     pub affiliated_platforms: Vec<String>,
+    /// Breaks ties between providers whose aliases match one label: the
+    /// higher priority wins before anchoring and match length are compared.
+    pub priority: i64,
+}
+
+/// A platform the rulebook knows, with the spellings logs use for it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Platform {
+    pub id: String,
+    pub name: String,
+    /// Case-insensitive regular expressions over normalised platform values.
+    pub aliases: Vec<String>,
+}
+
+/// The classes a `failure_code` can fall in. Codes the rulebook does not
+/// list count as technical, so a platform cannot hide failures behind a
+/// new code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureClass {
+    UserCancel,
+    InsufficientFunds,
+    RiskDecline,
+    Technical,
+}
+
+impl FailureClass {
+    pub const ALL: [FailureClass; 4] =
+        [FailureClass::UserCancel, FailureClass::InsufficientFunds, FailureClass::RiskDecline, FailureClass::Technical];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureClass::UserCancel => "user_cancel",
+            FailureClass::InsufficientFunds => "insufficient_funds",
+            FailureClass::RiskDecline => "risk_decline",
+            FailureClass::Technical => "technical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FailureClass> {
+        FailureClass::ALL.into_iter().find(|c| c.name() == s)
+    }
 }
 
 /// What a coverage rule counts.
@@ -212,49 +255,93 @@ pub enum ConcentrationMode {
     Dominance,
 }
 
+/// Coverage: the share of units offering a provider (absolute), or a
+/// rival's session coverage over the affiliated provider's (relative).
+#[derive(Debug, Clone, Serialize)]
+pub struct CoverageSpec {
+    pub unit: Unit,
+    /// Providers whose coverage is measured.
+    pub providers: Vec<String>,
+    /// Relative form: rival coverage ÷ the affiliated provider's.
+    pub relative: bool,
+    /// Minimum share (absolute form) or minimum ratio (relative form).
+    pub min: f64,
+    /// Extra breakdown beyond platform (and provider): region.
+    pub by_region: bool,
+    /// Family-wise error rate for sampled units (sessions).
+    pub alpha: f64,
+}
+
+/// Bar-code mutual recognition: every required cell live.
+#[derive(Debug, Clone, Serialize)]
+pub struct AcceptanceSpec {
+    pub regions: Vec<String>,
+    pub providers: Vec<String>,
+    pub min_attempts: u64,
+    pub min_success: f64,
+    pub alpha: f64,
+}
+
+/// Reciprocity: the two directions of each pair succeed alike.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReciprocitySpec {
+    pub regions: Vec<String>,
+    pub providers: Vec<String>,
+    /// The largest tolerated gap between the directions' success rates.
+    pub max_gap: f64,
+    pub alpha: f64,
+}
+
+/// Exclusivity: merchants whose checkout offered only the platform's own provider.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExclusivitySpec {
+    pub max_merchants: u64,
+    /// A merchant is judged only with at least this many sessions.
+    pub min_sessions: u64,
+}
+
+/// Concentration: HHI or the Art. 24 dominance presumption.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConcentrationSpec {
+    pub by: Vec<String>,
+    pub measure: Measure,
+    pub mode: ConcentrationMode,
+    /// Above this share of unmapped weight in a group its verdict is inconclusive.
+    pub max_unmapped: f64,
+}
+
+/// Which failures a failure-rate parity rule counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureScope {
+    All,
+    Technical,
+}
+
+/// Parity: a metric for each rival against the platform's affiliated provider.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParitySpec {
+    pub metric: Metric,
+    pub rivals: Vec<String>,
+    pub threshold: Threshold,
+    pub alpha: f64,
+    pub min_n: u64,
+    /// failure_rate only: which failures count.
+    pub failures: FailureScope,
+    /// surcharge_rate / discount_rate only: count only those funded by this party.
+    pub funded_by: Option<String>,
+}
+
 /// Kind-specific rule parameters.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RuleSpec {
-    Coverage {
-        unit: Unit,
-        /// Providers whose coverage is measured.
-        providers: Vec<String>,
-        /// Relative form: rival session coverage ÷ the affiliated provider's.
-        relative: bool,
-        /// Minimum share (absolute form) or minimum ratio (relative form).
-        min: f64,
-        /// Extra breakdown beyond platform (and provider): e.g. region.
-        by_region: bool,
-    },
-    Acceptance {
-        regions: Vec<String>,
-        providers: Vec<String>,
-        min_attempts: u64,
-        min_success: f64,
-    },
-    Reciprocity {
-        regions: Vec<String>,
-        providers: Vec<String>,
-        min_attempts: u64,
-        min_success: f64,
-    },
-    Exclusivity {
-        max_merchants: u64,
-    },
-    Concentration {
-        by: Vec<String>,
-        measure: Measure,
-        mode: ConcentrationMode,
-    },
-    Parity {
-        metric: Metric,
-        rivals: Vec<String>,
-        threshold: Threshold,
-        /// Significance level (Holm-adjusted) a rate gap must reach to fail.
-        alpha: Option<f64>,
-        min_n: u64,
-    },
+    Coverage(CoverageSpec),
+    Acceptance(AcceptanceSpec),
+    Reciprocity(ReciprocitySpec),
+    Exclusivity(ExclusivitySpec),
+    Concentration(ConcentrationSpec),
+    Parity(ParitySpec),
 }
 
 /// The dataset a rule kind reads; parity depends on its metric. `None` for an
@@ -273,7 +360,7 @@ impl RuleSpec {
     /// The dataset the rule reads.
     pub fn dataset(&self) -> crate::contract::Dataset {
         let metric = match self {
-            RuleSpec::Parity { metric, .. } => Some(*metric),
+            RuleSpec::Parity(p) => Some(p.metric),
             _ => None,
         };
         kind_dataset(self.kind(), metric).unwrap_or(crate::contract::Dataset::Transactions)
@@ -281,12 +368,12 @@ impl RuleSpec {
 
     pub fn kind(&self) -> &'static str {
         match self {
-            RuleSpec::Coverage { .. } => "coverage",
-            RuleSpec::Acceptance { .. } => "acceptance",
-            RuleSpec::Reciprocity { .. } => "reciprocity",
-            RuleSpec::Exclusivity { .. } => "exclusivity",
-            RuleSpec::Concentration { .. } => "concentration",
-            RuleSpec::Parity { .. } => "parity",
+            RuleSpec::Coverage(_) => "coverage",
+            RuleSpec::Acceptance(_) => "acceptance",
+            RuleSpec::Reciprocity(_) => "reciprocity",
+            RuleSpec::Exclusivity(_) => "exclusivity",
+            RuleSpec::Concentration(_) => "concentration",
+            RuleSpec::Parity(_) => "parity",
         }
     }
 }
@@ -317,8 +404,15 @@ pub struct Rulebook {
     pub sha256: String,
     pub meta: Meta,
     pub providers: Vec<Provider>,
+    pub platforms: Vec<Platform>,
     pub sets: BTreeMap<String, Vec<String>>,
+    /// Normalised failure codes per class (`[failure_codes]`).
+    pub failure_codes: BTreeMap<FailureClass, Vec<String>>,
     pub rules: Vec<Rule>,
+    /// Problems that do not stop an audit (overlapping aliases, ...), rendered
+    /// with file:line:column.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 impl Rulebook {
@@ -337,5 +431,19 @@ impl Rulebook {
 
     pub fn display_name(&self, provider_id: &str) -> String {
         self.provider(provider_id).map_or_else(|| provider_id.to_string(), |p| p.name.clone())
+    }
+
+    /// Whether the rulebook names a platform (in `[platforms]` or as an affiliation).
+    pub fn knows_platform(&self, id: &str) -> bool {
+        self.platforms.iter().any(|p| p.id == id)
+            || self.providers.iter().any(|p| p.affiliated_platforms.iter().any(|a| a == id))
+    }
+
+    /// The class of a failure code (normalised by the caller); unlisted codes are technical.
+    pub fn failure_class(&self, normalized_code: &str) -> FailureClass {
+        self.failure_codes
+            .iter()
+            .find(|(_, codes)| codes.iter().any(|c| c == normalized_code))
+            .map_or(FailureClass::Technical, |(class, _)| *class)
     }
 }
