@@ -1,13 +1,11 @@
-//! Command-line definitions (clap). Parsing only: `main` turns these into
-//! validated plans and runs them.
+//! Command-line definitions (clap). Parsing only: the `commands` layer turns
+//! these into the library's types and runs them. clap stays here: the
+//! library's types carry no clap derives, and the value enums below convert
+//! into them.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-use crate::generate::OutputFormat;
-use crate::ingest::encoding::TextEncoding;
-use crate::rulebook::Severity;
 
 /// Audit payment platforms' logs against interconnection rules.
 ///
@@ -83,8 +81,8 @@ pub struct AuditArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Exit with 1 when a rule of this severity or higher fails.
-    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = Severity::High)]
-    pub fail_on: Severity,
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = SeverityArg::High)]
+    pub fail_on: SeverityArg,
     /// Also exit with 1 when a rule at or above --fail-on is inconclusive
     /// (the data cannot decide it).
     #[arg(long)]
@@ -134,11 +132,37 @@ pub struct InputArgs {
     #[arg(long, value_name = "CHAR", default_value = ",")]
     pub delimiter: String,
     /// Text encoding of CSV files; GBK and GB18030 exports are transcoded once.
-    #[arg(long, value_enum, default_value_t = TextEncoding::Utf8)]
-    pub encoding: TextEncoding,
+    #[arg(long, value_enum, default_value_t = EncodingArg::Utf8)]
+    pub encoding: EncodingArg,
     /// Unit of amount, discount and surcharge values.
     #[arg(long, value_enum, default_value_t = AmountUnit::Yuan)]
     pub amount_unit: AmountUnit,
+}
+
+/// A finding severity, as `--fail-on` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SeverityArg {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+/// The text encoding of CSV inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EncodingArg {
+    #[value(name = "utf-8", alias = "utf8")]
+    Utf8,
+    Gbk,
+    Gb18030,
+}
+
+/// The file format `generate` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FileFormat {
+    Csv,
+    Parquet,
 }
 
 /// The unit money columns are written in.
@@ -189,8 +213,8 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub scale: u32,
     /// File format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Csv)]
-    pub format: OutputFormat,
+    #[arg(long, value_enum, default_value_t = FileFormat::Csv)]
+    pub format: FileFormat,
     /// Violations to plant: `all`, `none`, or a comma-separated list of
     /// exclusive-merchants, low-unionpay-coverage, folded-rivals, one-way,
     /// dead-cell, slow-rival, failing-rival, rival-surcharge, dirty-rows.

@@ -13,72 +13,14 @@ use crate::rulebook::{Rule, RuleSpec, Severity};
 /// Version of the `findings.json` contract (docs/findings-json.md).
 pub const SCHEMA_VERSION: &str = "1.1";
 
-/// The outcome of a rule or of one of its groups.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Pass,
-    Fail,
-    Inconclusive,
-    NotEvaluable,
-}
+pub use crate::verdict::{Basis, Verdict};
 
-impl Verdict {
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::Inconclusive => "inconclusive",
-            Verdict::NotEvaluable => "not_evaluable",
-        }
-    }
-
-    /// A rule fails if any group fails, else is inconclusive if any group is,
-    /// else passes if any group passes; with no evaluable group it is not evaluable.
-    pub fn combine(groups: impl IntoIterator<Item = Verdict>) -> Verdict {
-        let mut seen = [false; 4];
-        for v in groups {
-            seen[v as usize] = true;
-        }
-        if seen[Verdict::Fail as usize] {
-            Verdict::Fail
-        } else if seen[Verdict::Inconclusive as usize] {
-            Verdict::Inconclusive
-        } else if seen[Verdict::Pass as usize] {
-            Verdict::Pass
-        } else {
-            Verdict::NotEvaluable
-        }
-    }
-}
-
-/// Whether a group's number is the whole population or a sample of events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Basis {
-    /// Every unit of the population (e.g. every merchant of a platform): the
-    /// exact figure is the fact and is compared directly.
-    Census,
-    /// Events (sessions, payments, scans) sampled from a process: judged by
-    /// an interval.
-    Sample,
-}
-
-impl Basis {
-    pub fn name(self) -> &'static str {
-        match self {
-            Basis::Census => "census",
-            Basis::Sample => "sample",
-        }
-    }
-
-    /// Which basis a rule's groups are judged on.
-    pub fn of(spec: &RuleSpec) -> Basis {
-        match spec {
-            RuleSpec::Coverage(c) if c.unit == Unit::Merchant => Basis::Census,
-            RuleSpec::Exclusivity(_) | RuleSpec::Concentration(_) => Basis::Census,
-            _ => Basis::Sample,
-        }
+/// Which basis a rule's groups are judged on.
+pub fn basis_of(spec: &RuleSpec) -> Basis {
+    match spec {
+        RuleSpec::Coverage(c) if c.unit == Unit::Merchant => Basis::Census,
+        RuleSpec::Exclusivity(_) | RuleSpec::Concentration(_) => Basis::Census,
+        _ => Basis::Sample,
     }
 }
 
@@ -119,6 +61,27 @@ impl Group {
     /// Adds a kind-specific field; floats are rounded for stable output.
     pub fn with(mut self, name: &str, value: impl Into<FieldValue>) -> Group {
         self.fields.insert(name.to_string(), value.into().0);
+        self
+    }
+
+    /// Records how the group was judged: `basis`, and for samples the
+    /// interval used (`ci_low`, `ci_high`), each bound's confidence, the
+    /// Bonferroni-adjusted level and the family size.
+    pub fn judged(mut self, j: &crate::verdict::Judgement) -> Group {
+        self.verdict = j.verdict;
+        self = self.with("basis", j.basis.name());
+        if let Some((lo, hi)) = j.interval {
+            self = self.with("ci_low", lo).with("ci_high", hi);
+        }
+        if let Some(f) = j.family {
+            self = self
+                .with("confidence", f.confidence())
+                .with("alpha_adjusted", f.alpha_adjusted())
+                .with("family_size", f.size as u64);
+        }
+        if let Some(n) = j.needed {
+            self = self.with("needed_n", n);
+        }
         self
     }
 
@@ -267,13 +230,55 @@ impl Finding {
             threshold,
             threshold_text,
             engineering_default: rule.engineering_default,
-            basis: Basis::of(&rule.spec),
+            basis: basis_of(&rule.spec),
             alpha: alpha_of(&rule.spec),
             groups,
             evidence: None,
             evidence_table: None,
         }
     }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RulebookRef {
+    pub id: String,
+    pub title: String,
+    pub version: String,
+    pub jurisdiction: String,
+    pub path: String,
+    pub sha256: String,
+}
+
+/// One dataset's inputs, as `findings.json` reports them.
+#[derive(Debug, Serialize)]
+pub struct InputReport {
+    #[serde(flatten)]
+    pub account: crate::ingest::accounting::DatasetAccount,
+    /// Where the rejected rows are, relative to the output directory.
+    pub rejected_file: Option<String>,
+}
+
+/// The root of `findings.json`.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub schema_version: &'static str,
+    pub tool: Tool,
+    pub generated_at: String,
+    pub command: Vec<String>,
+    pub rulebook: RulebookRef,
+    pub inputs: Vec<InputReport>,
+    pub window: Option<crate::ingest::window::Window>,
+    pub summary: Summary,
+    /// What the rulebook and the data raised that does not stop the audit.
+    pub warnings: Vec<String>,
+    pub unmapped_labels: Vec<UnmappedLabel>,
+    pub findings: Vec<Finding>,
 }
 
 /// Counts of findings by verdict.

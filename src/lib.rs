@@ -7,18 +7,18 @@
 
 pub mod audit;
 pub mod cli;
+pub mod commands;
 pub mod contract;
-pub mod convert;
+pub mod digest;
 pub mod engine;
 pub mod exec;
 pub mod findings;
 pub mod generate;
 pub mod ingest;
 pub mod inspect;
+pub mod output;
 pub mod progress;
 pub mod report;
 pub mod rulebook;
-pub mod rules_cmd;
 pub mod stats;
-pub mod timefmt;
 pub mod verdict;

@@ -4,17 +4,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use hutong::cli::{Cli, Command};
+use hutong::cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let outcome = match cli.command {
-        Command::Inspect(args) => hutong::inspect::run_cli(&args),
-        Command::Audit(args) => hutong::audit::run_cli(&args),
-        Command::Rules(cmd) => hutong::rules_cmd::run_cli(&cmd),
-        Command::Convert(args) => hutong::convert::run_cli(&args),
-        Command::Generate(args) => hutong::generate::run_cli(&args),
-    };
+    let outcome = hutong::commands::run(&cli.command);
     match outcome {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

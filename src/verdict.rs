@@ -5,13 +5,72 @@
 //! are simultaneous across a rule's groups (Bonferroni), one-sided where the
 //! breach is one-directional. A census is compared exactly.
 
-use crate::findings::{Group, Verdict};
 use crate::stats;
 
 /// Power at which "how much more data" is computed.
 pub const POWER: f64 = 0.8;
 
-pub use crate::findings::Basis;
+use serde::Serialize;
+
+/// The outcome of a rule or of one of its groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Inconclusive,
+    NotEvaluable,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Inconclusive => "inconclusive",
+            Verdict::NotEvaluable => "not_evaluable",
+        }
+    }
+
+    /// A rule fails if any group fails, else is inconclusive if any group is,
+    /// else passes if any group passes; with no evaluable group it is not evaluable.
+    pub fn combine(groups: impl IntoIterator<Item = Verdict>) -> Verdict {
+        let mut seen = [false; 4];
+        for v in groups {
+            seen[v as usize] = true;
+        }
+        if seen[Verdict::Fail as usize] {
+            Verdict::Fail
+        } else if seen[Verdict::Inconclusive as usize] {
+            Verdict::Inconclusive
+        } else if seen[Verdict::Pass as usize] {
+            Verdict::Pass
+        } else {
+            Verdict::NotEvaluable
+        }
+    }
+}
+
+/// Whether a group's number is the whole population or a sample of events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Basis {
+    /// Every unit of the population (e.g. every merchant of a platform): the
+    /// exact figure is the fact and is compared directly.
+    Census,
+    /// Events (sessions, payments, scans) sampled from a process: judged by
+    /// an interval.
+    Sample,
+}
+
+impl Basis {
+    pub fn name(self) -> &'static str {
+        match self {
+            Basis::Census => "census",
+            Basis::Sample => "sample",
+        }
+    }
+}
 
 /// Which side of the threshold is a breach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,29 +188,6 @@ impl Judgement {
     /// A sample that could not be judged (too few observations): inconclusive.
     pub fn undecided(family: Option<Family>, needed: Option<u64>) -> Judgement {
         Judgement { verdict: Verdict::Inconclusive, basis: Basis::Sample, interval: None, family, needed }
-    }
-}
-
-impl Group {
-    /// Records how the group was judged: `basis`, and for samples the
-    /// interval used (`ci_low`, `ci_high`), each bound's confidence, the
-    /// Bonferroni-adjusted level and the family size.
-    pub fn judged(mut self, j: &Judgement) -> Group {
-        self.verdict = j.verdict;
-        self = self.with("basis", j.basis.name());
-        if let Some((lo, hi)) = j.interval {
-            self = self.with("ci_low", lo).with("ci_high", hi);
-        }
-        if let Some(f) = j.family {
-            self = self
-                .with("confidence", f.confidence())
-                .with("alpha_adjusted", f.alpha_adjusted())
-                .with("family_size", f.size as u64);
-        }
-        if let Some(n) = j.needed {
-            self = self.with("needed_n", n);
-        }
-        self
     }
 }
 

@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use hutong::audit::{audit, Report};
+use hutong::audit::audit;
+use hutong::findings::Report;
 use hutong::findings::{Finding, Group, Verdict};
 use hutong::ingest::{self, IngestOptions, InputSpec};
 

@@ -10,7 +10,7 @@ mod acceptance;
 mod concentration;
 mod coverage;
 mod exclusivity;
-pub mod filter;
+pub mod explain;
 mod parity;
 mod reciprocity;
 mod util;
@@ -71,14 +71,13 @@ impl Context<'_> {
         let input = self.input(ds)?;
         let mut missing: Vec<String> = needs.iter().filter(|c| !input.has_column(c)).map(|c| c.to_string()).collect();
         let mut frame = self.base(ds)?;
-        if let Some(text) = &rule.filter {
-            let expr = filter::parse(text).map_err(|e| format!("invalid where filter: {e}"))?;
-            for c in filter::columns(&expr) {
+        if let Some(filter) = &rule.filter {
+            for c in crate::rulebook::filter::columns(&filter.expr) {
                 if !input.has_column(&c) && !missing.contains(&c) {
                     missing.push(c);
                 }
             }
-            frame = frame.filter(expr);
+            frame = frame.filter(filter.expr.clone());
         }
         if !missing.is_empty() {
             return Err(format!(

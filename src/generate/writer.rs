@@ -9,7 +9,7 @@ use polars::prelude::*;
 use super::{GenerateError, Merchant, OFFSET_SECS};
 
 /// The file format `generate` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
     Csv,
     Parquet,

@@ -10,10 +10,9 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 /// The encoding of CSV input files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TextEncoding {
     #[default]
-    #[value(name = "utf-8", alias = "utf8")]
     Utf8,
     Gbk,
     Gb18030,

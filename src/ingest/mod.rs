@@ -12,7 +12,9 @@ pub mod fileread;
 pub mod parse;
 pub mod rejects;
 pub mod sources;
+pub mod timefmt;
 pub mod validate;
+pub mod window;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

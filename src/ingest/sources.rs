@@ -194,18 +194,7 @@ pub fn sha256_file(path: &Path) -> io::Result<String> {
     Ok(sha256_hex(&hasher.finalize()))
 }
 
-pub fn sha256_bytes(bytes: &[u8]) -> String {
-    sha256_hex(&Sha256::digest(bytes))
-}
-
-/// Lower-case hex of a digest.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
+pub use crate::digest::{sha256_bytes, sha256_hex};
 
 #[cfg(test)]
 mod tests {

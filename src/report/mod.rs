@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use tera::Tera;
 
-use crate::audit::Report;
+use crate::findings::Report;
 use crate::rulebook::Rulebook;
 
 /// The templates compiled into the binary; `--templates DIR` overrides any of them by name.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::charts::{self, BarChart, Heatmap};
-use crate::audit::Report;
+use crate::findings::Report;
 use crate::findings::{Finding, Group, Verdict};
 use crate::rulebook::model::Metric;
 use crate::rulebook::{RuleSpec, Rulebook, Severity};
@@ -864,9 +864,9 @@ fn rule_view(r: &crate::rulebook::Rule) -> RuleView {
         title: r.title.clone(),
         kind: r.spec.kind(),
         severity: r.severity.name(),
-        filter: r.filter.clone(),
-        parameters: crate::rules_cmd::parameters(&r.spec).into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-        criteria: crate::rules_cmd::criteria(r).into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        filter: r.filter.as_ref().map(|f| f.text.clone()),
+        parameters: crate::engine::explain::parameters(&r.spec).into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        criteria: crate::engine::explain::criteria(r).into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
         engineering_default: r.engineering_default,
         rationale: r.rationale.clone(),
         citation: r.citation.clone(),

@@ -251,7 +251,7 @@ pub fn parse(path: &str, source: &str) -> Result<Rulebook, Diagnostics> {
     let Some(meta) = meta else { return Err(d) };
     let mut rb = Rulebook {
         path: path.to_string(),
-        sha256: crate::ingest::sources::sha256_bytes(source.as_bytes()),
+        sha256: crate::digest::sha256_bytes(source.as_bytes()),
         meta,
         providers,
         platforms,
@@ -644,7 +644,9 @@ fn read_rule(
     let engineering_default = o.bool(d, "engineering_default").unwrap_or(false);
     let kind_name = kind.as_ref().map(|k| k.get_ref().clone());
     let dataset = kind_name.as_deref().map(|k| kind_dataset(k, o));
-    let filter = o.str(d, "where", false).and_then(|w| check_filter(d, &w, dataset.flatten()).then(|| w.into_inner()));
+    let filter = o.str(d, "where", false).and_then(|w| {
+        check_filter(d, &w, dataset.flatten()).map(|expr| super::filter::Filter { text: w.into_inner(), expr })
+    });
     let spec = kind_name.as_deref().and_then(|k| read_spec(k, o, d, sets, providers));
     let allowed: Vec<&str> =
         COMMON_RULE_KEYS.iter().chain(kind_name.as_deref().map_or(&[][..], kind_keys)).copied().collect();
@@ -674,21 +676,21 @@ fn kind_dataset(kind: &str, o: &Obj) -> Option<Dataset> {
 
 /// Parses a `where` filter with polars' SQL expression parser and checks that
 /// it names only contract columns of the rule's dataset.
-fn check_filter(d: &mut Diagnostics, w: &Spanned<String>, dataset: Option<Dataset>) -> bool {
+fn check_filter(d: &mut Diagnostics, w: &Spanned<String>, dataset: Option<Dataset>) -> Option<polars::prelude::Expr> {
     // Point inside the quotes when the string is a plain one-line literal.
     let span = w.span();
     let inner =
         if span.end - span.start >= w.get_ref().len() + 2 { span.start + 1..span.end - 1 } else { span.clone() };
-    let expr = match crate::engine::filter::parse(w.get_ref()) {
+    let expr = match super::filter::parse(w.get_ref()) {
         Ok(e) => e,
         Err(msg) => {
             d.push(codes::BAD_FILTER, inner, "`where` is not a valid SQL boolean expression", msg);
-            return false;
+            return None;
         }
     };
-    let Some(ds) = dataset else { return true };
+    let Some(ds) = dataset else { return Some(expr) };
     let mut ok = true;
-    for name in crate::engine::filter::columns(&expr) {
+    for name in super::filter::columns(&expr) {
         if ds.column(&name).is_none() {
             let names: Vec<&str> = ds.columns().iter().map(|c| c.name).collect();
             // SQL reads "x" as a column name: a string written in double
@@ -707,7 +709,7 @@ fn check_filter(d: &mut Diagnostics, w: &Spanned<String>, dataset: Option<Datase
             ok = false;
         }
     }
-    ok
+    ok.then_some(expr)
 }
 
 fn providers_param(

@@ -3,6 +3,7 @@
 //! problem with file:line:column; `Taxonomy` maps raw labels to providers.
 
 pub mod diag;
+pub mod filter;
 mod load;
 pub mod model;
 pub mod taxonomy;

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::Serialize;
 
 /// Finding severity, lowest to highest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -386,9 +386,9 @@ pub struct Rule {
     pub severity: Severity,
     pub citation: String,
     pub rationale: String,
-    /// SQL boolean filter over contract columns, as written.
+    /// SQL boolean filter over contract columns, parsed when read.
     #[serde(rename = "where")]
-    pub filter: Option<String>,
+    pub filter: Option<super::filter::Filter>,
     /// The thresholds are engineering defaults, not set by law.
     pub engineering_default: bool,
     pub spec: RuleSpec,

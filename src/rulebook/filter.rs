@@ -1,7 +1,28 @@
 //! Rule `where` filters: SQL boolean expressions over contract columns,
-//! parsed by polars' own SQL expression parser.
+//! parsed by polars' own SQL expression parser once, when the rulebook is
+//! read, and kept beside their text.
 
 use polars::prelude::*;
+
+/// A parsed `where` filter.
+#[derive(Clone)]
+pub struct Filter {
+    /// As written in the rulebook.
+    pub text: String,
+    pub expr: Expr,
+}
+
+impl std::fmt::Debug for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl serde::Serialize for Filter {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
 
 /// Parses a filter; the error is polars' message, first line only.
 pub fn parse(text: &str) -> Result<Expr, String> {

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, FixedOffset};
 
-use crate::ingest::Offset;
+use super::Offset;
 
 /// RFC 3339 in the given offset, to the second: `2021-10-01T00:00:00+08:00`.
 pub fn rfc3339(micros: i64, offset: Offset) -> String {

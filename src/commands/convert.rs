@@ -7,10 +7,10 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _};
 use polars::prelude::*;
 
+use super::{ingest_options, input_spec};
 use crate::cli::ConvertArgs;
 use crate::contract::Kind;
 use crate::ingest::{accounting, rejects};
-use crate::inspect::{ingest_options, input_spec};
 
 pub fn run_cli(args: &ConvertArgs) -> anyhow::Result<u8> {
     let progress = crate::progress::Progress::new(args.quiet);
@@ -23,7 +23,7 @@ pub fn run_cli(args: &ConvertArgs) -> anyhow::Result<u8> {
     if inputs.datasets.is_empty() {
         bail!("no input files found");
     }
-    crate::audit::check_out_dir(&args.out, &inputs, false)?;
+    crate::output::check_out_dir(&args.out, &inputs, false)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let mut plans = Vec::new();
     let mut temps = Vec::new();
@@ -67,7 +67,7 @@ pub fn run_cli(args: &ConvertArgs) -> anyhow::Result<u8> {
         let rejected = rejects::locate(input, &rejected_df, inputs.options.delimiter)?;
         if !rejected.is_empty() {
             let path = args.out.join("rejected").join(format!("{}.csv", input.dataset.name()));
-            crate::audit::write_atomic(&path, |p| rejects::write_to(p, &rejected))?;
+            crate::output::write_atomic(&path, |p| rejects::write_to(p, &rejected))?;
         }
         total_rejected += account.rows_rejected;
         if !args.quiet {

@@ -1,0 +1,126 @@
+//! `hutong audit`: load the rulebook, read the logs, run the audit, print the
+//! summary and map the findings to an exit code.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::bail;
+
+use super::{ingest_options, input_spec};
+use crate::audit::{audit, datasets_needed, generated_at};
+use crate::cli::{AuditArgs, TextOrJson};
+use crate::findings::{Finding, Report, Verdict};
+use crate::ingest;
+use crate::output::check_out_dir;
+use crate::rulebook;
+
+pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
+    let progress = crate::progress::Progress::new(args.quiet || args.format == TextOrJson::Json);
+    let rb = rulebook::load(&args.rules)?;
+    if !args.quiet {
+        for w in &rb.warnings {
+            eprint!("{w}");
+        }
+    }
+    progress.stage(format!("rulebook {}: {} rules", rb.path, rb.rules.len()));
+    let spec = input_spec(&args.input);
+    if spec.data.is_none() && spec.transactions.is_none() && spec.checkout.is_none() {
+        bail!("no input given: use --data DIR, or --transactions and --checkout PATH");
+    }
+    progress.stage("reading every input file once: SHA-256 and record structure");
+    let inputs = ingest::open(&spec, ingest_options(&args.input)?)?;
+    let (files, bytes) =
+        inputs.datasets.values().flat_map(|d| d.files.iter()).fold((0, 0u64), |(n, b), f| (n + 1, b + f.bytes));
+    progress
+        .stage(format!("{files} files, {:.1} MB checked; running all rules in one streaming pass", bytes as f64 / 1e6));
+    for ds in datasets_needed(&rb) {
+        if inputs.get(ds).is_none() {
+            return Err(ingest::IngestError::MissingDataset { dataset: ds }.into());
+        }
+    }
+    check_out_dir(&args.out, &inputs, args.out_inside_inputs)?;
+    let generated_at = generated_at()?;
+    // The program name as typed varies (cargo run, a path); record it as `hutong`.
+    let command: Vec<String> = std::iter::once("hutong".to_string()).chain(std::env::args().skip(1)).collect();
+    let report = audit(&rb, &inputs, &args.out, generated_at, command, args.templates.as_deref())?;
+    let rows: u64 = report.inputs.iter().map(|i| i.account.rows_read).sum();
+    progress.stage(format!("done: {rows} rows audited, outputs in {}", args.out.display()));
+    if !args.quiet {
+        for w in report.warnings.iter().skip(rb.warnings.len()) {
+            eprintln!("warning: {w}");
+        }
+    }
+    let counted = |f: &&Finding| match f.verdict {
+        Verdict::Fail => true,
+        Verdict::Inconclusive => args.fail_on_inconclusive || args.strict,
+        Verdict::NotEvaluable => args.fail_on_not_evaluable || args.strict,
+        Verdict::Pass => false,
+    };
+    let worst = report.findings.iter().filter(counted).map(|f| f.severity).max();
+    match args.format {
+        TextOrJson::Json => {
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+        TextOrJson::Text => {
+            if !args.quiet {
+                print!("{}", summary_text(&report, &args.out));
+            }
+        }
+    }
+    Ok(match worst {
+        Some(s) if s >= args.fail_on.into() => 1,
+        _ => 0,
+    })
+}
+
+/// The terminal summary: one line per rule, then totals.
+pub fn summary_text(report: &Report, out: &Path) -> String {
+    let mut s = String::new();
+    s.push_str(&format!("{} {} — {}\n", report.rulebook.title, report.rulebook.version, report.rulebook.path));
+    if let Some(w) = &report.window {
+        s.push_str(&format!("window {} .. {}\n", w.from, w.to));
+    }
+    for i in &report.inputs {
+        s.push_str(&format!(
+            "{:<13} {} rows read = {} accepted + {} rejected\n",
+            i.account.dataset.name(),
+            i.account.rows_read,
+            i.account.rows_accepted,
+            i.account.rows_rejected
+        ));
+    }
+    s.push('\n');
+    for f in &report.findings {
+        s.push_str(&format!(
+            "{:<10} {:<13} {:<8} {}\n",
+            f.rule_id,
+            f.verdict.name().to_uppercase(),
+            f.severity.name(),
+            f.message
+        ));
+    }
+    let sm = &report.summary;
+    s.push_str(&format!(
+        "\n{} of {} rules fail, {} inconclusive, {} not evaluable, {} pass; findings in {}\n",
+        sm.fail,
+        report.findings.len(),
+        sm.inconclusive,
+        sm.not_evaluable,
+        sm.pass,
+        out.join("findings.json").display()
+    ));
+    if sm.inconclusive + sm.not_evaluable > 0 {
+        s.push_str(
+            "inconclusive and not-evaluable rules do not change the exit code unless --fail-on-inconclusive, \
+             --fail-on-not-evaluable or --strict is given\n",
+        );
+    }
+    if !report.unmapped_labels.is_empty() {
+        let labels: Vec<String> =
+            report.unmapped_labels.iter().map(|u| format!("{} ({} rows)", u.label, u.rows)).collect();
+        s.push_str(&format!("unmapped labels: {}\n", labels.join(", ")));
+    }
+    s
+}

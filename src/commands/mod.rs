@@ -1,0 +1,86 @@
+//! The command layer: turns parsed arguments (`crate::cli`) into the
+//! library's types, runs one command and returns its exit code. The only
+//! layer that knows about clap.
+
+mod audit;
+mod convert;
+mod generate;
+mod inspect;
+mod rules;
+
+use anyhow::Context as _;
+
+use crate::cli::{AmountUnit, Command, EncodingArg, FileFormat, InputArgs, SeverityArg};
+use crate::generate::OutputFormat;
+use crate::ingest::encoding::TextEncoding;
+use crate::ingest::{IngestOptions, InputSpec, Offset};
+use crate::rulebook::Severity;
+
+/// Runs one command: 0 success, 1 failing findings; errors map to exit code 2.
+pub fn run(command: &Command) -> anyhow::Result<u8> {
+    match command {
+        Command::Inspect(args) => inspect::run_cli(args),
+        Command::Audit(args) => audit::run_cli(args),
+        Command::Rules(cmd) => rules::run_cli(cmd),
+        Command::Convert(args) => convert::run_cli(args),
+        Command::Generate(args) => generate::run_cli(args),
+    }
+}
+
+impl From<SeverityArg> for Severity {
+    fn from(s: SeverityArg) -> Severity {
+        match s {
+            SeverityArg::Info => Severity::Info,
+            SeverityArg::Low => Severity::Low,
+            SeverityArg::Medium => Severity::Medium,
+            SeverityArg::High => Severity::High,
+            SeverityArg::Critical => Severity::Critical,
+        }
+    }
+}
+
+impl From<EncodingArg> for TextEncoding {
+    fn from(e: EncodingArg) -> TextEncoding {
+        match e {
+            EncodingArg::Utf8 => TextEncoding::Utf8,
+            EncodingArg::Gbk => TextEncoding::Gbk,
+            EncodingArg::Gb18030 => TextEncoding::Gb18030,
+        }
+    }
+}
+
+impl From<FileFormat> for OutputFormat {
+    fn from(f: FileFormat) -> OutputFormat {
+        match f {
+            FileFormat::Csv => OutputFormat::Csv,
+            FileFormat::Parquet => OutputFormat::Parquet,
+        }
+    }
+}
+
+/// Where the logs are, from the input arguments.
+pub(crate) fn input_spec(args: &InputArgs) -> InputSpec {
+    InputSpec {
+        data: args.data.clone(),
+        transactions: args.transactions.clone(),
+        checkout: args.checkout.clone(),
+        merchants: args.merchants.clone(),
+    }
+}
+
+/// How to read the logs, from the input arguments.
+pub(crate) fn ingest_options(args: &InputArgs) -> anyhow::Result<IngestOptions> {
+    let timezone = Offset::parse(&args.timezone)
+        .with_context(|| format!("--timezone `{}`: expected an offset such as +08:00, -05:30 or Z", args.timezone))?;
+    let delimiter = match args.delimiter.as_str() {
+        "tab" | "\\t" | "\t" => b'\t',
+        d if d.len() == 1 && d.is_ascii() && d != "\"" && d != "\n" && d != "\r" => d.as_bytes()[0],
+        d => anyhow::bail!("--delimiter `{d}`: expected one ASCII character other than a quote or line end, or `tab`"),
+    };
+    Ok(IngestOptions {
+        timezone,
+        delimiter,
+        encoding: args.encoding.into(),
+        amounts_in_fen: args.amount_unit == AmountUnit::Fen,
+    })
+}

@@ -1,0 +1,90 @@
+//! `hutong rules check | list | explain`: validate and read rulebooks
+//! without any data.
+
+use std::fmt::Write as _;
+
+use crate::cli::RulesCommand;
+use crate::engine::explain::{criteria, parameters};
+use crate::rulebook::{self, Rule, RulebookError};
+
+pub fn run_cli(cmd: &RulesCommand) -> anyhow::Result<u8> {
+    match cmd {
+        RulesCommand::Check { files } => {
+            let mut bad = 0;
+            for f in files {
+                match rulebook::load(f) {
+                    Ok(rb) => {
+                        for w in &rb.warnings {
+                            eprint!("{w}");
+                        }
+                        let warned = if rb.warnings.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", {} warning{}", rb.warnings.len(), if rb.warnings.len() == 1 { "" } else { "s" })
+                        };
+                        println!(
+                            "{}: ok ({} rules, {} providers{warned})",
+                            f.display(),
+                            rb.rules.len(),
+                            rb.providers.len()
+                        )
+                    }
+                    Err(RulebookError::Invalid { rendered, count, .. }) => {
+                        bad += 1;
+                        eprint!("{rendered}");
+                        eprintln!("{}: {count} problem{}", f.display(), if count == 1 { "" } else { "s" });
+                    }
+                    Err(e) => {
+                        bad += 1;
+                        eprintln!("error: {e}");
+                    }
+                }
+            }
+            Ok(if bad > 0 { 2 } else { 0 })
+        }
+        RulesCommand::List { file } => {
+            let rb = rulebook::load(file)?;
+            println!(
+                "{} {} ({}, effective {})",
+                rb.meta.title, rb.meta.version, rb.meta.jurisdiction, rb.meta.effective
+            );
+            for r in &rb.rules {
+                println!("{:<10} {:<13} {:<8} {}", r.id, r.spec.kind(), r.severity.name(), r.title);
+            }
+            Ok(0)
+        }
+        RulesCommand::Explain { file, rule } => {
+            let rb = rulebook::load(file)?;
+            let Some(r) = rb.rule(rule) else {
+                let ids: Vec<&str> = rb.rules.iter().map(|r| r.id.as_str()).collect();
+                anyhow::bail!("no rule `{rule}` in {}; rules: {}", file.display(), ids.join(", "));
+            };
+            print!("{}", explain(r));
+            Ok(0)
+        }
+    }
+}
+
+/// A rule's text, parameters, rationale and citation, for people.
+pub fn explain(r: &Rule) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{}  {}", r.id, r.title);
+    let _ = writeln!(s, "kind       {}", r.spec.kind());
+    let _ = writeln!(s, "severity   {}", r.severity);
+    if let Some(w) = &r.filter {
+        let _ = writeln!(s, "where      {}", w.text);
+    }
+    for (k, v) in parameters(&r.spec) {
+        let _ = writeln!(s, "{k:<10} {v}");
+    }
+    if r.engineering_default {
+        let _ = writeln!(s, "thresholds engineering defaults, not set by law");
+    }
+    let _ = writeln!(s, "\nverdicts");
+    for (k, v) in criteria(r) {
+        let _ = writeln!(s, "  {k:<13} {v}");
+    }
+    let _ = writeln!(s, "\nrationale\n  {}", r.rationale);
+    let _ = writeln!(s, "\ncitation\n  {}", r.citation);
+    s
+}

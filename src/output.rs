@@ -1,0 +1,90 @@
+//! Output-directory safety: where outputs may go, how they are written
+//! (temporary file renamed into place) and which earlier outputs may be
+//! removed (only those the previous run's manifest lists).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+
+use crate::ingest::Inputs;
+
+/// Refuses an output directory that is, or lies inside, a directory holding
+/// inputs, unless the user asked for it: outputs written among inputs could be
+/// read back as inputs, or mistaken for them.
+pub fn check_out_dir(out: &Path, inputs: &Inputs, allow: bool) -> anyhow::Result<()> {
+    if allow {
+        return Ok(());
+    }
+    let out_abs = absolute(out);
+    for input in inputs.datasets.values() {
+        for f in &input.files {
+            if let Some(dir) = absolute(&f.path).parent() {
+                if out_abs.starts_with(dir) {
+                    bail!(
+                        "--out {} is inside {}, which holds the input {}; choose another output directory \
+                         (or pass --out-inside-inputs)",
+                        out.display(),
+                        dir.display(),
+                        f.path.display()
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An absolute, symlink-resolved path, also for paths that do not exist yet.
+fn absolute(p: &Path) -> PathBuf {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return c;
+    }
+    match (p.parent(), p.file_name()) {
+        (Some(parent), Some(name)) if !parent.as_os_str().is_empty() => absolute(parent).join(name),
+        _ => std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf()),
+    }
+}
+
+/// The file listing what the previous run wrote into an output directory:
+/// only those files are ever removed as stale.
+pub const MANIFEST: &str = ".hutong-outputs";
+
+pub fn read_manifest(out: &Path) -> Vec<String> {
+    std::fs::read_to_string(out.join(MANIFEST)).map(|t| t.lines().map(str::to_string).collect()).unwrap_or_default()
+}
+
+/// Writes through a temporary file renamed into place, so an interrupted run
+/// never leaves a complete-looking but partial file.
+pub fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> std::io::Result<()>) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("out")));
+    write(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("moving {} into place", path.display()))?;
+    Ok(())
+}
+
+/// Removes an output an earlier run wrote that this run does not produce
+/// (e.g. evidence for a rule that now passes) — only if the earlier run's
+/// manifest lists it, so a file hutong did not write is never deleted.
+pub fn remove_stale(out: &Path, rel: &str, previous: &[String]) -> anyhow::Result<()> {
+    if !previous.iter().any(|p| p == rel) {
+        return Ok(());
+    }
+    let path = out.join(rel);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("removing stale {}", path.display())),
+    }
+}
+
+pub fn write_evidence(path: &Path, table: &crate::findings::EvidenceTable) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_path(path).map_err(std::io::Error::other)?;
+    w.write_record(&table.header).map_err(std::io::Error::other)?;
+    for row in &table.rows {
+        w.write_record(row).map_err(std::io::Error::other)?;
+    }
+    w.flush()
+}
