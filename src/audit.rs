@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use crate::contract::Dataset;
+use crate::engine::Rulebook;
 use crate::engine::{self, Context};
 use crate::findings::{Evidence, InputReport, Report, RulebookRef, Summary, Tool, SCHEMA_VERSION};
 use crate::ingest::accounting;
@@ -15,7 +16,7 @@ use crate::ingest::rejects;
 use crate::ingest::window::{window_bounds, window_plan, Window};
 use crate::ingest::Inputs;
 use crate::output::{read_manifest, remove_stale, write_atomic, write_evidence, MANIFEST};
-use crate::rulebook::{Rulebook, Taxonomy};
+use crate::rulebook::{SpecInfo, Taxonomy};
 
 /// The datasets a rulebook's rules read.
 pub fn datasets_needed(rb: &Rulebook) -> Vec<Dataset> {

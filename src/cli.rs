@@ -134,7 +134,7 @@ pub struct InputArgs {
     /// Text encoding of CSV files; GBK and GB18030 exports are transcoded once.
     #[arg(long, value_enum, default_value_t = EncodingArg::Utf8)]
     pub encoding: EncodingArg,
-    /// Unit of amount, discount and surcharge values.
+    /// Unit of amount, discount, surcharge and fee values.
     #[arg(long, value_enum, default_value_t = AmountUnit::Yuan)]
     pub amount_unit: AmountUnit,
 }
@@ -217,7 +217,8 @@ pub struct GenerateArgs {
     pub format: FileFormat,
     /// Violations to plant: `all`, `none`, or a comma-separated list of
     /// exclusive-merchants, low-unionpay-coverage, folded-rivals, one-way,
-    /// dead-cell, slow-rival, failing-rival, rival-surcharge, dirty-rows.
+    /// dead-cell, slow-rival, failing-rival, rival-surcharge, own-discount,
+    /// rival-fee, dirty-rows.
     #[arg(long, value_name = "LIST", default_value = "all")]
     pub plant: String,
 }

@@ -7,33 +7,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::rulebook::model::Unit;
-use crate::rulebook::{Rule, RuleSpec, Severity};
+use crate::rulebook::{Rule, Severity, SpecInfo};
 
 /// Version of the `findings.json` contract (docs/findings-json.md).
 pub const SCHEMA_VERSION: &str = "1.1";
 
 pub use crate::verdict::{Basis, Verdict};
-
-/// Which basis a rule's groups are judged on.
-pub fn basis_of(spec: &RuleSpec) -> Basis {
-    match spec {
-        RuleSpec::Coverage(c) if c.unit == Unit::Merchant => Basis::Census,
-        RuleSpec::Exclusivity(_) | RuleSpec::Concentration(_) => Basis::Census,
-        _ => Basis::Sample,
-    }
-}
-
-/// The family-wise error rate of a sample-based rule.
-pub fn alpha_of(spec: &RuleSpec) -> Option<f64> {
-    match spec {
-        RuleSpec::Coverage(c) if c.unit == Unit::Session => Some(c.alpha),
-        RuleSpec::Acceptance(a) => Some(a.alpha),
-        RuleSpec::Reciprocity(r) => Some(r.alpha),
-        RuleSpec::Parity(p) => Some(p.alpha),
-        _ => None,
-    }
-}
 
 /// One breakdown group of a rule (a platform, a city cell, ...).
 #[derive(Debug, Clone, Serialize)]
@@ -164,6 +143,39 @@ fn float(v: f64) -> Value {
     }
 }
 
+/// How the report draws a finding; set by the rule's kind, so the report
+/// needs no knowledge of kinds and never reads meaning out of prose.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Presentation {
+    /// The groups in a table, nothing more.
+    #[default]
+    Table,
+    /// Bars of a share, or a ratio to the platform's own provider, per group
+    /// against the target; `unit` is what is counted ("merchants").
+    Coverage { ratio: bool, unit: &'static str, provider: String, merchant_list: bool },
+    /// A success matrix (app × issuer) per region.
+    Recognition { regions: Vec<String>, providers: Vec<String> },
+    /// Provider pairs per region that must work alike both ways.
+    Pairs,
+    /// Merchants offering only their platform's own provider.
+    Merchants,
+    /// Provider shares per group, screened by HHI or by the Art. 24 presumption.
+    Shares { dominance: bool },
+    /// Each rival against the platform's own provider, per platform.
+    Forest { ratio: bool, unit: MetricUnit, threshold: String },
+}
+
+/// How a compared metric's values read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricUnit {
+    /// A rate, shown in percent with one decimal.
+    Percent,
+    /// A small rate (fees), in percent with two decimals.
+    FinePercent,
+    /// Milliseconds.
+    Millis,
+}
+
 /// Where the complete list of offenders is.
 #[derive(Debug, Clone, Serialize)]
 pub struct Evidence {
@@ -195,6 +207,9 @@ pub struct Finding {
     /// Rows of evidence, written to `evidence/<rule>.csv`; not serialised here.
     #[serde(skip)]
     pub evidence_table: Option<EvidenceTable>,
+    /// How the report draws the finding.
+    #[serde(skip)]
+    pub presentation: Presentation,
 }
 
 /// The offending rows of a finding, as a table.
@@ -206,12 +221,12 @@ pub struct EvidenceTable {
 
 impl Finding {
     /// A finding for a rule whose data lacks what it needs.
-    pub fn not_evaluable(rule: &Rule, reason: String) -> Finding {
+    pub fn not_evaluable<S: SpecInfo>(rule: &Rule<S>, reason: String) -> Finding {
         Finding::new(rule, Verdict::NotEvaluable, reason, None, None, String::new(), Vec::new())
     }
 
-    pub fn new(
-        rule: &Rule,
+    pub fn new<S: SpecInfo>(
+        rule: &Rule<S>,
         verdict: Verdict,
         message: String,
         value: Option<f64>,
@@ -230,11 +245,12 @@ impl Finding {
             threshold,
             threshold_text,
             engineering_default: rule.engineering_default,
-            basis: basis_of(&rule.spec),
-            alpha: alpha_of(&rule.spec),
+            basis: rule.spec.basis(),
+            alpha: rule.spec.alpha(),
             groups,
             evidence: None,
             evidence_table: None,
+            presentation: Presentation::Table,
         }
     }
 }

@@ -84,6 +84,33 @@ fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
     h
 }
 
+/// The `p` quantile of Student's t with `df` degrees of freedom, by bisection
+/// on its distribution function P(T > x) = I_{df/(df+x²)}(df/2, 1/2) / 2.
+pub fn t_quantile(p: f64, df: f64) -> f64 {
+    if !(0.0..1.0).contains(&p) || p == 0.0 || df <= 0.0 {
+        return f64::NAN;
+    }
+    if p < 0.5 {
+        return -t_quantile(1.0 - p, df);
+    }
+    let upper = |x: f64| 0.5 * beta_inc(df / 2.0, 0.5, df / (df + x * x));
+    let target = 1.0 - p;
+    let mut hi = 1.0;
+    while upper(hi) > target && hi < 1e12 {
+        hi *= 2.0;
+    }
+    let mut lo = 0.0;
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if upper(mid) > target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
 /// The exact (Clopper–Pearson) bounds for `successes` of `n`, each with error
 /// `tail`: the p at which P(X ≥ x) = tail (lower) and P(X ≤ x) = tail
 /// (upper), found by bisection on the incomplete beta function.
@@ -606,6 +633,17 @@ mod tests {
         let (lo, hi) = newcombe(9, 10, 3, 10, Z95).unwrap();
         assert!(close(lo, 0.170_523, 1e-6) && close(hi, 0.809_018, 1e-6), "{lo} {hi}");
         assert_eq!(newcombe(1, 0, 1, 2, Z95), None);
+    }
+
+    #[test]
+    fn t_quantiles_known_answers() {
+        // Tables of Student's t: t(0.975, 10) = 2.228139, t(0.95, 5) = 2.015048,
+        // t(0.995, 3) = 5.840909; large df tends to the normal.
+        assert!(close(t_quantile(0.975, 10.0), 2.228_139, 1e-6));
+        assert!(close(t_quantile(0.95, 5.0), 2.015_048, 1e-6));
+        assert!(close(t_quantile(0.995, 3.0), 5.840_909, 1e-6));
+        assert!(close(t_quantile(0.025, 10.0), -2.228_139, 1e-6));
+        assert!(close(t_quantile(0.975, 1e6), Z95, 1e-5));
     }
 
     #[test]

@@ -72,7 +72,7 @@ fn run(rulebook: &str, txns: Option<(&str, Vec<String>)>, checkout: Vec<String>)
         write(dir.path(), "transactions.csv", TXN_HEADER, &[]);
     }
     write(dir.path(), "checkout.csv", CHECKOUT_HEADER, &checkout);
-    let rb = hutong::rulebook::parse("test.toml", rulebook).unwrap();
+    let rb = hutong::engine::kinds::parse("test.toml", rulebook).unwrap();
     let spec = InputSpec { data: Some(dir.path().to_path_buf()), ..Default::default() };
     let inputs = ingest::open(&spec, IngestOptions::default()).unwrap();
     audit(&rb, &inputs, &dir.path().join("out"), "2021-01-01T00:00:00Z".into(), vec![], None).unwrap()
@@ -357,13 +357,13 @@ fn relative_coverage_on_two_sessions_is_inconclusive() {
 
 #[test]
 fn every_input_file_is_scanned_once_for_all_rules() {
-    let rb = hutong::rulebook::load(Path::new("rules/cn-interconnection-2021.toml")).unwrap();
+    let rb = hutong::engine::kinds::load(Path::new("rules/cn-interconnection-2021.toml")).unwrap();
     let spec = InputSpec { data: Some("testdata/sample".into()), ..Default::default() };
     let inputs = ingest::open(&spec, IngestOptions::default()).unwrap();
     let taxonomy = std::sync::Arc::new(hutong::rulebook::Taxonomy::new(&rb).unwrap());
     let ctx = hutong::engine::Context { rulebook: &rb, taxonomy, inputs: &inputs };
     let plan = hutong::engine::explain(&ctx, vec![]).unwrap();
-    // 12 rules, label counts and merchant names share three scans: one per file.
+    // 13 rules, label counts and merchant names share three scans: one per file.
     for file in ["transactions.csv", "checkout.csv", "merchants.csv"] {
         let scans = plan.lines().filter(|l| l.contains("SCAN [") && l.contains(file)).count();
         assert_eq!(scans, 1, "{file}:\n{plan}");

@@ -55,6 +55,8 @@ struct Knobs {
     jd_unionpay_surcharge: Option<f64>,
     /// Xi'an UnionPay → Alipay has no scans; Shenzhen WeChat → UnionPay succeeds 20%.
     dead_and_missing_cells: bool,
+    /// jd: the merchant fee rate on UnionPay payments (others 0.6%).
+    jd_unionpay_fee: Option<f64>,
 }
 
 /// Standard normal deviate (Box–Muller).
@@ -152,9 +154,14 @@ fn simulate(dir: &Path, seed: u64, k: Knobs) {
                 (_, Some(_)) if *platform == "meituan" && p == own => (5000, 0.01, 1.0),
                 _ => (300 + 40 * pi + rng.random_range(0..200), 0.01, 1.0),
             };
+            let fee_rate = match k.jd_unionpay_fee {
+                Some(r) if *platform == "jd" && *p == "unionpay" => r,
+                _ => 0.006,
+            };
             for _ in 0..n {
                 txn += 1;
                 let m = rng.random_range(0..merchants);
+                let amount: f64 = rng.random_range(1.0..300.0);
                 let (status, code) = if rng.random_bool(technical) {
                     ("failed", ["PAYERROR", "SYSTEMERROR"][rng.random_range(0..2)])
                 } else if rng.random_bool(0.01) {
@@ -163,14 +170,15 @@ fn simulate(dir: &Path, seed: u64, k: Knobs) {
                     ("success", "")
                 };
                 let latency = (slow * (5.5 + 0.4 * normal(&mut rng)).exp()).round() as i64;
+                // Fees on successful payments only, rounded to the fen.
+                let fee = if status == "success" { format!("{:.2}", amount * fee_rate) } else { String::new() };
                 let _ = writeln!(
                     tx,
-                    "T{txn},{},{platform},online,checkout,{},{},{},,,{:.2},{status},{code},{latency},,,",
+                    "T{txn},{},{platform},online,checkout,{},{},{},,,{amount:.2},{status},{code},{latency},{fee},,",
                     ts(&mut rng),
                     mids[m],
                     region(m),
                     label(p, &mut rng),
-                    rng.random_range(1.0..300.0),
                 );
             }
         }
@@ -234,7 +242,7 @@ fn fair_logs_never_fail_a_compliance_rule() {
         }
         assert_eq!(code, Some(0), "seed {seed}");
     }
-    assert_eq!(evaluations, 9 * 10);
+    assert_eq!(evaluations, 9 * 11);
     assert!(fails.is_empty(), "{fails:#?}");
 }
 
@@ -248,6 +256,7 @@ fn planted_breaches_of_realistic_size_are_found() {
         meituan_unionpay_slow: Some((700, 1.6)),
         jd_unionpay_surcharge: Some(0.10),
         dead_and_missing_cells: true,
+        jd_unionpay_fee: Some(0.009),
     };
     simulate(data.path(), 42, knobs);
     let (code, v) = audit(data.path(), out.path(), &[]);
@@ -297,6 +306,10 @@ fn planted_breaches_of_realistic_size_are_found() {
             "provider_a=wechat_pay,provider_b=unionpay,region=440300"
         ]
     );
+
+    // Merchants pay 0.9% instead of 0.6% on UnionPay payments at jd.
+    let f = finding(&v, "CN-ND-06");
+    assert_eq!(groups_with(f, "fail"), ["platform=jd,provider=unionpay"]);
 
     // Nothing else is accused.
     for id in ["CN-PL-02", "CN-PL-03", "CN-ND-05"] {

@@ -370,7 +370,7 @@ fn both(txns: &[Txn], opts: &[Opt]) -> (BTreeMap<String, Values>, BTreeMap<Strin
     }
     std::fs::write(dir.path().join("transactions.csv"), t).unwrap();
     std::fs::write(dir.path().join("checkout.csv"), c).unwrap();
-    let rb = hutong::rulebook::parse("naive.toml", RULEBOOK).unwrap();
+    let rb = hutong::engine::kinds::parse("naive.toml", RULEBOOK).unwrap();
     let spec = InputSpec { data: Some(dir.path().to_path_buf()), ..Default::default() };
     let inputs = ingest::open(&spec, IngestOptions::default()).unwrap();
     let report = audit(&rb, &inputs, &dir.path().join("out"), "t".into(), vec![], None).unwrap();

@@ -17,7 +17,7 @@ fn sample_audit_reports_every_planted_violation() {
     assert_eq!(code, Some(1));
     assert_eq!(v["schema_version"], "1.1");
     assert_eq!(v["generated_at"], "2023-11-14T22:13:20Z");
-    assert_eq!(v["summary"]["fail"], 12);
+    assert_eq!(v["summary"]["fail"], 13);
 
     // exclusive-merchants: 12 taobao merchants offer only Alipay.
     let f = finding(&v, "CN-PL-03");
@@ -82,6 +82,14 @@ fn sample_audit_reports_every_planted_violation() {
             "platform=meituan,provider=wechat_pay"
         ]
     );
+
+    // rival-fee: jd merchants pay 1.0% on UnionPay against 0.6% on JD Pay,
+    // compared within each merchant that takes both.
+    let f = finding(&v, "CN-ND-06");
+    assert_eq!(groups_with(f, "fail"), ["platform=jd,provider=unionpay"]);
+    let g = group(f, "platform=jd,provider=unionpay");
+    assert!((g["value"].as_f64().unwrap() - 0.004).abs() < 1e-5, "{g}");
+    assert_eq!(groups_with(f, "inconclusive"), Vec::<String>::new());
 
     // one-way (Shenzhen WeChat -> UnionPay) and dead-cell (Xi'an UnionPay -> Alipay, no scans).
     let f = finding(&v, "CN-IO-01");

@@ -9,14 +9,14 @@ use anyhow::bail;
 use super::{ingest_options, input_spec};
 use crate::audit::{audit, datasets_needed, generated_at};
 use crate::cli::{AuditArgs, TextOrJson};
+use crate::engine::kinds;
 use crate::findings::{Finding, Report, Verdict};
 use crate::ingest;
 use crate::output::check_out_dir;
-use crate::rulebook;
 
 pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
     let progress = crate::progress::Progress::new(args.quiet || args.format == TextOrJson::Json);
-    let rb = rulebook::load(&args.rules)?;
+    let rb = kinds::load(&args.rules)?;
     if !args.quiet {
         for w in &rb.warnings {
             eprint!("{w}");

@@ -5,14 +5,15 @@ use std::fmt::Write as _;
 
 use crate::cli::RulesCommand;
 use crate::engine::explain::{criteria, parameters};
-use crate::rulebook::{self, Rule, RulebookError};
+use crate::engine::kinds::{self, Rule};
+use crate::rulebook::{RulebookError, SpecInfo};
 
 pub fn run_cli(cmd: &RulesCommand) -> anyhow::Result<u8> {
     match cmd {
         RulesCommand::Check { files } => {
             let mut bad = 0;
             for f in files {
-                match rulebook::load(f) {
+                match kinds::load(f) {
                     Ok(rb) => {
                         for w in &rb.warnings {
                             eprint!("{w}");
@@ -43,7 +44,7 @@ pub fn run_cli(cmd: &RulesCommand) -> anyhow::Result<u8> {
             Ok(if bad > 0 { 2 } else { 0 })
         }
         RulesCommand::List { file } => {
-            let rb = rulebook::load(file)?;
+            let rb = kinds::load(file)?;
             println!(
                 "{} {} ({}, effective {})",
                 rb.meta.title, rb.meta.version, rb.meta.jurisdiction, rb.meta.effective
@@ -54,7 +55,7 @@ pub fn run_cli(cmd: &RulesCommand) -> anyhow::Result<u8> {
             Ok(0)
         }
         RulesCommand::Explain { file, rule } => {
-            let rb = rulebook::load(file)?;
+            let rb = kinds::load(file)?;
             let Some(r) = rb.rule(rule) else {
                 let ids: Vec<&str> = rb.rules.iter().map(|r| r.id.as_str()).collect();
                 anyhow::bail!("no rule `{rule}` in {}; rules: {}", file.display(), ids.join(", "));

@@ -2,20 +2,16 @@
 //! validated scans, runs all plans of a rulebook together on the streaming
 //! engine, then turns the small aggregated results into findings.
 //!
-//! A rule kind is one module with two functions: `plans` (what to aggregate)
-//! and `evaluate` (verdicts from the aggregates, through the shared protocol
-//! in `crate::verdict`).
+//! Each rule kind is one unit in `kinds` (its parameters, reading, plans,
+//! evaluation through the shared protocol in `crate::verdict`, words and
+//! drawing); this module holds what they share: the context rules are
+//! compiled against, label mapping, and running every plan in one pass.
 
-mod acceptance;
-mod concentration;
-mod coverage;
-mod exclusivity;
 pub mod explain;
-mod parity;
-mod reciprocity;
+pub mod kinds;
 mod util;
 
-pub use parity::metric_words;
+pub use kinds::{Rule, RuleSpec, Rulebook};
 
 use std::sync::Arc;
 
@@ -27,7 +23,7 @@ use std::collections::BTreeMap;
 use crate::contract::Dataset;
 use crate::findings::{Finding, UnmappedLabel};
 use crate::ingest::{DatasetInput, Inputs};
-use crate::rulebook::{Rule, RuleSpec, Rulebook, Taxonomy};
+use crate::rulebook::Taxonomy;
 
 /// Everything rules are compiled against.
 pub struct Context<'a> {
@@ -48,7 +44,7 @@ const MAPPED: &[(Dataset, &str, &str)] = &[
 ];
 
 impl Context<'_> {
-    fn input(&self, ds: Dataset) -> Result<&DatasetInput, NotEvaluable> {
+    pub(crate) fn input(&self, ds: Dataset) -> Result<&DatasetInput, NotEvaluable> {
         self.inputs.get(ds).ok_or_else(|| format!("no {ds} data was given"))
     }
 
@@ -67,7 +63,7 @@ impl Context<'_> {
 
     /// The rows a rule sees: its dataset's accepted rows, filtered by `where`,
     /// provided every column it needs is present.
-    fn rule_frame(&self, rule: &Rule, ds: Dataset, needs: &[&str]) -> Result<LazyFrame, NotEvaluable> {
+    pub(crate) fn rule_frame(&self, rule: &Rule, ds: Dataset, needs: &[&str]) -> Result<LazyFrame, NotEvaluable> {
         let input = self.input(ds)?;
         let mut missing: Vec<String> = needs.iter().filter(|c| !input.has_column(c)).map(|c| c.to_string()).collect();
         let mut frame = self.base(ds)?;
@@ -94,7 +90,7 @@ impl Context<'_> {
 pub(crate) type StrFn = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// Maps each string through `f`, once per distinct value in a batch.
-fn map_strings(e: Expr, f: StrFn) -> Expr {
+pub(crate) fn map_strings(e: Expr, f: StrFn) -> Expr {
     e.map(
         move |c: Column| {
             let ca = c.str()?;
@@ -157,28 +153,6 @@ enum Compiled {
     NotEvaluable(NotEvaluable),
 }
 
-fn plans_for(rule: &Rule, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
-    match &rule.spec {
-        RuleSpec::Coverage(spec) => coverage::plans(rule, spec, ctx),
-        RuleSpec::Acceptance(_) => acceptance::plans(rule, ctx),
-        RuleSpec::Reciprocity(_) => reciprocity::plans(rule, ctx),
-        RuleSpec::Exclusivity(_) => exclusivity::plans(rule, ctx),
-        RuleSpec::Concentration(spec) => concentration::plans(rule, spec, ctx),
-        RuleSpec::Parity(spec) => parity::plans(rule, spec, ctx),
-    }
-}
-
-fn evaluate(rule: &Rule, ctx: &Context, frames: Vec<DataFrame>, seen: &Seen) -> anyhow::Result<Finding> {
-    match &rule.spec {
-        RuleSpec::Coverage(spec) => coverage::evaluate(rule, spec, ctx, frames),
-        RuleSpec::Acceptance(spec) => acceptance::evaluate(rule, spec, frames),
-        RuleSpec::Reciprocity(spec) => reciprocity::evaluate(rule, spec, frames),
-        RuleSpec::Exclusivity(spec) => exclusivity::evaluate(rule, spec, ctx, frames, seen),
-        RuleSpec::Concentration(spec) => concentration::evaluate(rule, spec, frames),
-        RuleSpec::Parity(spec) => parity::evaluate(rule, spec, ctx, frames, seen),
-    }
-}
-
 /// Merchant names and regions from the merchants dataset, for evidence.
 pub type Names = std::collections::HashMap<String, (String, String)>;
 
@@ -206,7 +180,7 @@ fn compile(ctx: &Context, extra: Vec<LazyFrame>) -> Plan {
     let mut plans: Vec<LazyFrame> = Vec::new();
     let mut compiled = Vec::new();
     for rule in &ctx.rulebook.rules {
-        match plans_for(rule, ctx) {
+        match rule.spec.plans(rule, ctx) {
             Ok(p) => {
                 compiled.push(Compiled::Plans(plans.len(), p.len()));
                 plans.extend(p);
@@ -262,11 +236,15 @@ pub fn run(ctx: &Context, extra: Vec<LazyFrame>) -> anyhow::Result<Outcome> {
     let mut findings = Vec::new();
     for (rule, c) in ctx.rulebook.rules.iter().zip(compiled) {
         let finding = match c {
-            Compiled::NotEvaluable(reason) => Finding::not_evaluable(rule, format!("Not evaluable: {reason}.")),
+            Compiled::NotEvaluable(reason) => {
+                let mut f = Finding::not_evaluable(rule, format!("Not evaluable: {reason}."));
+                f.presentation = rule.spec.presentation();
+                f
+            }
             Compiled::Plans(start, len) => {
                 let fr: Vec<DataFrame> =
                     frames[start..start + len].iter_mut().map(|f| f.take().unwrap_or_default()).collect();
-                evaluate(rule, ctx, fr, &seen).with_context(|| format!("evaluating rule {}", rule.id))?
+                rule.spec.evaluate(rule, ctx, fr, &seen).with_context(|| format!("evaluating rule {}", rule.id))?
             }
         };
         findings.push(finding);

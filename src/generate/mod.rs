@@ -99,6 +99,8 @@ struct Arm {
     cancel_permille: u32,
     cancel_debt: u32,
     latency: (u32, u32),
+    /// Merchant fee rate in basis points of the amount.
+    fee_bp: u32,
 }
 
 enum ArmKind {
@@ -247,6 +249,7 @@ fn make_arms(cfg: &Config) -> Vec<Arm> {
     for (pi, p) in PLATFORMS.iter().enumerate() {
         for provider in p.own.iter().copied().chain(p.rivals.iter().copied()) {
             let failing = plant(Plant::FailingRival) && p.id == "tmall" && provider.id == WECHAT.id;
+            let dear = plant(Plant::RivalFee) && p.id == "jd" && provider.id == UNIONPAY.id;
             let slow = plant(Plant::SlowRival) && p.id == "meituan" && provider.id == UNIONPAY.id;
             arms.push(Arm {
                 kind: ArmKind::Online { platform: pi, provider },
@@ -256,6 +259,7 @@ fn make_arms(cfg: &Config) -> Vec<Arm> {
                 cancel_permille: 10,
                 cancel_debt: 0,
                 latency: if slow { (250, 750) } else { (150, 450) },
+                fee_bp: if dear { 100 } else { 60 },
             });
         }
         arms.push(Arm {
@@ -266,6 +270,7 @@ fn make_arms(cfg: &Config) -> Vec<Arm> {
             cancel_permille: 10,
             cancel_debt: 0,
             latency: (150, 450),
+            fee_bp: 60,
         });
         arms.push(Arm {
             kind: ArmKind::Unmapped { platform: pi },
@@ -275,6 +280,7 @@ fn make_arms(cfg: &Config) -> Vec<Arm> {
             cancel_permille: 0,
             cancel_debt: 0,
             latency: (150, 450),
+            fee_bp: 60,
         });
     }
     let offline = |region, app, issuer, quota, failure_permille| Arm {
@@ -285,6 +291,7 @@ fn make_arms(cfg: &Config) -> Vec<Arm> {
         cancel_permille: 0,
         cancel_debt: 0,
         latency: (100, 400),
+        fee_bp: 38,
     };
     for region in PILOT_REGIONS {
         for app in MAJORS {
@@ -344,6 +351,8 @@ fn make_txn(
         wallet_app: "",
         code_issuer: "",
         amount_fen,
+        // Fees are charged on successful payments, in whole fen.
+        fee_fen: if failure.is_none() { (amount_fen * u64::from(arm.fee_bp) + 5_000) / 10_000 } else { 0 },
         failure,
         latency,
         discount_fen: 0,

@@ -94,12 +94,14 @@ pub enum Plant {
     /// On meituan, the platform funds a discount on Meituan Pay in 30% of
     /// sessions and never on a rival.
     OwnDiscount,
+    /// On jd, merchants pay a 1.0% fee on UnionPay payments (0.6% otherwise).
+    RivalFee,
     /// A handful of malformed rows in each dataset, to exercise row accounting.
     DirtyRows,
 }
 
 impl Plant {
-    pub const ALL: [Plant; 10] = [
+    pub const ALL: [Plant; 11] = [
         Plant::ExclusiveMerchants,
         Plant::LowUnionpayCoverage,
         Plant::FoldedRivals,
@@ -109,6 +111,7 @@ impl Plant {
         Plant::FailingRival,
         Plant::RivalSurcharge,
         Plant::OwnDiscount,
+        Plant::RivalFee,
         Plant::DirtyRows,
     ];
 
@@ -123,6 +126,7 @@ impl Plant {
             Plant::FailingRival => "failing-rival",
             Plant::RivalSurcharge => "rival-surcharge",
             Plant::OwnDiscount => "own-discount",
+            Plant::RivalFee => "rival-fee",
             Plant::DirtyRows => "dirty-rows",
         }
     }
@@ -158,7 +162,7 @@ mod tests {
 
     #[test]
     fn plant_lists() {
-        assert_eq!(Plant::parse_list("all").unwrap().len(), 10);
+        assert_eq!(Plant::parse_list("all").unwrap().len(), 11);
         assert_eq!(Plant::parse_list("none").unwrap(), vec![]);
         assert_eq!(Plant::parse_list("one-way, dead-cell,one-way").unwrap(), vec![Plant::OneWay, Plant::DeadCell]);
         assert!(Plant::parse_list("bogus").unwrap_err().contains("unknown plant `bogus`"));

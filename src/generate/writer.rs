@@ -31,6 +31,8 @@ pub struct TxnRow {
     pub amount_fen: u64,
     /// The failure code of a failed payment; `None` for a success.
     pub failure: Option<&'static str>,
+    /// The merchant's fee for a successful payment, in fen.
+    pub fee_fen: u64,
     pub latency: u32,
     pub discount_fen: u64,
     pub funder: &'static str,
@@ -160,7 +162,7 @@ impl Writers {
                         Some(code) => format!("failed,{code}"),
                         None => "success,".to_string(),
                     };
-                    let fee = if r.channel == "online" { "0.006" } else { "0.0038" };
+                    let fee = if r.failure.is_none() { yuan(r.fee_fen) } else { String::new() };
                     use std::fmt::Write as _;
                     let _ = writeln!(
                         line,
@@ -401,7 +403,7 @@ fn txn_frame(rows: &[TxnRow], info: &[(String, &'static str)]) -> PolarsResult<D
             Column::new("latency_ms".into(), rows.iter().map(|r| i64::from(r.latency)).collect::<Vec<_>>()),
             Column::new(
                 "fee".into(),
-                rows.iter().map(|r| if r.channel == "online" { 0.006 } else { 0.0038 }).collect::<Vec<_>>(),
+                rows.iter().map(|r| r.failure.is_none().then(|| r.fee_fen as f64 / 100.0)).collect::<Vec<_>>(),
             ),
             Column::new(
                 "discount".into(),

@@ -21,7 +21,7 @@ pub const ROW: &str = "__row";
 pub const REASON: &str = "__reason";
 
 /// Money columns, scaled by `--amount-unit fen`.
-const AMOUNTS: [&str; 3] = ["amount", "discount", "surcharge"];
+const AMOUNTS: [&str; 4] = ["amount", "discount", "surcharge", "fee"];
 
 /// The polars type a contract column has after validation.
 pub fn typed_dtype(kind: Kind) -> DataType {

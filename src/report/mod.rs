@@ -9,8 +9,8 @@ use std::path::Path;
 use anyhow::Context as _;
 use tera::Tera;
 
+use crate::engine::Rulebook;
 use crate::findings::Report;
-use crate::rulebook::Rulebook;
 
 /// The templates compiled into the binary; `--templates DIR` overrides any of them by name.
 const TEMPLATES: &[(&str, &str)] = &[

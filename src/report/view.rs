@@ -8,10 +8,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::charts::{self, BarChart, Heatmap};
+use crate::engine::{Rule, Rulebook};
 use crate::findings::Report;
 use crate::findings::{Finding, Group, Verdict};
-use crate::rulebook::model::Metric;
-use crate::rulebook::{RuleSpec, Rulebook, Severity};
+use crate::findings::{MetricUnit, Presentation};
+use crate::rulebook::Severity;
 
 /// How many offending rows a table shows before pointing to the evidence file.
 pub const TABLE_CAP: usize = 200;
@@ -288,20 +289,22 @@ pub fn build(report: &Report, rb: &Rulebook) -> View {
         rules: rb.rules.iter().map(rule_view).collect(),
         command: report.command.join(" "),
     };
-    let reciprocity: Vec<&Finding> = findings.iter().filter(|f| f.kind == "reciprocity").collect();
+    // Pair findings mark the matrices' cells that work one way only.
+    let pairs: Vec<&Finding> = findings.iter().filter(|f| f.presentation == Presentation::Pairs).collect();
     for f in findings {
-        let Some(rule) = rb.rule(&f.rule_id) else { continue };
-        match &rule.spec {
-            RuleSpec::Coverage(c) => {
-                view.coverage.push(coverage(f, c.relative, c.unit == crate::rulebook::model::Unit::Merchant, rb))
+        match &f.presentation {
+            Presentation::Coverage { ratio, merchant_list, .. } => {
+                view.coverage.push(coverage(f, *ratio, *merchant_list, rb))
             }
-            RuleSpec::Acceptance(a) => view.recognition.push(acceptance(f, &a.regions, &a.providers, &reciprocity)),
-            RuleSpec::Reciprocity(_) => view.recognition.push(reciprocity_section(f)),
-            RuleSpec::Exclusivity(_) => view.exclusivity.push(exclusivity(f)),
-            RuleSpec::Concentration(_) => view.concentration.push(concentration(f, rb)),
-            RuleSpec::Parity(p) => {
-                view.parity.push(parity(f, p.threshold.is_ratio(), p.metric == Metric::P95Latency, rb))
+            Presentation::Recognition { regions, providers } => {
+                view.recognition.push(acceptance(f, regions, providers, &pairs))
             }
+            Presentation::Pairs => view.recognition.push(reciprocity_section(f)),
+            Presentation::Merchants => view.exclusivity.push(exclusivity(f)),
+            Presentation::Shares { .. } => view.concentration.push(concentration(f, rb)),
+            Presentation::Forest { ratio, unit, .. } => view.parity.push(parity(f, *ratio, *unit, rb)),
+            // A finding without a drawing is still in the glance table.
+            Presentation::Table => {}
         }
     }
     view
@@ -352,19 +355,18 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
     let fails: Vec<&Group> = f.groups.iter().filter(|g| g.verdict == Verdict::Fail).collect();
     let evaluable = f.groups.iter().filter(|g| g.verdict != Verdict::NotEvaluable).count();
     let threshold = f.threshold.unwrap_or(0.0);
-    let (headline, gap) = match f.kind {
-        "coverage" => {
-            let relative = f.threshold_text.starts_with("ratio");
+    let (headline, gap) = match &f.presentation {
+        Presentation::Coverage { ratio, unit, provider, .. } => {
+            let relative = *ratio;
             let headline = match f.value {
                 Some(v) if relative => format!("lowest ratio {v:.2} (target ≥ {threshold})"),
                 Some(v) => format!("lowest share {} (target ≥ {})", pct(v), pct(threshold)),
                 None => "no data".into(),
             };
-            let unit = if f.message.contains("session") { "sessions" } else { "merchants" };
             let gap = fails
                 .iter()
                 .map(|g| {
-                    let prov = if g.key.contains_key("provider") { key(g, "provider") } else { provider_of(f, rb) };
+                    let prov = if g.key.contains_key("provider") { key(g, "provider") } else { provider.clone() };
                     let target = if relative {
                         format!("{threshold}× {}", name(&text(g, "reference_provider")))
                     } else {
@@ -381,7 +383,7 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
                 .join("; ");
             (headline, gap)
         }
-        "acceptance" => (
+        Presentation::Recognition { .. } => (
             format!("{} of {} city cells not live", fails.len(), f.groups.len()),
             fails
                 .iter()
@@ -396,13 +398,13 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
                 .collect::<Vec<_>>()
                 .join("; "),
         ),
-        "reciprocity" => (
-            format!("{} of {} pairs one-way", fails.len(), f.groups.len()),
+        Presentation::Pairs => (
+            format!("{} of {} pairs not alike both ways", fails.len(), f.groups.len()),
             fails
                 .iter()
                 .map(|g| {
                     format!(
-                        "{}: {} ↔ {} works one way",
+                        "{}: {} ↔ {} does not work alike both ways",
                         key(g, "region"),
                         name(&key(g, "provider_a")),
                         name(&key(g, "provider_b"))
@@ -411,7 +413,7 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
                 .collect::<Vec<_>>()
                 .join("; "),
         ),
-        "exclusivity" => (
+        Presentation::Merchants => (
             format!("{} exclusive merchants (allowed ≤ {threshold})", f.value.unwrap_or(0.0)),
             fails
                 .iter()
@@ -426,8 +428,8 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
                 .collect::<Vec<_>>()
                 .join("; "),
         ),
-        "concentration" => {
-            let dominance = f.threshold_text.starts_with("dominance");
+        Presentation::Shares { dominance } => {
+            let dominance = *dominance;
             let headline = if dominance {
                 format!("presumption met in {} of {} groups", fails.len(), evaluable)
             } else {
@@ -450,13 +452,13 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
                 .join("; ");
             (headline, gap)
         }
-        _ => {
-            let ratio = f.threshold_text.starts_with("ratio");
-            let headline = format!(
-                "worst {} (threshold {})",
-                compared(f.value, ratio),
-                f.threshold_text.split(',').next().unwrap_or("")
-            );
+        Presentation::Table => (
+            format!("{} of {} groups fail", fails.len(), f.groups.len()),
+            fails.iter().map(|g| g.key_text()).collect::<Vec<_>>().join("; "),
+        ),
+        Presentation::Forest { ratio, threshold, .. } => {
+            let ratio = *ratio;
+            let headline = format!("worst {} (threshold {threshold})", compared(f.value, ratio));
             let gap = fails
                 .iter()
                 .map(|g| {
@@ -479,13 +481,6 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
         gap
     };
     GlanceRow { head: Head::of(f), headline, gap }
-}
-
-fn provider_of(f: &Finding, rb: &Rulebook) -> String {
-    match rb.rule(&f.rule_id).map(|r| &r.spec) {
-        Some(RuleSpec::Coverage(c)) => c.providers.first().cloned().unwrap_or_default(),
-        _ => String::new(),
-    }
 }
 
 fn presumed(g: &Group, rb: &Rulebook) -> String {
@@ -726,7 +721,7 @@ fn concentration(f: &Finding, rb: &Rulebook) -> Section {
     s
 }
 
-fn parity(f: &Finding, ratio: bool, latency: bool, rb: &Rulebook) -> Section {
+fn parity(f: &Finding, ratio: bool, unit: MetricUnit, rb: &Rulebook) -> Section {
     let mut s = section(f);
     let threshold = f.threshold.unwrap_or(if ratio { 1.0 } else { 0.0 });
     let evaluable: Vec<&Group> = f.groups.iter().filter(|g| g.verdict != Verdict::NotEvaluable).collect();
@@ -767,10 +762,11 @@ fn parity(f: &Finding, ratio: bool, latency: bool, rb: &Rulebook) -> Section {
             ));
         }
     }
-    let metric_value = |v: Option<f64>| match v {
-        None => "—".to_string(),
-        Some(x) if latency => format!("{x:.0} ms"),
-        Some(x) => pct(x),
+    let metric_value = |v: Option<f64>| match (v, unit) {
+        (None, _) => "—".to_string(),
+        (Some(x), MetricUnit::Millis) => format!("{x:.0} ms"),
+        (Some(x), MetricUnit::FinePercent) => format!("{:.2}%", 100.0 * x),
+        (Some(x), MetricUnit::Percent) => pct(x),
     };
     let rows = f
         .groups
@@ -857,12 +853,12 @@ fn datasets(report: &Report) -> Vec<DatasetView> {
         .collect()
 }
 
-fn rule_view(r: &crate::rulebook::Rule) -> RuleView {
+fn rule_view(r: &Rule) -> RuleView {
     RuleView {
         id: r.id.clone(),
         anchor: format!("method-{}", r.id.to_ascii_lowercase()),
         title: r.title.clone(),
-        kind: r.spec.kind(),
+        kind: crate::rulebook::SpecInfo::kind(&r.spec),
         severity: r.severity.name(),
         filter: r.filter.as_ref().map(|f| f.text.clone()),
         parameters: crate::engine::explain::parameters(&r.spec).into_iter().map(|(k, v)| (k.to_string(), v)).collect(),

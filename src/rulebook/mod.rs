@@ -6,11 +6,14 @@ pub mod diag;
 pub mod filter;
 mod load;
 pub mod model;
+pub mod reader;
 pub mod taxonomy;
 
 use std::path::Path;
 
-pub use model::{Rule, RuleSpec, Rulebook, Severity};
+pub use load::KindTable;
+pub use model::{Rule, RuleHead, Rulebook, Severity, SpecInfo};
+pub use reader::Params;
 pub use taxonomy::Taxonomy;
 
 /// A rulebook that could not be loaded.
@@ -23,20 +26,20 @@ pub enum RulebookError {
     Invalid { path: String, rendered: String, count: usize, diagnostics: Vec<diag::Diagnostic> },
 }
 
-/// Reads and validates a rulebook file.
-pub fn load(path: &Path) -> Result<Rulebook, RulebookError> {
+/// Reads and validates a rulebook file with the given rule kinds.
+pub fn load<S>(path: &Path, kinds: &dyn KindTable<S>) -> Result<Rulebook<S>, RulebookError> {
     let shown = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|cause| RulebookError::Unreadable { path: shown.clone(), cause })?;
     let source = String::from_utf8(bytes).map_err(|e| RulebookError::Unreadable {
         path: shown.clone(),
         cause: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8: {e}")),
     })?;
-    parse(&shown, &source)
+    parse(&shown, &source, kinds)
 }
 
-/// Validates rulebook text; `path` is used in messages.
-pub fn parse(path: &str, source: &str) -> Result<Rulebook, RulebookError> {
-    load::parse(path, source).map_err(|d| RulebookError::Invalid {
+/// Validates rulebook text with the given rule kinds; `path` is used in messages.
+pub fn parse<S>(path: &str, source: &str, kinds: &dyn KindTable<S>) -> Result<Rulebook<S>, RulebookError> {
+    load::parse(path, source, kinds).map_err(|d| RulebookError::Invalid {
         path: path.to_string(),
         rendered: diag::render(path, source, &d.items),
         count: d.items.len(),

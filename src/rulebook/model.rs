@@ -115,272 +115,22 @@ impl FailureClass {
     }
 }
 
-/// What a coverage rule counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Unit {
-    Merchant,
-    Session,
-}
-
-/// How a concentration rule weighs transactions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Measure {
-    Count,
-    Amount,
-}
-
-/// The metric a parity rule compares between a rival and the affiliated provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    FailureRate,
-    P95Latency,
-    VisibleRate,
-    DefaultRate,
-    TopPositionRate,
-    SurchargeRate,
-    DiscountRate,
-}
-
-impl Metric {
-    pub const NAMES: [&'static str; 7] = [
-        "failure_rate",
-        "p95_latency",
-        "visible_rate",
-        "default_rate",
-        "top_position_rate",
-        "surcharge_rate",
-        "discount_rate",
-    ];
-
-    pub fn parse(s: &str) -> Option<Metric> {
-        Some(match s {
-            "failure_rate" => Metric::FailureRate,
-            "p95_latency" => Metric::P95Latency,
-            "visible_rate" => Metric::VisibleRate,
-            "default_rate" => Metric::DefaultRate,
-            "top_position_rate" => Metric::TopPositionRate,
-            "surcharge_rate" => Metric::SurchargeRate,
-            "discount_rate" => Metric::DiscountRate,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        Metric::NAMES[self as usize]
-    }
-
-    /// Whether the metric is a proportion (tested for significance) rather than a quantile.
-    pub fn is_rate(self) -> bool {
-        self != Metric::P95Latency
-    }
-
-    /// The contract column the metric needs beyond the basics.
-    pub fn column(self) -> &'static str {
-        match self {
-            Metric::FailureRate => "status",
-            Metric::P95Latency => "latency_ms",
-            Metric::VisibleRate => "folded",
-            Metric::DefaultRate => "is_default",
-            Metric::TopPositionRate => "position",
-            Metric::SurchargeRate => "surcharge",
-            Metric::DiscountRate => "discount",
-        }
-    }
-
-    /// Transactions for payment outcomes, checkout options for presentation.
-    pub fn dataset(self) -> crate::contract::Dataset {
-        match self {
-            Metric::FailureRate | Metric::P95Latency => crate::contract::Dataset::Transactions,
-            _ => crate::contract::Dataset::Checkout,
-        }
-    }
-}
-
-/// A parity threshold: how the rival's value may differ from the affiliated one.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Threshold {
-    /// rival / affiliated must be at least this.
-    MinRatio(f64),
-    /// rival / affiliated must be at most this.
-    MaxRatio(f64),
-    /// rival − affiliated must be at most this.
-    MaxDifference(f64),
-    /// rival − affiliated must be at least this.
-    MinDifference(f64),
-}
-
-impl Threshold {
-    pub fn is_ratio(self) -> bool {
-        matches!(self, Threshold::MinRatio(_) | Threshold::MaxRatio(_))
-    }
-
-    pub fn limit(self) -> f64 {
-        match self {
-            Threshold::MinRatio(v)
-            | Threshold::MaxRatio(v)
-            | Threshold::MaxDifference(v)
-            | Threshold::MinDifference(v) => v,
-        }
-    }
-
-    /// Whether `value` breaches the threshold.
-    pub fn breached(self, value: f64) -> bool {
-        match self {
-            Threshold::MinRatio(v) | Threshold::MinDifference(v) => value < v,
-            Threshold::MaxRatio(v) | Threshold::MaxDifference(v) => value > v,
-        }
-    }
-
-    pub fn describe(self) -> String {
-        match self {
-            Threshold::MinRatio(v) => format!("ratio >= {v}"),
-            Threshold::MaxRatio(v) => format!("ratio <= {v}"),
-            Threshold::MaxDifference(v) => format!("difference <= {v}"),
-            Threshold::MinDifference(v) => format!("difference >= {v}"),
-        }
-    }
-}
-
-/// Concentration check mode.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ConcentrationMode {
-    /// HHI must not exceed the maximum.
-    Hhi { max_hhi: f64 },
-    /// PRC Anti-Monopoly Law Art. 24 presumption must not be met.
-    Dominance,
-}
-
-/// Coverage: the share of units offering a provider (absolute), or a
-/// rival's session coverage over the affiliated provider's (relative).
-#[derive(Debug, Clone, Serialize)]
-pub struct CoverageSpec {
-    pub unit: Unit,
-    /// Providers whose coverage is measured.
-    pub providers: Vec<String>,
-    /// Relative form: rival coverage ÷ the affiliated provider's.
-    pub relative: bool,
-    /// Minimum share (absolute form) or minimum ratio (relative form).
-    pub min: f64,
-    /// Extra breakdown beyond platform (and provider): region.
-    pub by_region: bool,
-    /// Family-wise error rate for sampled units (sessions).
-    pub alpha: f64,
-}
-
-/// Bar-code mutual recognition: every required cell live.
-#[derive(Debug, Clone, Serialize)]
-pub struct AcceptanceSpec {
-    pub regions: Vec<String>,
-    pub providers: Vec<String>,
-    pub min_attempts: u64,
-    pub min_success: f64,
-    pub alpha: f64,
-}
-
-/// Reciprocity: the two directions of each pair succeed alike.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReciprocitySpec {
-    pub regions: Vec<String>,
-    pub providers: Vec<String>,
-    /// The largest tolerated gap between the directions' success rates.
-    pub max_gap: f64,
-    pub alpha: f64,
-}
-
-/// Exclusivity: merchants whose checkout offered only the platform's own provider.
-#[derive(Debug, Clone, Serialize)]
-pub struct ExclusivitySpec {
-    pub max_merchants: u64,
-    /// A merchant is judged only with at least this many sessions.
-    pub min_sessions: u64,
-}
-
-/// Concentration: HHI or the Art. 24 dominance presumption.
-#[derive(Debug, Clone, Serialize)]
-pub struct ConcentrationSpec {
-    pub by: Vec<String>,
-    pub measure: Measure,
-    pub mode: ConcentrationMode,
-    /// Above this share of unmapped weight in a group its verdict is inconclusive.
-    pub max_unmapped: f64,
-}
-
-/// Which failures a failure-rate parity rule counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FailureScope {
-    All,
-    Technical,
-}
-
-/// Parity: a metric for each rival against the platform's affiliated provider.
-#[derive(Debug, Clone, Serialize)]
-pub struct ParitySpec {
-    pub metric: Metric,
-    pub rivals: Vec<String>,
-    pub threshold: Threshold,
-    pub alpha: f64,
-    pub min_n: u64,
-    /// failure_rate only: which failures count.
-    pub failures: FailureScope,
-    /// surcharge_rate / discount_rate only: count only those funded by this party.
-    pub funded_by: Option<String>,
-}
-
-/// Kind-specific rule parameters.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum RuleSpec {
-    Coverage(CoverageSpec),
-    Acceptance(AcceptanceSpec),
-    Reciprocity(ReciprocitySpec),
-    Exclusivity(ExclusivitySpec),
-    Concentration(ConcentrationSpec),
-    Parity(ParitySpec),
-}
-
-/// The dataset a rule kind reads; parity depends on its metric. `None` for an
-/// unknown kind or a parity rule without a known metric.
-pub fn kind_dataset(kind: &str, metric: Option<Metric>) -> Option<crate::contract::Dataset> {
-    use crate::contract::Dataset;
-    match kind {
-        "coverage" | "exclusivity" => Some(Dataset::Checkout),
-        "acceptance" | "reciprocity" | "concentration" => Some(Dataset::Transactions),
-        "parity" => metric.map(Metric::dataset),
-        _ => None,
-    }
-}
-
-impl RuleSpec {
+/// What the rulebook and the findings need to know of a rule's kind and
+/// parameters, whatever the kind; the engine's registry implements it.
+pub trait SpecInfo {
+    /// The kind's name (`kind = "..."`).
+    fn kind(&self) -> &'static str;
     /// The dataset the rule reads.
-    pub fn dataset(&self) -> crate::contract::Dataset {
-        let metric = match self {
-            RuleSpec::Parity(p) => Some(p.metric),
-            _ => None,
-        };
-        kind_dataset(self.kind(), metric).unwrap_or(crate::contract::Dataset::Transactions)
-    }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            RuleSpec::Coverage(_) => "coverage",
-            RuleSpec::Acceptance(_) => "acceptance",
-            RuleSpec::Reciprocity(_) => "reciprocity",
-            RuleSpec::Exclusivity(_) => "exclusivity",
-            RuleSpec::Concentration(_) => "concentration",
-            RuleSpec::Parity(_) => "parity",
-        }
-    }
+    fn dataset(&self) -> crate::contract::Dataset;
+    /// Whether its groups are a census or a sample.
+    fn basis(&self) -> crate::verdict::Basis;
+    /// The family-wise error rate of a sample rule.
+    fn alpha(&self) -> Option<f64>;
 }
 
-/// One validated rule.
+/// What every rule has, whatever its kind.
 #[derive(Debug, Clone, Serialize)]
-pub struct Rule {
+pub struct RuleHead {
     pub id: String,
     pub title: String,
     pub severity: Severity,
@@ -391,15 +141,32 @@ pub struct Rule {
     pub filter: Option<super::filter::Filter>,
     /// The thresholds are engineering defaults, not set by law.
     pub engineering_default: bool,
-    pub spec: RuleSpec,
     /// 1-based line of the rule in its file.
     #[serde(skip)]
     pub line: usize,
 }
 
-/// A validated rulebook.
+/// One validated rule: its head and its kind's typed parameters.
 #[derive(Debug, Clone, Serialize)]
-pub struct Rulebook {
+pub struct Rule<S> {
+    #[serde(flatten)]
+    pub head: RuleHead,
+    #[serde(flatten)]
+    pub spec: S,
+}
+
+impl<S> std::ops::Deref for Rule<S> {
+    type Target = RuleHead;
+
+    fn deref(&self) -> &RuleHead {
+        &self.head
+    }
+}
+
+/// A validated rulebook, with its rules' parameters typed as `S` (the
+/// engine's `RuleSpec`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Rulebook<S> {
     pub path: String,
     pub sha256: String,
     pub meta: Meta,
@@ -408,19 +175,19 @@ pub struct Rulebook {
     pub sets: BTreeMap<String, Vec<String>>,
     /// Normalised failure codes per class (`[failure_codes]`).
     pub failure_codes: BTreeMap<FailureClass, Vec<String>>,
-    pub rules: Vec<Rule>,
+    pub rules: Vec<Rule<S>>,
     /// Problems that do not stop an audit (overlapping aliases, ...), rendered
     /// with file:line:column.
     #[serde(skip)]
     pub warnings: Vec<String>,
 }
 
-impl Rulebook {
+impl<S> Rulebook<S> {
     pub fn provider(&self, id: &str) -> Option<&Provider> {
         self.providers.iter().find(|p| p.id == id)
     }
 
-    pub fn rule(&self, id: &str) -> Option<&Rule> {
+    pub fn rule(&self, id: &str) -> Option<&Rule<S>> {
         self.rules.iter().find(|r| r.id == id)
     }
 

@@ -149,7 +149,7 @@ pub struct Taxonomy {
 }
 
 impl Taxonomy {
-    pub fn new(rb: &Rulebook) -> Result<Taxonomy, regex::Error> {
+    pub fn new<S>(rb: &Rulebook<S>) -> Result<Taxonomy, regex::Error> {
         let providers = Matcher::new(rb.providers.iter().map(|p| (p.id.as_str(), p.priority, p.aliases.as_slice())))?;
         let platforms = Matcher::new(rb.platforms.iter().map(|p| (p.id.as_str(), 0, p.aliases.as_slice())))?;
         Ok(Taxonomy { providers, platforms })
@@ -185,7 +185,25 @@ impl Taxonomy {
 mod tests {
     use super::*;
 
-    fn book() -> Rulebook {
+    /// Any kind, with no keys of its own: the taxonomy does not look at rules.
+    struct AnyKind;
+
+    impl crate::rulebook::KindTable<()> for AnyKind {
+        fn names(&self) -> Vec<&'static str> {
+            Vec::new()
+        }
+        fn keys(&self, _: &str) -> Option<&'static [&'static str]> {
+            Some(&[])
+        }
+        fn dataset(&self, _: &str, _: &crate::rulebook::Params) -> Option<crate::contract::Dataset> {
+            None
+        }
+        fn read(&self, _: &str, _: &crate::rulebook::Params, _: &mut crate::rulebook::diag::Diagnostics) -> Option<()> {
+            Some(())
+        }
+    }
+
+    fn book() -> Rulebook<()> {
         super::super::parse(
             "t.toml",
             r#"
@@ -230,6 +248,7 @@ severity = "low"
 citation = "c"
 rationale = "r"
 "#,
+            &AnyKind,
         )
         .unwrap()
     }

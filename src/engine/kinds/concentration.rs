@@ -13,16 +13,145 @@ use std::collections::BTreeMap;
 use polars::prelude::*;
 use serde_json::{Map, Value};
 
-use super::util::{floats, plural, strings};
-use super::{Context, NotEvaluable};
-use crate::contract::Dataset;
-use crate::findings::{round, EvidenceTable, Finding, Group, Verdict};
-use crate::rulebook::model::{ConcentrationMode, ConcentrationSpec, Measure};
-use crate::rulebook::Rule;
-use crate::stats;
-use crate::verdict::{Breach, Judgement};
+use serde::Serialize;
 
-pub fn plans(rule: &Rule, spec: &ConcentrationSpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
+use super::{Criteria, Kind, Rule};
+use crate::contract::Dataset;
+use crate::engine::util::{floats, plural, strings};
+use crate::engine::{Context, NotEvaluable, Seen};
+use crate::findings::{round, EvidenceTable, Finding, Group, Presentation, Verdict};
+use crate::rulebook::diag::Diagnostics;
+use crate::rulebook::Params;
+use crate::stats;
+use crate::verdict::{Basis, Breach, Judgement};
+
+/// How a concentration rule weighs transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Measure {
+    Count,
+    Amount,
+}
+
+/// Concentration check mode.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConcentrationMode {
+    /// HHI must not exceed the maximum.
+    Hhi { max_hhi: f64 },
+    /// PRC Anti-Monopoly Law Art. 24 presumption must not be met.
+    Dominance,
+}
+
+/// Concentration parameters: HHI or the Art. 24 dominance presumption.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConcentrationSpec {
+    pub by: Vec<String>,
+    pub measure: Measure,
+    pub mode: ConcentrationMode,
+    /// Above this share of unmapped weight in a group its verdict is inconclusive.
+    pub max_unmapped: f64,
+}
+
+/// The concentration kind.
+pub struct Concentration;
+
+impl Kind for Concentration {
+    const NAME: &'static str = "concentration";
+    const KEYS: &'static [&'static str] = &["by", "measure", "mode", "max_hhi", "max_unmapped"];
+    const TEMPLATE: &'static str = r#"[[rules]]
+id = "XX-MK-01"
+title = "Market concentration screen (HHI) by channel"
+kind = "concentration"
+severity = "info"
+by = ["channel"]               # any of channel, platform, region
+measure = "count"              # count | amount
+mode = "hhi"                   # hhi (needs max_hhi) | dominance (PRC AML Art. 24)
+max_hhi = 1800
+max_unmapped = 0.05            # above this share of unmapped weight a group is inconclusive
+citation = "Who sets the screen, in which document, with its date"
+rationale = "Context for the other findings: a screen, not a market definition"
+"#;
+    type Spec = ConcentrationSpec;
+
+    fn read(p: &Params, d: &mut Diagnostics) -> Option<ConcentrationSpec> {
+        let by = p.by(d, &["channel", "platform", "region"], &["channel"]);
+        let measure =
+            p.choice(d, "measure", &[("count", Measure::Count), ("amount", Measure::Amount)], Some(Measure::Count));
+        let mode = match p.choice(d, "mode", &[("hhi", true), ("dominance", false)], Some(true)) {
+            Some(true) => {
+                let v = p.number_in(d, "max_hhi", 0.0, 10_000.0, "an HHI between 0 and 10,000");
+                p.required(d, "max_hhi", v).map(|max_hhi| ConcentrationMode::Hhi { max_hhi })
+            }
+            Some(false) => Some(ConcentrationMode::Dominance),
+            None => None,
+        };
+        let max_unmapped = p.fraction_or(d, "max_unmapped", 0.05);
+        Some(ConcentrationSpec { by: by?, measure: measure?, mode: mode?, max_unmapped: max_unmapped? })
+    }
+
+    fn dataset_of(_: &Params) -> Option<Dataset> {
+        Some(Dataset::Transactions)
+    }
+
+    fn dataset(_: &ConcentrationSpec) -> Dataset {
+        Dataset::Transactions
+    }
+
+    fn basis(_: &ConcentrationSpec) -> Basis {
+        Basis::Census
+    }
+
+    fn alpha(_: &ConcentrationSpec) -> Option<f64> {
+        None
+    }
+
+    fn plans(rule: &Rule, spec: &ConcentrationSpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
+        plans(rule, spec, ctx)
+    }
+
+    fn evaluate(
+        rule: &Rule,
+        spec: &ConcentrationSpec,
+        _: &Context,
+        frames: Vec<DataFrame>,
+        _: &Seen,
+    ) -> anyhow::Result<Finding> {
+        evaluate(rule, spec, frames)
+    }
+
+    fn parameters(c: &ConcentrationSpec) -> Vec<(&'static str, String)> {
+        vec![
+            ("by", c.by.join(", ")),
+            ("measure", format!("{:?}", c.measure).to_lowercase()),
+            (
+                "mode",
+                match c.mode {
+                    ConcentrationMode::Hhi { max_hhi } => format!("HHI <= {max_hhi}"),
+                    ConcentrationMode::Dominance => "AML Art. 24 dominance presumption".into(),
+                },
+            ),
+            ("max_unmapped", format!("{} of a group's weight", c.max_unmapped)),
+        ]
+    }
+
+    fn criteria(c: &ConcentrationSpec) -> Criteria {
+        Criteria {
+            fail: match c.mode {
+                ConcentrationMode::Hhi { max_hhi } => format!("the HHI of observed shares exceeds {max_hhi}"),
+                ConcentrationMode::Dominance => "any limb of the Art. 24 presumption is met".to_string(),
+            },
+            pass: "the screen is not met".to_string(),
+            inconclusive: format!("more than {} of a group's weight carries unmapped labels", c.max_unmapped),
+        }
+    }
+
+    fn presentation(c: &ConcentrationSpec) -> Presentation {
+        Presentation::Shares { dominance: c.mode == ConcentrationMode::Dominance }
+    }
+}
+
+fn plans(rule: &Rule, spec: &ConcentrationSpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
     let by = &spec.by;
     let frame = ctx.rule_frame(rule, Dataset::Transactions, &[])?;
     let firm = when(col("channel").eq(lit("offline")))
@@ -79,7 +208,7 @@ struct Weights {
     n: u64,
 }
 
-pub fn evaluate(rule: &Rule, spec: &ConcentrationSpec, frames: Vec<DataFrame>) -> anyhow::Result<Finding> {
+fn evaluate(rule: &Rule, spec: &ConcentrationSpec, frames: Vec<DataFrame>) -> anyhow::Result<Finding> {
     let (by, measure, mode) = (&spec.by, spec.measure, spec.mode);
     let df = frames.into_iter().next().unwrap_or_default();
     let key_vals: Vec<Vec<String>> = by.iter().map(|k| strings(&df, k)).collect::<anyhow::Result<_>>()?;

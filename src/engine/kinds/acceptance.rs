@@ -10,14 +10,114 @@ use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
-use super::util::{counts, pct, strings};
-use super::{Context, NotEvaluable};
+use serde::Serialize;
+
+use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
-use crate::findings::{EvidenceTable, Finding, Group, Verdict};
-use crate::rulebook::model::AcceptanceSpec;
-use crate::rulebook::Rule;
+use crate::engine::util::{counts, pct, strings};
+use crate::engine::{Context, NotEvaluable, Seen};
+use crate::findings::{EvidenceTable, Finding, Group, Presentation, Verdict};
+use crate::rulebook::diag::Diagnostics;
+use crate::rulebook::Params;
 use crate::stats;
 use crate::verdict::{Breach, Family, Judgement};
+
+/// Acceptance parameters: the required cells and what makes one live.
+#[derive(Debug, Clone, Serialize)]
+pub struct AcceptanceSpec {
+    pub regions: Vec<String>,
+    pub providers: Vec<String>,
+    pub min_attempts: u64,
+    pub min_success: f64,
+    pub alpha: f64,
+}
+
+/// The acceptance kind.
+pub struct Acceptance;
+
+impl Kind for Acceptance {
+    const NAME: &'static str = "acceptance";
+    const KEYS: &'static [&'static str] = &["regions", "providers", "min_attempts", "min_success", "alpha"];
+    const TEMPLATE: &'static str = r#"[[rules]]
+id = "XX-IO-01"
+title = "Bar-code mutual recognition live in every pilot city"
+kind = "acceptance"
+severity = "high"
+regions = ["110000", "440300"]  # GB/T 2260 codes, or the name of a set; districts roll up
+providers = ["alipay", "wechat_pay", "unionpay"]  # every ordered pair app -> issuer is a cell
+min_attempts = 100             # a live cell needs at least this many scans
+min_success = 0.95             # ... and its whole interval at or above this success rate
+alpha = 0.05                   # family-wise error rate over all cells
+engineering_default = true
+citation = "Who requires it, in which document, with its date"
+rationale = "A shop's single collection code must be payable from any major wallet"
+"#;
+    type Spec = AcceptanceSpec;
+
+    fn read(p: &Params, d: &mut Diagnostics) -> Option<AcceptanceSpec> {
+        let regions = p.list(d, "regions");
+        let regions = p.required(d, "regions", regions);
+        let providers = p.providers(d, "providers");
+        let providers = p.required(d, "providers", providers);
+        let min_attempts = p.count_or(d, "min_attempts", 100, 1);
+        let min_success = if p.has("min_success") { p.share(d, "min_success") } else { Some(0.95) };
+        let alpha = p.alpha(d);
+        Some(AcceptanceSpec {
+            regions: regions?,
+            providers: providers?,
+            min_attempts: min_attempts?,
+            min_success: min_success?,
+            alpha: alpha?,
+        })
+    }
+
+    fn dataset_of(_: &Params) -> Option<Dataset> {
+        Some(Dataset::Transactions)
+    }
+
+    fn dataset(_: &AcceptanceSpec) -> Dataset {
+        Dataset::Transactions
+    }
+
+    fn alpha(spec: &AcceptanceSpec) -> Option<f64> {
+        Some(spec.alpha)
+    }
+
+    fn plans(rule: &Rule, _: &AcceptanceSpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
+        Ok(vec![scan_plan(rule, ctx)?])
+    }
+
+    fn evaluate(
+        rule: &Rule,
+        spec: &AcceptanceSpec,
+        _: &Context,
+        frames: Vec<DataFrame>,
+        _: &Seen,
+    ) -> anyhow::Result<Finding> {
+        evaluate(rule, spec, frames)
+    }
+
+    fn parameters(a: &AcceptanceSpec) -> Vec<(&'static str, String)> {
+        vec![
+            ("regions", a.regions.join(", ")),
+            ("providers", a.providers.join(", ")),
+            ("attempts", format!(">= {}", a.min_attempts)),
+            ("success", format!(">= {}", a.min_success)),
+        ]
+    }
+
+    fn criteria(a: &AcceptanceSpec) -> Criteria {
+        Criteria {
+            fail: format!("a required cell has no scans, or its whole Wilson interval is below {}", a.min_success),
+            pass: format!("the whole interval is at or above {} with at least {} scans", a.min_success, a.min_attempts),
+            inconclusive: "the interval straddles the threshold, or too few scans".to_string(),
+        }
+    }
+
+    fn presentation(a: &AcceptanceSpec) -> Presentation {
+        Presentation::Recognition { regions: a.regions.clone(), providers: a.providers.clone() }
+    }
+}
 
 /// The scan aggregate both acceptance and reciprocity use.
 pub fn scan_plan(rule: &Rule, ctx: &Context) -> Result<LazyFrame, NotEvaluable> {
@@ -70,10 +170,6 @@ pub fn cells(df: &DataFrame, rule_regions: &[String]) -> anyhow::Result<Cells> {
     Ok(out)
 }
 
-pub fn plans(rule: &Rule, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
-    Ok(vec![scan_plan(rule, ctx)?])
-}
-
 /// Judges one cell. `family` covers every required cell.
 pub fn judge(n: u64, s: u64, spec: &AcceptanceSpec, family: Family) -> (Judgement, String) {
     if n == 0 {
@@ -101,7 +197,7 @@ pub fn judge(n: u64, s: u64, spec: &AcceptanceSpec, family: Family) -> (Judgemen
     (j, reason)
 }
 
-pub fn evaluate(rule: &Rule, spec: &AcceptanceSpec, frames: Vec<DataFrame>) -> anyhow::Result<Finding> {
+fn evaluate(rule: &Rule, spec: &AcceptanceSpec, frames: Vec<DataFrame>) -> anyhow::Result<Finding> {
     let cells = cells(&frames.into_iter().next().unwrap_or_default(), &spec.regions)?;
     let pairs = spec.providers.len() * spec.providers.len().saturating_sub(1);
     let family = Family::new(spec.alpha, spec.regions.len() * pairs, Breach::Below);

@@ -6,14 +6,158 @@ use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
-use super::util::{bools, counts, needed, pct, plural, strings};
-use super::{Context, NotEvaluable};
+use serde::Serialize;
+
+use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
-use crate::findings::{EvidenceTable, Finding, Group, Verdict};
-use crate::rulebook::model::{CoverageSpec, Unit};
-use crate::rulebook::Rule;
+use crate::engine::util::{bools, counts, needed, pct, plural, strings};
+use crate::engine::{Context, NotEvaluable, Seen};
+use crate::findings::{EvidenceTable, Finding, Group, Presentation, Verdict};
+use crate::rulebook::diag::Diagnostics;
+use crate::rulebook::Params;
 use crate::stats::{self, Paired};
-use crate::verdict::{Breach, Family, Judgement};
+use crate::verdict::{Basis, Breach, Family, Judgement};
+
+/// What a coverage rule counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    Merchant,
+    Session,
+}
+
+/// Coverage parameters: the share of units offering a provider (absolute),
+/// or a rival's coverage over the affiliated provider's (relative).
+#[derive(Debug, Clone, Serialize)]
+pub struct CoverageSpec {
+    pub unit: Unit,
+    /// Providers whose coverage is measured.
+    pub providers: Vec<String>,
+    /// Relative form: rival coverage ÷ the affiliated provider's.
+    pub relative: bool,
+    /// Minimum share (absolute form) or minimum ratio (relative form).
+    pub min: f64,
+    /// Extra breakdown beyond platform (and provider): region.
+    pub by_region: bool,
+    /// Family-wise error rate for sampled units (sessions).
+    pub alpha: f64,
+}
+
+/// The coverage kind.
+pub struct Coverage;
+
+impl Kind for Coverage {
+    const NAME: &'static str = "coverage";
+    const KEYS: &'static [&'static str] =
+        &["unit", "provider", "providers", "relative", "min_share", "min_ratio", "by", "alpha"];
+    const TEMPLATE: &'static str = r#"[[rules]]
+id = "XX-PL-01"                # stable id, never reused
+title = "UnionPay offered at checkout by each platform's merchants"
+kind = "coverage"
+severity = "high"              # critical | high | medium | low | info
+unit = "merchant"              # merchant (a census, compared exactly) | session (a sample)
+provider = "unionpay"          # or providers = ["...", "..."] or the name of a set
+min_share = 0.85               # relative = true takes min_ratio instead
+by = ["platform"]              # or ["platform", "region"]
+# alpha = 0.05                 # sessions only: family-wise error rate
+engineering_default = true     # the target is not set by law
+citation = "Who requires it, in which document, with its date"
+rationale = "Why it matters, in plain words"
+"#;
+    type Spec = CoverageSpec;
+
+    fn read(p: &Params, d: &mut Diagnostics) -> Option<CoverageSpec> {
+        let unit =
+            p.choice(d, "unit", &[("merchant", Unit::Merchant), ("session", Unit::Session)], Some(Unit::Merchant));
+        let relative = p.bool(d, "relative").unwrap_or(false);
+        let list = if p.has("provider") {
+            p.provider(d, "provider").map(|one| vec![one])
+        } else {
+            let list = p.providers(d, "providers");
+            p.required(d, "provider", list)
+        };
+        let by_region = p.by(d, &["platform", "region"], &["platform"]).map(|b| b.iter().any(|b| b == "region"));
+        let min = if relative {
+            let v = p.number_in(d, "min_ratio", 0.0, 1.0, "a ratio between 0 and 1");
+            p.required(d, "min_ratio", v)
+        } else {
+            let v = p.share(d, "min_share");
+            p.required(d, "min_share", v)
+        };
+        let alpha = p.alpha(d);
+        Some(CoverageSpec { unit: unit?, providers: list?, relative, min: min?, by_region: by_region?, alpha: alpha? })
+    }
+
+    fn dataset_of(_: &Params) -> Option<Dataset> {
+        Some(Dataset::Checkout)
+    }
+
+    fn dataset(_: &CoverageSpec) -> Dataset {
+        Dataset::Checkout
+    }
+
+    fn basis(spec: &CoverageSpec) -> Basis {
+        if spec.unit == Unit::Merchant {
+            Basis::Census
+        } else {
+            Basis::Sample
+        }
+    }
+
+    fn alpha(spec: &CoverageSpec) -> Option<f64> {
+        (spec.unit == Unit::Session).then_some(spec.alpha)
+    }
+
+    fn plans(rule: &Rule, spec: &CoverageSpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
+        plans(rule, spec, ctx)
+    }
+
+    fn evaluate(
+        rule: &Rule,
+        spec: &CoverageSpec,
+        ctx: &Context,
+        frames: Vec<DataFrame>,
+        _seen: &Seen,
+    ) -> anyhow::Result<Finding> {
+        evaluate(rule, spec, ctx, frames)
+    }
+
+    fn parameters(c: &CoverageSpec) -> Vec<(&'static str, String)> {
+        vec![
+            ("unit", format!("{:?}", c.unit).to_lowercase()),
+            ("providers", c.providers.join(", ")),
+            (if c.relative { "min_ratio" } else { "min_share" }, c.min.to_string()),
+            ("by", if c.by_region { "platform, region".into() } else { "platform".into() }),
+        ]
+    }
+
+    fn criteria(c: &CoverageSpec) -> Criteria {
+        if c.unit == Unit::Merchant {
+            let what = if c.relative { "ratio to the platform's own provider" } else { "share of merchants" };
+            Criteria {
+                fail: format!("the {what} is below {}", c.min),
+                pass: format!("the {what} is at least {}", c.min),
+                inconclusive: "never (a census has no sampling error)".to_string(),
+            }
+        } else {
+            let what = if c.relative { "session-coverage ratio (Katz log, paired)" } else { "session share (Wilson)" };
+            Criteria {
+                fail: format!("the whole one-sided interval of the {what} is below {}", c.min),
+                pass: format!("the whole interval is at or above {}", c.min),
+                inconclusive: "the interval straddles the target; more sessions would decide".to_string(),
+            }
+        }
+    }
+
+    fn presentation(c: &CoverageSpec) -> Presentation {
+        Presentation::Coverage {
+            ratio: c.relative,
+            unit: if c.unit == Unit::Merchant { "merchants" } else { "sessions" },
+            provider: c.providers.first().cloned().unwrap_or_default(),
+            merchant_list: c.unit == Unit::Merchant && !c.relative,
+        }
+    }
+}
 
 /// The providers whose offer flags are computed: the rule's, plus every
 /// affiliated provider in the relative form.
@@ -46,7 +190,7 @@ fn both_name(i: usize, j: usize) -> String {
     format!("both_{i}_{j}")
 }
 
-pub fn plans(rule: &Rule, p: &CoverageSpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
+fn plans(rule: &Rule, p: &CoverageSpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
     let frame = ctx.rule_frame(rule, Dataset::Checkout, &[])?;
     let unit_col = match p.unit {
         Unit::Merchant => "merchant_id",
@@ -108,7 +252,7 @@ enum Sample {
     Ratio(Paired),
 }
 
-pub fn evaluate(rule: &Rule, p: &CoverageSpec, ctx: &Context, frames: Vec<DataFrame>) -> anyhow::Result<Finding> {
+fn evaluate(rule: &Rule, p: &CoverageSpec, ctx: &Context, frames: Vec<DataFrame>) -> anyhow::Result<Finding> {
     let flagged = flagged(p, ctx);
     let df = frames.into_iter().next().unwrap_or_default();
     let key_cols = keys(p.by_region);

@@ -11,15 +11,103 @@ use std::collections::BTreeMap;
 
 use polars::prelude::*;
 
-use super::util::{counts, plural, strings};
-use super::{Context, NotEvaluable, Seen};
-use crate::contract::Dataset;
-use crate::findings::{EvidenceTable, Finding, Group, Verdict};
-use crate::rulebook::model::ExclusivitySpec;
-use crate::rulebook::Rule;
-use crate::verdict::{Breach, Judgement};
+use serde::Serialize;
 
-pub fn plans(rule: &Rule, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
+use super::{Criteria, Kind, Rule};
+use crate::contract::Dataset;
+use crate::engine::util::{counts, plural, strings};
+use crate::engine::{Context, NotEvaluable, Seen};
+use crate::findings::{EvidenceTable, Finding, Group, Presentation, Verdict};
+use crate::rulebook::diag::Diagnostics;
+use crate::rulebook::Params;
+use crate::verdict::{Basis, Breach, Judgement};
+
+/// Exclusivity parameters.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExclusivitySpec {
+    pub max_merchants: u64,
+    /// A merchant is judged only with at least this many sessions.
+    pub min_sessions: u64,
+}
+
+/// The exclusivity kind.
+pub struct Exclusivity;
+
+impl Kind for Exclusivity {
+    const NAME: &'static str = "exclusivity";
+    const KEYS: &'static [&'static str] = &["max_merchants", "min_sessions"];
+    const TEMPLATE: &'static str = r#"[[rules]]
+id = "XX-PL-03"
+title = "No merchant offers only its platform's own provider"
+kind = "exclusivity"
+severity = "critical"
+max_merchants = 0              # exclusive merchants allowed per platform (a census)
+min_sessions = 5               # merchants with fewer sessions are listed, not judged
+citation = "Who requires it, in which document, with its date"
+rationale = "A checkout that never shows a rival is the footprint of an exclusive arrangement"
+"#;
+    type Spec = ExclusivitySpec;
+
+    fn read(p: &Params, d: &mut Diagnostics) -> Option<ExclusivitySpec> {
+        let max_merchants = p.count_or(d, "max_merchants", 0, 0);
+        let min_sessions = p.count_or(d, "min_sessions", 5, 1);
+        Some(ExclusivitySpec { max_merchants: max_merchants?, min_sessions: min_sessions? })
+    }
+
+    fn dataset_of(_: &Params) -> Option<Dataset> {
+        Some(Dataset::Checkout)
+    }
+
+    fn dataset(_: &ExclusivitySpec) -> Dataset {
+        Dataset::Checkout
+    }
+
+    fn basis(_: &ExclusivitySpec) -> Basis {
+        Basis::Census
+    }
+
+    fn alpha(_: &ExclusivitySpec) -> Option<f64> {
+        None
+    }
+
+    fn plans(rule: &Rule, _: &ExclusivitySpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
+        plans(rule, ctx)
+    }
+
+    fn evaluate(
+        rule: &Rule,
+        spec: &ExclusivitySpec,
+        ctx: &Context,
+        frames: Vec<DataFrame>,
+        seen: &Seen,
+    ) -> anyhow::Result<Finding> {
+        evaluate(rule, spec, ctx, frames, seen)
+    }
+
+    fn parameters(e: &ExclusivitySpec) -> Vec<(&'static str, String)> {
+        vec![
+            ("max", format!("{} merchants per platform", e.max_merchants)),
+            ("min_sessions", format!("{} per merchant to be judged", e.min_sessions)),
+        ]
+    }
+
+    fn criteria(e: &ExclusivitySpec) -> Criteria {
+        Criteria {
+            fail: format!(
+                "more than {} merchants with at least {} sessions offered only the platform's own provider",
+                e.max_merchants, e.min_sessions
+            ),
+            pass: format!("at most {} such merchants", e.max_merchants),
+            inconclusive: "never; merchants with fewer sessions are listed as too few sessions to judge".to_string(),
+        }
+    }
+
+    fn presentation(_: &ExclusivitySpec) -> Presentation {
+        Presentation::Merchants
+    }
+}
+
+fn plans(rule: &Rule, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
     let frame = ctx.rule_frame(rule, Dataset::Checkout, &[])?;
     Ok(vec![frame.group_by([col("platform"), col("merchant_id")]).agg([
         col("provider").n_unique().cast(DataType::UInt64).alias("n_providers"),
@@ -33,7 +121,7 @@ pub fn plans(rule: &Rule, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable>
 const EXCLUSIVE: &str = "exclusive";
 const TOO_FEW: &str = "too few sessions to judge";
 
-pub fn evaluate(
+fn evaluate(
     rule: &Rule,
     spec: &ExclusivitySpec,
     ctx: &Context,

@@ -7,17 +7,109 @@
 
 use polars::prelude::*;
 
+use serde::Serialize;
+
 use super::acceptance::{cells, scan_plan};
-use super::util::pct;
-use super::{Context, NotEvaluable};
-use crate::findings::{EvidenceTable, Finding, Group, Verdict};
-use crate::rulebook::model::ReciprocitySpec;
-use crate::rulebook::Rule;
+use super::{Criteria, Kind, Rule};
+use crate::contract::Dataset;
+use crate::engine::util::pct;
+use crate::engine::{Context, NotEvaluable, Seen};
+use crate::findings::{EvidenceTable, Finding, Group, Presentation, Verdict};
+use crate::rulebook::diag::Diagnostics;
+use crate::rulebook::Params;
 use crate::stats;
 use crate::verdict::{Breach, Family, Judgement};
 
-pub fn plans(rule: &Rule, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
-    Ok(vec![scan_plan(rule, ctx)?])
+/// Reciprocity parameters: the pairs, and the gap tolerated between directions.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReciprocitySpec {
+    pub regions: Vec<String>,
+    pub providers: Vec<String>,
+    /// The largest tolerated gap between the directions' success rates.
+    pub max_gap: f64,
+    pub alpha: f64,
+}
+
+/// The reciprocity kind.
+pub struct Reciprocity;
+
+impl Kind for Reciprocity {
+    const NAME: &'static str = "reciprocity";
+    const KEYS: &'static [&'static str] = &["regions", "providers", "max_gap", "alpha"];
+    const TEMPLATE: &'static str = r#"[[rules]]
+id = "XX-IO-02"
+title = "Interconnection works both ways"
+kind = "reciprocity"
+severity = "medium"
+regions = ["110000", "440300"]  # GB/T 2260 codes, or the name of a set
+providers = ["alipay", "wechat_pay", "unionpay"]  # every unordered pair is compared
+max_gap = 0.05                 # tolerated gap between the two directions' success rates
+alpha = 0.05                   # family-wise error rate over all pairs (two-sided)
+engineering_default = true
+citation = "Who requires it, in which document, with its date"
+rationale = "Recognition that works only one way keeps one network's codes closed"
+"#;
+    type Spec = ReciprocitySpec;
+
+    fn read(p: &Params, d: &mut Diagnostics) -> Option<ReciprocitySpec> {
+        let regions = p.list(d, "regions");
+        let regions = p.required(d, "regions", regions);
+        let providers = p.providers(d, "providers");
+        let providers = p.required(d, "providers", providers);
+        let max_gap = p.fraction_or(d, "max_gap", 0.05);
+        let alpha = p.alpha(d);
+        Some(ReciprocitySpec { regions: regions?, providers: providers?, max_gap: max_gap?, alpha: alpha? })
+    }
+
+    fn dataset_of(_: &Params) -> Option<Dataset> {
+        Some(Dataset::Transactions)
+    }
+
+    fn dataset(_: &ReciprocitySpec) -> Dataset {
+        Dataset::Transactions
+    }
+
+    fn alpha(spec: &ReciprocitySpec) -> Option<f64> {
+        Some(spec.alpha)
+    }
+
+    fn plans(rule: &Rule, _: &ReciprocitySpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
+        Ok(vec![scan_plan(rule, ctx)?])
+    }
+
+    fn evaluate(
+        rule: &Rule,
+        spec: &ReciprocitySpec,
+        _: &Context,
+        frames: Vec<DataFrame>,
+        _: &Seen,
+    ) -> anyhow::Result<Finding> {
+        evaluate(rule, spec, frames)
+    }
+
+    fn parameters(r: &ReciprocitySpec) -> Vec<(&'static str, String)> {
+        vec![
+            ("regions", r.regions.join(", ")),
+            ("providers", r.providers.join(", ")),
+            ("max_gap", format!("{} between the directions' success rates", r.max_gap)),
+        ]
+    }
+
+    fn criteria(r: &ReciprocitySpec) -> Criteria {
+        Criteria {
+            fail: format!(
+                "one direction has scans and the other none, or the Newcombe interval of the success-rate \
+                 difference lies wholly beyond ±{}",
+                r.max_gap
+            ),
+            pass: format!("the interval lies wholly within ±{}", r.max_gap),
+            inconclusive: "no scans either way, or the interval crosses the margin".to_string(),
+        }
+    }
+
+    fn presentation(_: &ReciprocitySpec) -> Presentation {
+        Presentation::Pairs
+    }
 }
 
 /// Judges one pair from (attempts, successes) a→b and b→a.
@@ -47,7 +139,7 @@ pub fn judge(ab: (u64, u64), ba: (u64, u64), spec: &ReciprocitySpec, family: Fam
     }
 }
 
-pub fn evaluate(rule: &Rule, spec: &ReciprocitySpec, frames: Vec<DataFrame>) -> anyhow::Result<Finding> {
+fn evaluate(rule: &Rule, spec: &ReciprocitySpec, frames: Vec<DataFrame>) -> anyhow::Result<Finding> {
     let cells = cells(&frames.into_iter().next().unwrap_or_default(), &spec.regions)?;
     let get =
         |r: &String, a: &String, b: &String| cells.get(&(r.clone(), a.clone(), b.clone())).copied().unwrap_or((0, 0));

@@ -14,13 +14,377 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
-use super::util::{counts, opt_ints, plural, strings};
-use super::{Context, NotEvaluable, Seen};
-use crate::findings::{EvidenceTable, Finding, Group, Verdict};
-use crate::rulebook::model::{FailureClass, FailureScope, Metric, ParitySpec, Threshold};
-use crate::rulebook::{taxonomy, Rule};
+use serde::Serialize;
+
+use super::{Criteria, Kind, Rule};
+use crate::contract::Dataset;
+use crate::engine::util::{counts, opt_ints, plural, strings};
+use crate::engine::{Context, NotEvaluable, Seen};
+use crate::findings::{EvidenceTable, Finding, Group, MetricUnit, Presentation, Verdict};
+use crate::rulebook::diag::{codes, Diagnostics};
+use crate::rulebook::model::FailureClass;
+use crate::rulebook::{taxonomy, Params};
 use crate::stats::{self, Paired};
 use crate::verdict::{Breach, Family, Judgement};
+
+/// The metric a parity rule compares between a rival and the affiliated provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    FailureRate,
+    P95Latency,
+    VisibleRate,
+    DefaultRate,
+    TopPositionRate,
+    SurchargeRate,
+    DiscountRate,
+}
+
+impl Metric {
+    pub const NAMES: [&'static str; 7] = [
+        "failure_rate",
+        "p95_latency",
+        "visible_rate",
+        "default_rate",
+        "top_position_rate",
+        "surcharge_rate",
+        "discount_rate",
+    ];
+
+    pub fn parse(s: &str) -> Option<Metric> {
+        Some(match s {
+            "failure_rate" => Metric::FailureRate,
+            "p95_latency" => Metric::P95Latency,
+            "visible_rate" => Metric::VisibleRate,
+            "default_rate" => Metric::DefaultRate,
+            "top_position_rate" => Metric::TopPositionRate,
+            "surcharge_rate" => Metric::SurchargeRate,
+            "discount_rate" => Metric::DiscountRate,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        Metric::NAMES[self as usize]
+    }
+
+    /// Whether the metric is a proportion (tested for significance) rather than a quantile.
+    pub fn is_rate(self) -> bool {
+        self != Metric::P95Latency
+    }
+
+    /// The contract column the metric needs beyond the basics.
+    pub fn column(self) -> &'static str {
+        match self {
+            Metric::FailureRate => "status",
+            Metric::P95Latency => "latency_ms",
+            Metric::VisibleRate => "folded",
+            Metric::DefaultRate => "is_default",
+            Metric::TopPositionRate => "position",
+            Metric::SurchargeRate => "surcharge",
+            Metric::DiscountRate => "discount",
+        }
+    }
+
+    /// Transactions for payment outcomes, checkout options for presentation.
+    pub fn dataset(self) -> crate::contract::Dataset {
+        match self {
+            Metric::FailureRate | Metric::P95Latency => crate::contract::Dataset::Transactions,
+            _ => crate::contract::Dataset::Checkout,
+        }
+    }
+}
+
+/// A parity threshold: how the rival's value may differ from the affiliated one.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Threshold {
+    /// rival / affiliated must be at least this.
+    MinRatio(f64),
+    /// rival / affiliated must be at most this.
+    MaxRatio(f64),
+    /// rival − affiliated must be at most this.
+    MaxDifference(f64),
+    /// rival − affiliated must be at least this.
+    MinDifference(f64),
+}
+
+impl Threshold {
+    pub fn is_ratio(self) -> bool {
+        matches!(self, Threshold::MinRatio(_) | Threshold::MaxRatio(_))
+    }
+
+    pub fn limit(self) -> f64 {
+        match self {
+            Threshold::MinRatio(v)
+            | Threshold::MaxRatio(v)
+            | Threshold::MaxDifference(v)
+            | Threshold::MinDifference(v) => v,
+        }
+    }
+
+    /// Whether `value` breaches the threshold.
+    pub fn breached(self, value: f64) -> bool {
+        match self {
+            Threshold::MinRatio(v) | Threshold::MinDifference(v) => value < v,
+            Threshold::MaxRatio(v) | Threshold::MaxDifference(v) => value > v,
+        }
+    }
+
+    pub fn describe(self) -> String {
+        match self {
+            Threshold::MinRatio(v) => format!("ratio >= {v}"),
+            Threshold::MaxRatio(v) => format!("ratio <= {v}"),
+            Threshold::MaxDifference(v) => format!("difference <= {v}"),
+            Threshold::MinDifference(v) => format!("difference >= {v}"),
+        }
+    }
+}
+
+/// Which failures a failure-rate parity rule counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureScope {
+    All,
+    Technical,
+}
+
+/// Parity parameters: a metric for each rival against the platform's
+/// affiliated provider.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParitySpec {
+    pub metric: Metric,
+    pub rivals: Vec<String>,
+    pub threshold: Threshold,
+    pub alpha: f64,
+    pub min_n: u64,
+    /// failure_rate only: which failures count.
+    pub failures: FailureScope,
+    /// discount_rate only: count only those funded by this party.
+    pub funded_by: Option<String>,
+}
+
+/// The parity kind.
+pub struct Parity;
+
+impl Kind for Parity {
+    const NAME: &'static str = "parity";
+    const KEYS: &'static [&'static str] = &[
+        "metric",
+        "rivals",
+        "min_ratio",
+        "max_ratio",
+        "max_difference",
+        "min_difference",
+        "alpha",
+        "min_n",
+        "failures",
+        "funded_by",
+    ];
+    const TEMPLATE: &'static str = r#"[[rules]]
+id = "XX-ND-01"
+title = "Rival payments do not fail more often for technical reasons"
+kind = "parity"
+severity = "high"
+where = "channel = 'online'"   # SQL over contract columns; strings in single quotes
+metric = "failure_rate"        # failure_rate | p95_latency | visible_rate | default_rate
+                               # | top_position_rate | surcharge_rate | discount_rate
+failures = "technical"         # failure_rate only: all | technical (see [failure_codes])
+rivals = ["alipay", "wechat_pay", "unionpay"]  # or the name of a set
+max_difference = 0.01          # exactly one of min_ratio, max_ratio, max_difference,
+                               # min_difference; differences are fractions (0.01 = 1 point)
+alpha = 0.05                   # family-wise error rate over platforms x rivals
+min_n = 200                    # fewer observations in an arm -> inconclusive
+engineering_default = true
+citation = "Who requires it, in which document, with its date"
+rationale = "Why the margin is what it is, in plain words"
+"#;
+    type Spec = ParitySpec;
+
+    fn read(p: &Params, d: &mut Diagnostics) -> Option<ParitySpec> {
+        read_parity(p, d)
+    }
+
+    fn dataset_of(p: &Params) -> Option<Dataset> {
+        p.peek_str("metric").as_deref().and_then(Metric::parse).map(Metric::dataset)
+    }
+
+    fn dataset(spec: &ParitySpec) -> Dataset {
+        spec.metric.dataset()
+    }
+
+    fn alpha(spec: &ParitySpec) -> Option<f64> {
+        Some(spec.alpha)
+    }
+
+    fn plans(rule: &Rule, spec: &ParitySpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
+        plans(rule, spec, ctx)
+    }
+
+    fn evaluate(
+        rule: &Rule,
+        spec: &ParitySpec,
+        ctx: &Context,
+        frames: Vec<DataFrame>,
+        seen: &Seen,
+    ) -> anyhow::Result<Finding> {
+        evaluate(rule, spec, ctx, frames, seen)
+    }
+
+    fn parameters(p: &ParitySpec) -> Vec<(&'static str, String)> {
+        let mut v = vec![
+            ("metric", metric_words(p)),
+            ("rivals", p.rivals.join(", ")),
+            ("threshold", p.threshold.describe()),
+            ("min_n", format!("{} per arm", p.min_n)),
+        ];
+        if p.failures == FailureScope::Technical {
+            v.push(("failures", "technical only (see [failure_codes])".into()));
+        }
+        v
+    }
+
+    fn criteria(p: &ParitySpec) -> Criteria {
+        let interval = match (paired(p.metric), p.threshold.is_ratio()) {
+            (true, true) => "paired Katz log interval within shared sessions",
+            (true, false) => "paired Newcombe interval within shared sessions",
+            _ if p.metric == Metric::P95Latency => "interval from the arms' distribution-free quantile bounds",
+            (false, true) => "Katz log interval",
+            (false, false) => "Newcombe hybrid score interval",
+        };
+        threshold_criteria(interval, p.threshold, &format!("an arm has fewer than {} observations", p.min_n))
+    }
+
+    fn presentation(p: &ParitySpec) -> Presentation {
+        Presentation::Forest {
+            ratio: p.threshold.is_ratio(),
+            unit: if p.metric == Metric::P95Latency { MetricUnit::Millis } else { MetricUnit::Percent },
+            threshold: p.threshold.describe(),
+        }
+    }
+}
+
+/// What fails, passes and stays inconclusive for a rival-vs-own comparison
+/// read from `interval` against `threshold`.
+pub(super) fn threshold_criteria(interval: &str, threshold: Threshold, too_few: &str) -> Criteria {
+    let side = match threshold {
+        Threshold::MinRatio(t) | Threshold::MinDifference(t) => format!("below {t}"),
+        Threshold::MaxRatio(t) | Threshold::MaxDifference(t) => format!("above {t}"),
+    };
+    Criteria {
+        fail: format!("the whole one-sided {interval} of rival vs own lies {side}"),
+        pass: "the whole interval lies on the compliant side".to_string(),
+        inconclusive: format!("{too_few}, or the interval crosses the threshold"),
+    }
+}
+
+fn read_parity(p: &Params, d: &mut Diagnostics) -> Option<ParitySpec> {
+    let metric = p.str(d, "metric", true).and_then(|m| {
+        let metric = Metric::parse(m.get_ref());
+        if metric.is_none() {
+            d.push(
+                codes::BAD_VALUE,
+                m.span(),
+                format!("unknown metric `{}`", m.get_ref()),
+                format!("expected one of {}", Metric::NAMES.join(", ")),
+            );
+        }
+        metric
+    });
+    let rivals = p.providers(d, "rivals");
+    let rivals = p.required(d, "rivals", rivals);
+    let mut thresholds = Vec::new();
+    for key in ["min_ratio", "max_ratio", "max_difference", "min_difference"] {
+        if let Some(v) = p.f64(d, key) {
+            let x = *v.get_ref();
+            let t = match key {
+                "min_ratio" => Threshold::MinRatio(x),
+                "max_ratio" => Threshold::MaxRatio(x),
+                "max_difference" => Threshold::MaxDifference(x),
+                _ => Threshold::MinDifference(x),
+            };
+            if t.is_ratio() && x <= 0.0 {
+                d.push(codes::OUT_OF_RANGE, v.span(), format!("`{key}` = {x} is not positive"), "a ratio is > 0");
+            } else if !t.is_ratio() && metric.is_some_and(Metric::is_rate) && !(-1.0..=1.0).contains(&x) {
+                d.push(
+                    codes::OUT_OF_RANGE,
+                    v.span(),
+                    format!("`{key}` = {x} is out of range"),
+                    "differences of rates are fractions: 0.02 for 2 points",
+                );
+            }
+            thresholds.push((t, v.span()));
+        }
+    }
+    let threshold = match thresholds.as_slice() {
+        [(t, _)] => Some(*t),
+        [] => {
+            p.missing(d, "min_ratio, max_ratio, max_difference or min_difference");
+            None
+        }
+        [_, (_, span), ..] => {
+            d.push(
+                codes::BAD_VALUE,
+                span.clone(),
+                "a parity rule takes exactly one threshold",
+                "remove all but one of min_ratio, max_ratio, max_difference, min_difference",
+            );
+            None
+        }
+    };
+    let alpha = p.alpha(d);
+    let min_n = p.count_or(d, "min_n", 30, 1);
+    let failures = match p.str(d, "failures", false) {
+        None => Some(FailureScope::All),
+        Some(f) => {
+            let scope = match f.get_ref().as_str() {
+                "all" => Some(FailureScope::All),
+                "technical" => Some(FailureScope::Technical),
+                _ => None,
+            };
+            if scope.is_none() {
+                d.push(
+                    codes::BAD_VALUE,
+                    f.span(),
+                    format!("unknown `failures` = `{}`", f.get_ref()),
+                    "expected all or technical",
+                );
+            } else if metric.is_some_and(|m| m != Metric::FailureRate) {
+                d.push(codes::BAD_VALUE, f.span(), "`failures` applies to metric failure_rate only", "remove it");
+            }
+            scope
+        }
+    };
+    let funded_by = match p.str(d, "funded_by", false) {
+        None => Some(None),
+        Some(f) => {
+            let known = crate::contract::FUNDERS;
+            if !known.contains(&f.get_ref().as_str()) {
+                d.push(
+                    codes::BAD_VALUE,
+                    f.span(),
+                    format!("unknown funder `{}`", f.get_ref()),
+                    format!("expected one of {}", known.join(", ")),
+                );
+                None
+            } else if metric.is_some_and(|m| m != Metric::DiscountRate) {
+                d.push(codes::BAD_VALUE, f.span(), "`funded_by` applies to metric discount_rate only", "remove it");
+                None
+            } else {
+                Some(Some(f.into_inner()))
+            }
+        }
+    };
+    Some(ParitySpec {
+        metric: metric?,
+        rivals: rivals?,
+        threshold: threshold?,
+        alpha: alpha?,
+        min_n: min_n?,
+        failures: failures?,
+        funded_by: funded_by?,
+    })
+}
 
 /// The per-row event a rate metric counts.
 fn event(spec: &ParitySpec, ctx: &Context) -> Expr {
@@ -30,7 +394,7 @@ fn event(spec: &ParitySpec, ctx: &Context) -> Expr {
             let has_codes = ctx.inputs.get(spec.metric.dataset()).is_some_and(|i| i.has_column("failure_code"));
             if spec.failures == FailureScope::Technical && has_codes {
                 let rb = Arc::new(ctx.rulebook.clone());
-                let class = super::map_strings(
+                let class = crate::engine::map_strings(
                     col("failure_code"),
                     Arc::new(move |code| Some(rb.failure_class(&taxonomy::normalize(code)).name().to_string())),
                 );
@@ -79,7 +443,7 @@ fn affiliations(ctx: &Context) -> LazyFrame {
     df.lazy()
 }
 
-pub fn plans(rule: &Rule, spec: &ParitySpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
+fn plans(rule: &Rule, spec: &ParitySpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
     let mut needs = vec![spec.metric.column()];
     if spec.funded_by.is_some() {
         needs.push("discount_funder");
@@ -168,7 +532,7 @@ fn compare(t: Threshold, rival: f64, reference: f64) -> f64 {
     }
 }
 
-fn breach(t: Threshold) -> Breach {
+pub(super) fn breach(t: Threshold) -> Breach {
     match t {
         Threshold::MinRatio(_) | Threshold::MinDifference(_) => Breach::Below,
         Threshold::MaxRatio(_) | Threshold::MaxDifference(_) => Breach::Above,
@@ -177,7 +541,7 @@ fn breach(t: Threshold) -> Breach {
 
 /// How far a compliant value (no difference: ratio 1, difference 0) lies
 /// from the threshold: the margin the sample size is computed for.
-fn margin(t: Threshold) -> f64 {
+pub(super) fn margin(t: Threshold) -> f64 {
     if t.is_ratio() {
         (t.limit() - 1.0).abs()
     } else {
@@ -222,7 +586,7 @@ struct Pending {
     n: u64,
 }
 
-pub fn evaluate(
+fn evaluate(
     rule: &Rule,
     spec: &ParitySpec,
     ctx: &Context,
@@ -244,7 +608,7 @@ pub fn evaluate(
     let mut arms: BTreeMap<(String, String), Arm> = BTreeMap::new();
     let mut tables: BTreeMap<(String, String), Paired> = BTreeMap::new();
     if paired(spec.metric) {
-        let (er, ea) = (super::util::bools(&df, "ev_r")?, super::util::bools(&df, "ev_a")?);
+        let (er, ea) = (crate::engine::util::bools(&df, "ev_r")?, crate::engine::util::bools(&df, "ev_a")?);
         for i in 0..df.height() {
             let t = tables.entry((platform[i].clone(), provider[i].clone())).or_default();
             match (er[i], ea[i]) {
