@@ -61,6 +61,12 @@ pub enum RulesCommand {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Print a complete, commented rule of a kind to start from.
+    New {
+        /// The rule kind (coverage, acceptance, ...).
+        #[arg(value_name = "KIND")]
+        kind: String,
+    },
     /// Print one rule's text, parameters, rationale and citation.
     Explain {
         #[arg(value_name = "FILE")]

@@ -1,24 +1,42 @@
 //! hutong: an auditor for payment interconnection rules.
 //!
 //! The library holds every stage; the `hutong` binary only parses arguments
-//! and maps outcomes to exit codes. Stages: [`ingest`] reads and validates the
-//! logs against the [`contract`], [`inspect`] summarises them, and
-//! [`generate`] writes synthetic logs.
+//! and maps outcomes to exit codes. The modules form layers, each using only
+//! its own and earlier ones (docs/architecture.md; `tests/architecture.rs`
+//! checks it):
+//!
+//! 1. foundations: [`contract`] (the data contract), [`stats`], [`digest`],
+//!    [`exec`], [`progress`];
+//! 2. the verdict protocol: [`verdict`];
+//! 3. inputs and rules: [`ingest`] reads and validates the logs, [`rulebook`]
+//!    reads rulebooks (generic over the kinds' parameters), [`generate`]
+//!    writes synthetic logs;
+//! 4. the findings model: [`findings`];
+//! 5. the engine: [`engine`], with every rule kind in `engine::kinds`;
+//! 6. outputs: [`report`], [`output`], [`inspect`], [`audit`];
+//! 7. commands: [`cli`] (clap definitions) and [`commands`].
 
-pub mod audit;
-pub mod cli;
-pub mod commands;
+// Layer 1: foundations.
 pub mod contract;
 pub mod digest;
-pub mod engine;
 pub mod exec;
-pub mod findings;
+pub mod progress;
+pub mod stats;
+// Layer 2: the verdict protocol.
+pub mod verdict;
+// Layer 3: inputs and rules.
 pub mod generate;
 pub mod ingest;
+pub mod rulebook;
+// Layer 4: the findings model.
+pub mod findings;
+// Layer 5: the engine and its rule kinds.
+pub mod engine;
+// Layer 6: outputs.
+pub mod audit;
 pub mod inspect;
 pub mod output;
-pub mod progress;
 pub mod report;
-pub mod rulebook;
-pub mod stats;
-pub mod verdict;
+// Layer 7: commands.
+pub mod cli;
+pub mod commands;

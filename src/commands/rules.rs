@@ -54,6 +54,14 @@ pub fn run_cli(cmd: &RulesCommand) -> anyhow::Result<u8> {
             }
             Ok(0)
         }
+        RulesCommand::New { kind } => {
+            let Some(text) = kinds::template(kind) else {
+                let names: Vec<&str> = kinds::KINDS.iter().map(|k| k.0).collect();
+                anyhow::bail!("unknown rule kind `{kind}`; kinds: {}", names.join(", "));
+            };
+            print!("{text}");
+            Ok(0)
+        }
         RulesCommand::Explain { file, rule } => {
             let rb = kinds::load(file)?;
             let Some(r) = rb.rule(rule) else {

@@ -243,7 +243,7 @@ aliases = ['淘宝']
 [[rules]]
 id = "X-1"
 title = "t"
-kind = "exclusivity"
+kind = "any"
 severity = "low"
 citation = "c"
 rationale = "r"
