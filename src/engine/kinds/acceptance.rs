@@ -52,13 +52,11 @@ engineering_default = true
 citation = "Who requires it, in which document, with its date"
 rationale = "A shop's single collection code must be payable from any major wallet"
 "#;
+    const DATASET: Dataset = Dataset::Transactions;
     type Spec = AcceptanceSpec;
 
     fn read(p: &Params, d: &mut Diagnostics) -> Option<AcceptanceSpec> {
-        let regions = p.list(d, "regions");
-        let regions = p.required(d, "regions", regions);
-        let providers = p.providers(d, "providers");
-        let providers = p.required(d, "providers", providers);
+        let (regions, providers) = read_cells(p, d);
         let min_attempts = p.count_or(d, "min_attempts", 100, 1);
         let min_success = if p.has("min_success") { p.share(d, "min_success") } else { Some(0.95) };
         let alpha = p.alpha(d);
@@ -69,14 +67,6 @@ rationale = "A shop's single collection code must be payable from any major wall
             min_success: min_success?,
             alpha: alpha?,
         })
-    }
-
-    fn dataset_of(_: &Params) -> Option<Dataset> {
-        Some(Dataset::Transactions)
-    }
-
-    fn dataset(_: &AcceptanceSpec) -> Dataset {
-        Dataset::Transactions
     }
 
     fn alpha(spec: &AcceptanceSpec) -> Option<f64> {
@@ -94,7 +84,93 @@ rationale = "A shop's single collection code must be payable from any major wall
         frames: Vec<DataFrame>,
         _: &Seen,
     ) -> anyhow::Result<Finding> {
-        evaluate(rule, spec, frames)
+        let cells = cells(&frames.into_iter().next().unwrap_or_default(), &spec.regions)?;
+        let pairs = spec.providers.len() * spec.providers.len().saturating_sub(1);
+        let family = Family::new(spec.alpha, spec.regions.len() * pairs, Breach::Below);
+        let mut groups = Vec::new();
+        let mut evidence = EvidenceTable {
+            header: ["region", "app", "issuer", "attempts", "successes", "success_rate", "ci_low", "ci_high", "reason"]
+                .map(String::from)
+                .to_vec(),
+            rows: Vec::new(),
+        };
+        for region in &spec.regions {
+            for app in &spec.providers {
+                for issuer in &spec.providers {
+                    if app == issuer {
+                        continue;
+                    }
+                    let (n, s) = cells.get(&(region.clone(), app.clone(), issuer.clone())).copied().unwrap_or((0, 0));
+                    let (j, reason) = judge(n, s, spec, family);
+                    let rate = (n > 0).then(|| s as f64 / n as f64);
+                    if j.verdict == Verdict::Fail {
+                        let (lo, hi) = j.interval.map_or((String::new(), String::new()), |(l, h)| {
+                            (format!("{:.6}", crate::findings::round(l)), format!("{:.6}", crate::findings::round(h)))
+                        });
+                        evidence.rows.push(vec![
+                            region.clone(),
+                            app.clone(),
+                            issuer.clone(),
+                            n.to_string(),
+                            s.to_string(),
+                            rate.map_or(String::new(), |r| format!("{r:.6}")),
+                            lo,
+                            hi,
+                            reason.clone(),
+                        ]);
+                    }
+                    let mut g = Group::new(&[("region", region), ("app", app), ("issuer", issuer)], n, rate, j.verdict)
+                        .with("successes", s)
+                        .with("live", j.verdict == Verdict::Pass);
+                    if !reason.is_empty() {
+                        g = g.with("reason", reason);
+                    }
+                    groups.push(g.judged(&j));
+                }
+            }
+        }
+        let total = groups.len();
+        let dead = evidence.rows.len();
+        let undecided = groups.iter().filter(|g| g.verdict == Verdict::Inconclusive).count();
+        let verdict =
+            if total == 0 { Verdict::NotEvaluable } else { Verdict::combine(groups.iter().map(|g| g.verdict)) };
+        let confidence = format!("{:.0}% family-wise confidence over {total} cells", 100.0 * (1.0 - spec.alpha));
+        let message = if total == 0 {
+            "No required cells: the rule names fewer than two providers or no region.".to_string()
+        } else if dead > 0 {
+            let no_traffic = evidence.rows.iter().filter(|r| r[3] == "0").count();
+            let listed: Vec<String> =
+                evidence.rows.iter().take(5).map(|r| format!("{} {}→{} ({})", r[0], r[1], r[2], r[8])).collect();
+            format!(
+                "{dead} of {total} required city cells are not live ({no_traffic} with no scans at all; {confidence}): {}{}.",
+                listed.join("; "),
+                if dead > 5 { "; ..." } else { "" }
+            )
+        } else if undecided > 0 {
+            format!(
+                "No required cell is shown dead, but {undecided} of {total} cannot be shown live yet: too few scans to \
+                 place the success rate on either side of {} ({confidence}).",
+                pct(spec.min_success)
+            )
+        } else {
+            format!("All {total} required city cells are live ({confidence}).")
+        };
+        let mut f = Finding::new(
+            rule,
+            verdict,
+            message,
+            Some(dead as f64),
+            Some(0.0),
+            format!(
+                "every cell live: at least {} scans and success >= {} (simultaneous one-sided Wilson bounds, alpha {})",
+                spec.min_attempts, spec.min_success, spec.alpha
+            ),
+            groups,
+        );
+        if dead > 0 {
+            f.evidence_table = Some(evidence);
+        }
+        Ok(f)
     }
 
     fn parameters(a: &AcceptanceSpec) -> Vec<(&'static str, String)> {
@@ -117,6 +193,14 @@ rationale = "A shop's single collection code must be payable from any major wall
     fn presentation(a: &AcceptanceSpec) -> Presentation {
         Presentation::Recognition { regions: a.regions.clone(), providers: a.providers.clone() }
     }
+}
+
+/// `regions` and `providers`, which acceptance and reciprocity both require.
+pub(super) fn read_cells(p: &Params, d: &mut Diagnostics) -> (Option<Vec<String>>, Option<Vec<String>>) {
+    let regions = p.list(d, "regions");
+    let regions = p.required(d, "regions", regions);
+    let providers = p.providers(d, "providers");
+    (regions, p.required(d, "providers", providers))
 }
 
 /// The scan aggregate both acceptance and reciprocity use.
@@ -195,95 +279,6 @@ pub fn judge(n: u64, s: u64, spec: &AcceptanceSpec, family: Family) -> (Judgemen
         reason = format!("only {n} scans (< {})", spec.min_attempts);
     }
     (j, reason)
-}
-
-fn evaluate(rule: &Rule, spec: &AcceptanceSpec, frames: Vec<DataFrame>) -> anyhow::Result<Finding> {
-    let cells = cells(&frames.into_iter().next().unwrap_or_default(), &spec.regions)?;
-    let pairs = spec.providers.len() * spec.providers.len().saturating_sub(1);
-    let family = Family::new(spec.alpha, spec.regions.len() * pairs, Breach::Below);
-    let mut groups = Vec::new();
-    let mut evidence = EvidenceTable {
-        header: ["region", "app", "issuer", "attempts", "successes", "success_rate", "ci_low", "ci_high", "reason"]
-            .map(String::from)
-            .to_vec(),
-        rows: Vec::new(),
-    };
-    for region in &spec.regions {
-        for app in &spec.providers {
-            for issuer in &spec.providers {
-                if app == issuer {
-                    continue;
-                }
-                let (n, s) = cells.get(&(region.clone(), app.clone(), issuer.clone())).copied().unwrap_or((0, 0));
-                let (j, reason) = judge(n, s, spec, family);
-                let rate = (n > 0).then(|| s as f64 / n as f64);
-                if j.verdict == Verdict::Fail {
-                    let (lo, hi) = j.interval.map_or((String::new(), String::new()), |(l, h)| {
-                        (format!("{:.6}", crate::findings::round(l)), format!("{:.6}", crate::findings::round(h)))
-                    });
-                    evidence.rows.push(vec![
-                        region.clone(),
-                        app.clone(),
-                        issuer.clone(),
-                        n.to_string(),
-                        s.to_string(),
-                        rate.map_or(String::new(), |r| format!("{r:.6}")),
-                        lo,
-                        hi,
-                        reason.clone(),
-                    ]);
-                }
-                let mut g = Group::new(&[("region", region), ("app", app), ("issuer", issuer)], n, rate, j.verdict)
-                    .with("successes", s)
-                    .with("live", j.verdict == Verdict::Pass);
-                if !reason.is_empty() {
-                    g = g.with("reason", reason);
-                }
-                groups.push(g.judged(&j));
-            }
-        }
-    }
-    let total = groups.len();
-    let dead = evidence.rows.len();
-    let undecided = groups.iter().filter(|g| g.verdict == Verdict::Inconclusive).count();
-    let verdict = if total == 0 { Verdict::NotEvaluable } else { Verdict::combine(groups.iter().map(|g| g.verdict)) };
-    let confidence = format!("{:.0}% family-wise confidence over {total} cells", 100.0 * (1.0 - spec.alpha));
-    let message = if total == 0 {
-        "No required cells: the rule names fewer than two providers or no region.".to_string()
-    } else if dead > 0 {
-        let no_traffic = evidence.rows.iter().filter(|r| r[3] == "0").count();
-        let listed: Vec<String> =
-            evidence.rows.iter().take(5).map(|r| format!("{} {}→{} ({})", r[0], r[1], r[2], r[8])).collect();
-        format!(
-            "{dead} of {total} required city cells are not live ({no_traffic} with no scans at all; {confidence}): {}{}.",
-            listed.join("; "),
-            if dead > 5 { "; ..." } else { "" }
-        )
-    } else if undecided > 0 {
-        format!(
-            "No required cell is shown dead, but {undecided} of {total} cannot be shown live yet: too few scans to \
-             place the success rate on either side of {} ({confidence}).",
-            pct(spec.min_success)
-        )
-    } else {
-        format!("All {total} required city cells are live ({confidence}).")
-    };
-    let mut f = Finding::new(
-        rule,
-        verdict,
-        message,
-        Some(dead as f64),
-        Some(0.0),
-        format!(
-            "every cell live: at least {} scans and success >= {} (simultaneous one-sided Wilson bounds, alpha {})",
-            spec.min_attempts, spec.min_success, spec.alpha
-        ),
-        groups,
-    );
-    if dead > 0 {
-        f.evidence_table = Some(evidence);
-    }
-    Ok(f)
 }
 
 #[cfg(test)]

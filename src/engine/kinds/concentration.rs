@@ -72,6 +72,7 @@ max_unmapped = 0.05            # above this share of unmapped weight a group is 
 citation = "Who sets the screen, in which document, with its date"
 rationale = "Context for the other findings: a screen, not a market definition"
 "#;
+    const DATASET: Dataset = Dataset::Transactions;
     type Spec = ConcentrationSpec;
 
     fn read(p: &Params, d: &mut Diagnostics) -> Option<ConcentrationSpec> {
@@ -90,14 +91,6 @@ rationale = "Context for the other findings: a screen, not a market definition"
         Some(ConcentrationSpec { by: by?, measure: measure?, mode: mode?, max_unmapped: max_unmapped? })
     }
 
-    fn dataset_of(_: &Params) -> Option<Dataset> {
-        Some(Dataset::Transactions)
-    }
-
-    fn dataset(_: &ConcentrationSpec) -> Dataset {
-        Dataset::Transactions
-    }
-
     fn basis(_: &ConcentrationSpec) -> Basis {
         Basis::Census
     }
@@ -107,7 +100,26 @@ rationale = "Context for the other findings: a screen, not a market definition"
     }
 
     fn plans(rule: &Rule, spec: &ConcentrationSpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
-        plans(rule, spec, ctx)
+        let by = &spec.by;
+        let frame = ctx.rule_frame(rule, Dataset::Transactions, &[])?;
+        let firm = when(col("channel").eq(lit("offline")))
+            .then(coalesce(&[col("app"), col("provider")]))
+            .otherwise(col("provider"))
+            .alias("firm");
+        // The raw label behind an unmapped firm, to name it.
+        let raw = when(col("channel").eq(lit("offline")).and(col("wallet_app").is_not_null()))
+            .then(col("wallet_app"))
+            .otherwise(col("method"));
+        let label = when(col("firm").is_null()).then(raw).otherwise(lit(NULL).cast(DataType::String)).alias("label");
+        let mut keys: Vec<Expr> = by.iter().map(|b| col(b.as_str())).collect();
+        keys.push(col("firm"));
+        keys.push(col("label"));
+        Ok(vec![frame
+            .filter(col("status").eq(lit("success")))
+            .with_column(firm)
+            .with_column(label)
+            .group_by(keys)
+            .agg([len().cast(DataType::Float64).alias("count"), col("amount").sum().alias("amount")])])
     }
 
     fn evaluate(
@@ -117,7 +129,140 @@ rationale = "Context for the other findings: a screen, not a market definition"
         frames: Vec<DataFrame>,
         _: &Seen,
     ) -> anyhow::Result<Finding> {
-        evaluate(rule, spec, frames)
+        let (by, measure, mode) = (&spec.by, spec.measure, spec.mode);
+        let df = frames.into_iter().next().unwrap_or_default();
+        let key_vals: Vec<Vec<String>> = by.iter().map(|k| strings(&df, k)).collect::<anyhow::Result<_>>()?;
+        let firm = strings(&df, "firm")?;
+        let label = strings(&df, "label")?;
+        let weight = floats(&df, if measure == Measure::Count { "count" } else { "amount" })?;
+        let counts = floats(&df, "count")?;
+        let mut groups_map: BTreeMap<Vec<String>, Weights> = BTreeMap::new();
+        for i in 0..df.height() {
+            let key: Vec<String> = key_vals.iter().map(|v| v[i].clone()).collect();
+            let e = groups_map.entry(key).or_default();
+            if firm[i].is_empty() {
+                *e.unmapped.entry(label[i].clone()).or_default() += weight[i];
+            } else {
+                *e.firms.entry(firm[i].clone()).or_insert(0.0) += weight[i];
+            }
+            e.n += counts[i] as u64;
+        }
+        let mut groups = Vec::new();
+        let mut evidence = EvidenceTable {
+            header: ["group", "hhi", "cr1", "cr2", "cr3", "presumed_dominant", "shares", "unmapped_share"]
+                .map(String::from)
+                .to_vec(),
+            rows: Vec::new(),
+        };
+        let mut failing = Vec::new();
+        let mut undecided = Vec::new();
+        for (key, w) in &groups_map {
+            let mapped: f64 = w.firms.values().sum();
+            let unmapped: f64 = w.unmapped.values().sum();
+            let total = mapped + unmapped;
+            let kv: Vec<(&str, &str)> = by.iter().map(String::as_str).zip(key.iter().map(String::as_str)).collect();
+            if mapped <= 0.0 {
+                groups.push(
+                    Group::new(&kv, w.n, None, Verdict::NotEvaluable)
+                        .with("reason", "no successful transaction with a mapped provider"),
+                );
+                continue;
+            }
+            // Shares of all weight: unmapped rows stay in the denominator.
+            let mut shares: Vec<(String, f64)> = w.firms.iter().map(|(f, x)| (f.clone(), x / total)).collect();
+            shares.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            let only: Vec<f64> = shares.iter().map(|s| s.1).collect();
+            let hhi = stats::hhi(&only);
+            let cr = |k: usize| only.iter().take(k).sum::<f64>();
+            let dominant = dominance(&shares);
+            let unmapped_share = unmapped / total;
+            let (value, judged) = match mode {
+                ConcentrationMode::Hhi { max_hhi } => (hhi, Judgement::census(hhi, max_hhi, Breach::Above)),
+                ConcentrationMode::Dominance => {
+                    (dominant.len() as f64, Judgement::census(dominant.len() as f64, 0.0, Breach::Above))
+                }
+            };
+            let mut j = judged;
+            let mut labels: Vec<(&String, &f64)> = w.unmapped.iter().collect();
+            labels.sort_by(|a, b| b.1.total_cmp(a.1).then_with(|| a.0.cmp(b.0)));
+            let label_text: Vec<String> = labels.iter().take(5).map(|(l, _)| (*l).clone()).collect();
+            if unmapped_share > spec.max_unmapped {
+                // Unreadable labels could be any firm: the shares cannot be trusted.
+                j.verdict = Verdict::Inconclusive;
+                undecided.push(format!(
+                    "{}: {:.1}% of the weight has unmapped labels ({})",
+                    key.join("/"),
+                    100.0 * unmapped_share,
+                    label_text.join(", ")
+                ));
+            }
+            let share_obj: Map<String, Value> =
+                shares.iter().map(|(f, s)| (f.clone(), Value::from(round(*s)))).collect();
+            let share_text: Vec<String> = shares.iter().map(|(f, s)| format!("{f} {:.1}%", 100.0 * s)).collect();
+            if j.verdict == Verdict::Fail {
+                failing.push(match mode {
+                    ConcentrationMode::Hhi { .. } => format!("{} HHI {:.0}", key.join("/"), hhi),
+                    ConcentrationMode::Dominance => {
+                        format!("{}: {} presumed dominant", key.join("/"), dominant.join(", "))
+                    }
+                });
+                evidence.rows.push(vec![
+                    key.join("/"),
+                    format!("{hhi:.1}"),
+                    format!("{:.6}", cr(1)),
+                    format!("{:.6}", cr(2)),
+                    format!("{:.6}", cr(3)),
+                    dominant.join(" "),
+                    share_text.join("; "),
+                    format!("{unmapped_share:.6}"),
+                ]);
+            }
+            let mut g = Group::new(&kv, w.n, Some(value), j.verdict)
+                .with("hhi", hhi)
+                .with("cr1", cr(1))
+                .with("cr2", cr(2))
+                .with("cr3", cr(3))
+                .with("presumed_dominant", dominant)
+                .with("shares", Value::Object(share_obj))
+                .with("unmapped_weight", unmapped)
+                .with("unmapped_share", unmapped_share);
+            if !label_text.is_empty() {
+                g = g.with("unmapped_labels", label_text);
+            }
+            if j.verdict == Verdict::Inconclusive {
+                g = g.with("reason", format!("more than {:.0}% of the weight is unmapped", 100.0 * spec.max_unmapped));
+            }
+            groups.push(g.judged(&j));
+        }
+        let verdict = Verdict::combine(groups.iter().map(|g| g.verdict));
+        let (value, threshold, threshold_text) = match mode {
+            ConcentrationMode::Hhi { max_hhi } => (
+                groups.iter().filter_map(|g| g.get("hhi").and_then(Value::as_f64)).reduce(f64::max),
+                Some(max_hhi),
+                format!("HHI <= {max_hhi}"),
+            ),
+            ConcentrationMode::Dominance => (
+                Some(groups.iter().filter(|g| g.verdict == Verdict::Fail).count() as f64),
+                Some(0.0),
+                "dominance presumption not met".to_string(),
+            ),
+        };
+        let message = match (verdict, mode) {
+            (Verdict::Fail, ConcentrationMode::Hhi { max_hhi }) => {
+                format!("{} above HHI {max_hhi}: {}.", plural(failing.len(), "group"), failing.join("; "))
+            }
+            (Verdict::Fail, ConcentrationMode::Dominance) => {
+                format!("Dominance presumption met in {}: {}.", plural(failing.len(), "group"), failing.join("; "))
+            }
+            (Verdict::Pass, _) => format!("No group exceeds the threshold ({}).", plural(groups.len(), "group")),
+            (Verdict::Inconclusive, _) => format!("Shares cannot be trusted: {}.", undecided.join("; ")),
+            _ => "No successful transactions with a mapped provider.".to_string(),
+        };
+        let mut f = Finding::new(rule, verdict, message, value, threshold, threshold_text, groups);
+        if !evidence.rows.is_empty() {
+            f.evidence_table = Some(evidence);
+        }
+        Ok(f)
     }
 
     fn parameters(c: &ConcentrationSpec) -> Vec<(&'static str, String)> {
@@ -149,29 +294,6 @@ rationale = "Context for the other findings: a screen, not a market definition"
     fn presentation(c: &ConcentrationSpec) -> Presentation {
         Presentation::Shares { dominance: c.mode == ConcentrationMode::Dominance }
     }
-}
-
-fn plans(rule: &Rule, spec: &ConcentrationSpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
-    let by = &spec.by;
-    let frame = ctx.rule_frame(rule, Dataset::Transactions, &[])?;
-    let firm = when(col("channel").eq(lit("offline")))
-        .then(coalesce(&[col("app"), col("provider")]))
-        .otherwise(col("provider"))
-        .alias("firm");
-    // The raw label behind an unmapped firm, to name it.
-    let raw = when(col("channel").eq(lit("offline")).and(col("wallet_app").is_not_null()))
-        .then(col("wallet_app"))
-        .otherwise(col("method"));
-    let label = when(col("firm").is_null()).then(raw).otherwise(lit(NULL).cast(DataType::String)).alias("label");
-    let mut keys: Vec<Expr> = by.iter().map(|b| col(b.as_str())).collect();
-    keys.push(col("firm"));
-    keys.push(col("label"));
-    Ok(vec![frame
-        .filter(col("status").eq(lit("success")))
-        .with_column(firm)
-        .with_column(label)
-        .group_by(keys)
-        .agg([len().cast(DataType::Float64).alias("count"), col("amount").sum().alias("amount")])])
 }
 
 /// The Art. 24 presumption on shares sorted high to low: every firm that
@@ -206,140 +328,6 @@ struct Weights {
     firms: BTreeMap<String, f64>,
     unmapped: BTreeMap<String, f64>,
     n: u64,
-}
-
-fn evaluate(rule: &Rule, spec: &ConcentrationSpec, frames: Vec<DataFrame>) -> anyhow::Result<Finding> {
-    let (by, measure, mode) = (&spec.by, spec.measure, spec.mode);
-    let df = frames.into_iter().next().unwrap_or_default();
-    let key_vals: Vec<Vec<String>> = by.iter().map(|k| strings(&df, k)).collect::<anyhow::Result<_>>()?;
-    let firm = strings(&df, "firm")?;
-    let label = strings(&df, "label")?;
-    let weight = floats(&df, if measure == Measure::Count { "count" } else { "amount" })?;
-    let counts = floats(&df, "count")?;
-    let mut groups_map: BTreeMap<Vec<String>, Weights> = BTreeMap::new();
-    for i in 0..df.height() {
-        let key: Vec<String> = key_vals.iter().map(|v| v[i].clone()).collect();
-        let e = groups_map.entry(key).or_default();
-        if firm[i].is_empty() {
-            *e.unmapped.entry(label[i].clone()).or_default() += weight[i];
-        } else {
-            *e.firms.entry(firm[i].clone()).or_insert(0.0) += weight[i];
-        }
-        e.n += counts[i] as u64;
-    }
-    let mut groups = Vec::new();
-    let mut evidence = EvidenceTable {
-        header: ["group", "hhi", "cr1", "cr2", "cr3", "presumed_dominant", "shares", "unmapped_share"]
-            .map(String::from)
-            .to_vec(),
-        rows: Vec::new(),
-    };
-    let mut failing = Vec::new();
-    let mut undecided = Vec::new();
-    for (key, w) in &groups_map {
-        let mapped: f64 = w.firms.values().sum();
-        let unmapped: f64 = w.unmapped.values().sum();
-        let total = mapped + unmapped;
-        let kv: Vec<(&str, &str)> = by.iter().map(String::as_str).zip(key.iter().map(String::as_str)).collect();
-        if mapped <= 0.0 {
-            groups.push(
-                Group::new(&kv, w.n, None, Verdict::NotEvaluable)
-                    .with("reason", "no successful transaction with a mapped provider"),
-            );
-            continue;
-        }
-        // Shares of all weight: unmapped rows stay in the denominator.
-        let mut shares: Vec<(String, f64)> = w.firms.iter().map(|(f, x)| (f.clone(), x / total)).collect();
-        shares.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let only: Vec<f64> = shares.iter().map(|s| s.1).collect();
-        let hhi = stats::hhi(&only);
-        let cr = |k: usize| only.iter().take(k).sum::<f64>();
-        let dominant = dominance(&shares);
-        let unmapped_share = unmapped / total;
-        let (value, judged) = match mode {
-            ConcentrationMode::Hhi { max_hhi } => (hhi, Judgement::census(hhi, max_hhi, Breach::Above)),
-            ConcentrationMode::Dominance => {
-                (dominant.len() as f64, Judgement::census(dominant.len() as f64, 0.0, Breach::Above))
-            }
-        };
-        let mut j = judged;
-        let mut labels: Vec<(&String, &f64)> = w.unmapped.iter().collect();
-        labels.sort_by(|a, b| b.1.total_cmp(a.1).then_with(|| a.0.cmp(b.0)));
-        let label_text: Vec<String> = labels.iter().take(5).map(|(l, _)| (*l).clone()).collect();
-        if unmapped_share > spec.max_unmapped {
-            // Unreadable labels could be any firm: the shares cannot be trusted.
-            j.verdict = Verdict::Inconclusive;
-            undecided.push(format!(
-                "{}: {:.1}% of the weight has unmapped labels ({})",
-                key.join("/"),
-                100.0 * unmapped_share,
-                label_text.join(", ")
-            ));
-        }
-        let share_obj: Map<String, Value> = shares.iter().map(|(f, s)| (f.clone(), Value::from(round(*s)))).collect();
-        let share_text: Vec<String> = shares.iter().map(|(f, s)| format!("{f} {:.1}%", 100.0 * s)).collect();
-        if j.verdict == Verdict::Fail {
-            failing.push(match mode {
-                ConcentrationMode::Hhi { .. } => format!("{} HHI {:.0}", key.join("/"), hhi),
-                ConcentrationMode::Dominance => format!("{}: {} presumed dominant", key.join("/"), dominant.join(", ")),
-            });
-            evidence.rows.push(vec![
-                key.join("/"),
-                format!("{hhi:.1}"),
-                format!("{:.6}", cr(1)),
-                format!("{:.6}", cr(2)),
-                format!("{:.6}", cr(3)),
-                dominant.join(" "),
-                share_text.join("; "),
-                format!("{unmapped_share:.6}"),
-            ]);
-        }
-        let mut g = Group::new(&kv, w.n, Some(value), j.verdict)
-            .with("hhi", hhi)
-            .with("cr1", cr(1))
-            .with("cr2", cr(2))
-            .with("cr3", cr(3))
-            .with("presumed_dominant", dominant)
-            .with("shares", Value::Object(share_obj))
-            .with("unmapped_weight", unmapped)
-            .with("unmapped_share", unmapped_share);
-        if !label_text.is_empty() {
-            g = g.with("unmapped_labels", label_text);
-        }
-        if j.verdict == Verdict::Inconclusive {
-            g = g.with("reason", format!("more than {:.0}% of the weight is unmapped", 100.0 * spec.max_unmapped));
-        }
-        groups.push(g.judged(&j));
-    }
-    let verdict = Verdict::combine(groups.iter().map(|g| g.verdict));
-    let (value, threshold, threshold_text) = match mode {
-        ConcentrationMode::Hhi { max_hhi } => (
-            groups.iter().filter_map(|g| g.get("hhi").and_then(Value::as_f64)).reduce(f64::max),
-            Some(max_hhi),
-            format!("HHI <= {max_hhi}"),
-        ),
-        ConcentrationMode::Dominance => (
-            Some(groups.iter().filter(|g| g.verdict == Verdict::Fail).count() as f64),
-            Some(0.0),
-            "dominance presumption not met".to_string(),
-        ),
-    };
-    let message = match (verdict, mode) {
-        (Verdict::Fail, ConcentrationMode::Hhi { max_hhi }) => {
-            format!("{} above HHI {max_hhi}: {}.", plural(failing.len(), "group"), failing.join("; "))
-        }
-        (Verdict::Fail, ConcentrationMode::Dominance) => {
-            format!("Dominance presumption met in {}: {}.", plural(failing.len(), "group"), failing.join("; "))
-        }
-        (Verdict::Pass, _) => format!("No group exceeds the threshold ({}).", plural(groups.len(), "group")),
-        (Verdict::Inconclusive, _) => format!("Shares cannot be trusted: {}.", undecided.join("; ")),
-        _ => "No successful transactions with a mapped provider.".to_string(),
-    };
-    let mut f = Finding::new(rule, verdict, message, value, threshold, threshold_text, groups);
-    if !evidence.rows.is_empty() {
-        f.evidence_table = Some(evidence);
-    }
-    Ok(f)
 }
 
 #[cfg(test)]

@@ -64,6 +64,7 @@ engineering_default = true     # the target is not set by law
 citation = "Who requires it, in which document, with its date"
 rationale = "Why it matters, in plain words"
 "#;
+    const DATASET: Dataset = Dataset::Checkout;
     type Spec = CoverageSpec;
 
     fn read(p: &Params, d: &mut Diagnostics) -> Option<CoverageSpec> {
@@ -88,14 +89,6 @@ rationale = "Why it matters, in plain words"
         Some(CoverageSpec { unit: unit?, providers: list?, relative, min: min?, by_region: by_region?, alpha: alpha? })
     }
 
-    fn dataset_of(_: &Params) -> Option<Dataset> {
-        Some(Dataset::Checkout)
-    }
-
-    fn dataset(_: &CoverageSpec) -> Dataset {
-        Dataset::Checkout
-    }
-
     fn basis(spec: &CoverageSpec) -> Basis {
         if spec.unit == Unit::Merchant {
             Basis::Census
@@ -108,18 +101,290 @@ rationale = "Why it matters, in plain words"
         (spec.unit == Unit::Session).then_some(spec.alpha)
     }
 
-    fn plans(rule: &Rule, spec: &CoverageSpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
-        plans(rule, spec, ctx)
+    fn plans(rule: &Rule, p: &CoverageSpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
+        let frame = ctx.rule_frame(rule, Dataset::Checkout, &[])?;
+        let unit_col = match p.unit {
+            Unit::Merchant => "merchant_id",
+            Unit::Session => "session_id",
+        };
+        let mut group: Vec<Expr> = keys(p.by_region).into_iter().map(col).collect();
+        group.push(col(unit_col).alias("unit"));
+        let flagged = flagged(p, ctx);
+        let flags: Vec<Expr> = flagged
+            .iter()
+            .enumerate()
+            .map(|(i, id)| col("provider").eq(lit(id.as_str())).any(true).alias(flag_name(i)))
+            .collect();
+        let per_unit = frame.group_by(group).agg(flags.clone());
+        Ok(vec![match p.unit {
+            // Merchants are few enough to collect one row each: the uncovered
+            // ones are the evidence.
+            Unit::Merchant => per_unit,
+            Unit::Session => {
+                let mut agg = vec![len().alias("units")];
+                agg.extend((0..flags.len()).map(|i| col(flag_name(i)).sum().alias(flag_name(i))));
+                // The relative form compares each rival with each platform's own
+                // provider within the same sessions: count sessions offering both.
+                if p.relative {
+                    for i in 0..p.providers.len() {
+                        for j in (0..flagged.len()).filter(|j| *j != i) {
+                            agg.push(col(flag_name(i)).and(col(flag_name(j))).sum().alias(both_name(i, j)));
+                        }
+                    }
+                }
+                per_unit.group_by(keys(p.by_region).into_iter().map(col).collect::<Vec<_>>()).agg(agg)
+            }
+        }])
     }
 
     fn evaluate(
         rule: &Rule,
-        spec: &CoverageSpec,
+        p: &CoverageSpec,
         ctx: &Context,
         frames: Vec<DataFrame>,
-        _seen: &Seen,
+        _: &Seen,
     ) -> anyhow::Result<Finding> {
-        evaluate(rule, spec, ctx, frames)
+        let flagged = flagged(p, ctx);
+        let df = frames.into_iter().next().unwrap_or_default();
+        let key_cols = keys(p.by_region);
+        let key_vals: Vec<Vec<String>> = key_cols.iter().map(|k| strings(&df, k)).collect::<anyhow::Result<_>>()?;
+        let flag_vals: Vec<Vec<u64>> = match p.unit {
+            Unit::Merchant => (0..flagged.len())
+                .map(|i| bools(&df, &flag_name(i)).map(|v| v.into_iter().map(u64::from).collect()))
+                .collect::<anyhow::Result<_>>()?,
+            Unit::Session => (0..flagged.len()).map(|i| counts(&df, &flag_name(i))).collect::<anyhow::Result<_>>()?,
+        };
+        let units: Vec<u64> = match p.unit {
+            Unit::Merchant => vec![1; df.height()],
+            Unit::Session => counts(&df, "units")?,
+        };
+        let unit_ids = match p.unit {
+            Unit::Merchant => strings(&df, "unit")?,
+            Unit::Session => vec![String::new(); df.height()],
+        };
+        // Per-row "offered both" counts: merchants from their flags, sessions from the plan.
+        let mut both_cols: BTreeMap<(usize, usize), Vec<u64>> = BTreeMap::new();
+        if p.relative {
+            for i in 0..p.providers.len() {
+                for j in (0..flagged.len()).filter(|j| *j != i) {
+                    let col = match p.unit {
+                        Unit::Session => counts(&df, &both_name(i, j))?,
+                        Unit::Merchant => flag_vals[i].iter().zip(&flag_vals[j]).map(|(a, b)| a & b).collect(),
+                    };
+                    both_cols.insert((i, j), col);
+                }
+            }
+        }
+        let mut tallies: BTreeMap<Vec<String>, Tally> = BTreeMap::new();
+        for row in 0..df.height() {
+            let key: Vec<String> = key_vals.iter().map(|v| v[row].clone()).collect();
+            let t = tallies.entry(key).or_insert_with(|| Tally {
+                units: 0,
+                offered: vec![0; flagged.len()],
+                both: BTreeMap::new(),
+                missing: vec![Vec::new(); flagged.len()],
+            });
+            t.units += units[row];
+            for (i, f) in flag_vals.iter().enumerate() {
+                t.offered[i] += f[row];
+                if p.unit == Unit::Merchant && f[row] == 0 {
+                    t.missing[i].push(unit_ids[row].clone());
+                }
+            }
+            for (k, v) in &both_cols {
+                *t.both.entry(*k).or_default() += v[row];
+            }
+        }
+        for t in tallies.values_mut() {
+            for m in t.missing.iter_mut() {
+                m.sort();
+            }
+        }
+        let unit_word = match p.unit {
+            Unit::Merchant => "merchant",
+            Unit::Session => "session",
+        };
+        let census = p.unit == Unit::Merchant;
+        let mut pending: Vec<Pending> = Vec::new();
+        for (key, t) in &tallies {
+            let mut kv: Vec<(&str, &str)> = key_cols.iter().copied().zip(key.iter().map(String::as_str)).collect();
+            let platform = key[0].as_str();
+            if p.relative {
+                let Some(aff) = ctx.rulebook.affiliated(platform) else {
+                    kv.push(("provider", "*"));
+                    pending.push(Pending::settled(
+                        Group::new(&kv, t.units, None, Verdict::NotEvaluable)
+                            .with("reason", "platform has no affiliated provider in the taxonomy"),
+                    ));
+                    continue;
+                };
+                let Some(ai) = flagged.iter().position(|f| *f == aff.id) else { continue };
+                for (i, prov) in p.providers.iter().enumerate() {
+                    if *prov == aff.id {
+                        continue;
+                    }
+                    let mut kvp = kv.clone();
+                    kvp.push(("provider", prov));
+                    let (rival, own) = (t.offered[i], t.offered[ai]);
+                    if own == 0 {
+                        pending.push(Pending::settled(
+                            Group::new(&kvp, t.units, None, Verdict::NotEvaluable)
+                                .with("reason", format!("the affiliated provider {} was never offered", aff.name)),
+                        ));
+                        continue;
+                    }
+                    let ratio = rival as f64 / own as f64;
+                    let gap = needed(p.min, own).saturating_sub(rival);
+                    let both = t.both.get(&(i, ai)).copied().unwrap_or(0);
+                    let group = Group::new(&kvp, t.units, Some(ratio), Verdict::Inconclusive)
+                        .with("offered", rival)
+                        .with("share", rival as f64 / t.units as f64)
+                        .with("reference_provider", aff.id.as_str())
+                        .with("reference_offered", own)
+                        .with("reference_value", own as f64 / t.units as f64)
+                        .with("offered_both", both)
+                        .with("gap_units", gap);
+                    let evidence = vec![vec![
+                        key.join("/"),
+                        prov.clone(),
+                        t.units.to_string(),
+                        rival.to_string(),
+                        own.to_string(),
+                        format!("{ratio:.6}"),
+                        gap.to_string(),
+                    ]];
+                    let shortfall = format!(
+                        "{} on {platform}: {:.2} ({gap} more {unit_word}s must offer it)",
+                        ctx.rulebook.display_name(prov),
+                        ratio
+                    );
+                    let table = Paired {
+                        both,
+                        first_only: rival - both,
+                        second_only: own - both,
+                        neither: t.units - rival - own + both,
+                    };
+                    pending.push(Pending {
+                        group,
+                        sample: (!census).then_some(Sample::Ratio(table)),
+                        evidence,
+                        shortfall,
+                    });
+                }
+            } else {
+                for (i, prov) in p.providers.iter().enumerate() {
+                    let mut kvp = kv.clone();
+                    if p.providers.len() > 1 {
+                        kvp.push(("provider", prov));
+                    }
+                    let share = t.offered[i] as f64 / t.units as f64;
+                    let gap = needed(p.min, t.units).saturating_sub(t.offered[i]);
+                    let group = Group::new(&kvp, t.units, Some(share), Verdict::Inconclusive)
+                        .with("offered", t.offered[i])
+                        .with("gap_units", gap);
+                    let evidence = if census {
+                        t.missing[i].iter().map(|m| vec![key.join("/"), prov.clone(), m.clone()]).collect()
+                    } else {
+                        vec![vec![
+                            key.join("/"),
+                            prov.clone(),
+                            t.units.to_string(),
+                            t.offered[i].to_string(),
+                            format!("{share:.6}"),
+                            gap.to_string(),
+                        ]]
+                    };
+                    let shortfall = format!(
+                        "{} on {}: {} ({gap} more {unit_word}s must offer it)",
+                        ctx.rulebook.display_name(prov),
+                        key.join("/"),
+                        pct(share)
+                    );
+                    pending.push(Pending {
+                        group,
+                        sample: (!census).then_some(Sample::Share { x: t.offered[i], n: t.units }),
+                        evidence,
+                        shortfall,
+                    });
+                }
+            }
+        }
+        let family = Family::new(p.alpha, pending.iter().filter(|x| x.sample.is_some()).count(), Breach::Below);
+        let mut groups = Vec::new();
+        let mut evidence = EvidenceTable::default();
+        let mut shortfalls = Vec::new();
+        for pend in pending {
+            let Pending { mut group, sample, evidence: rows, shortfall } = pend;
+            if group.verdict != Verdict::NotEvaluable {
+                let value = group.value.unwrap_or(0.0);
+                let j = match &sample {
+                    None => Judgement::census(value, p.min, Breach::Below),
+                    Some(s) => {
+                        let (ci, n) = match s {
+                            Sample::Share { x, n } => (stats::proportion_interval(*x, *n, family.z()), *n),
+                            Sample::Ratio(t) => (stats::katz_paired(*t, family.z()), t.n()),
+                        };
+                        // One proportion against a threshold has no margin: the
+                        // sample size is for the observed distance.
+                        match ci {
+                            Some(ci) => Judgement::sample(ci, p.min, family, n, (value - p.min).abs()),
+                            None => Judgement::undecided(Some(family), None),
+                        }
+                    }
+                };
+                group = group.judged(&j);
+                if group.verdict == Verdict::Fail {
+                    shortfalls.push(shortfall);
+                    evidence.rows.extend(rows);
+                }
+            }
+            groups.push(group);
+        }
+        evidence.header = if p.relative {
+            ["group", "provider", "units", "offered", "reference_offered", "ratio", "gap_units"]
+                .map(String::from)
+                .to_vec()
+        } else if census {
+            ["group", "provider", "merchant_id"].map(String::from).to_vec()
+        } else {
+            ["group", "provider", "units", "offered", "share", "gap_units"].map(String::from).to_vec()
+        };
+        let verdict = Verdict::combine(groups.iter().map(|g| g.verdict));
+        let value = groups.iter().filter_map(|g| g.value).reduce(f64::min);
+        let names: Vec<String> = p.providers.iter().map(|x| ctx.rulebook.display_name(x)).collect();
+        let what = if p.relative {
+            format!("{} {unit_word} coverage relative to each platform's own provider", names.join(", "))
+        } else {
+            format!("{} {unit_word} coverage", names.join(", "))
+        };
+        let evaluable = groups.iter().filter(|g| g.verdict != Verdict::NotEvaluable).count();
+        let basis = if census {
+            format!("a census: every {unit_word} of the window counted, compared exactly")
+        } else {
+            format!("{:.0}% family-wise confidence over {} groups", 100.0 * (1.0 - p.alpha), family.size)
+        };
+        let undecided = groups.iter().filter(|g| g.verdict == Verdict::Inconclusive).count();
+        let message = match verdict {
+            Verdict::Fail => format!(
+                "{what}: {} of {} below target ({basis}). {}.",
+                plural(shortfalls.len(), "group"),
+                evaluable,
+                shortfalls.join("; ")
+            ),
+            Verdict::Pass => format!("{what}: all {evaluable} groups meet the target ({basis})."),
+            Verdict::Inconclusive => format!(
+                "{what}: no group is below target, but {} of {evaluable} cannot be told apart from it ({basis}); \
+                 more sessions would decide them.",
+                plural(undecided, "group")
+            ),
+            Verdict::NotEvaluable => format!("{what}: no group could be evaluated (no checkout sessions matched)."),
+        };
+        let threshold_text = if p.relative { format!("ratio >= {}", p.min) } else { format!("share >= {}", p.min) };
+        let mut f = Finding::new(rule, verdict, message, value, Some(p.min), threshold_text, groups);
+        if !evidence.rows.is_empty() {
+            f.evidence_table = Some(evidence);
+        }
+        Ok(f)
     }
 
     fn parameters(c: &CoverageSpec) -> Vec<(&'static str, String)> {
@@ -190,42 +455,6 @@ fn both_name(i: usize, j: usize) -> String {
     format!("both_{i}_{j}")
 }
 
-fn plans(rule: &Rule, p: &CoverageSpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
-    let frame = ctx.rule_frame(rule, Dataset::Checkout, &[])?;
-    let unit_col = match p.unit {
-        Unit::Merchant => "merchant_id",
-        Unit::Session => "session_id",
-    };
-    let mut group: Vec<Expr> = keys(p.by_region).into_iter().map(col).collect();
-    group.push(col(unit_col).alias("unit"));
-    let flagged = flagged(p, ctx);
-    let flags: Vec<Expr> = flagged
-        .iter()
-        .enumerate()
-        .map(|(i, id)| col("provider").eq(lit(id.as_str())).any(true).alias(flag_name(i)))
-        .collect();
-    let per_unit = frame.group_by(group).agg(flags.clone());
-    Ok(vec![match p.unit {
-        // Merchants are few enough to collect one row each: the uncovered
-        // ones are the evidence.
-        Unit::Merchant => per_unit,
-        Unit::Session => {
-            let mut agg = vec![len().alias("units")];
-            agg.extend((0..flags.len()).map(|i| col(flag_name(i)).sum().alias(flag_name(i))));
-            // The relative form compares each rival with each platform's own
-            // provider within the same sessions: count sessions offering both.
-            if p.relative {
-                for i in 0..p.providers.len() {
-                    for j in (0..flagged.len()).filter(|j| *j != i) {
-                        agg.push(col(flag_name(i)).and(col(flag_name(j))).sum().alias(both_name(i, j)));
-                    }
-                }
-            }
-            per_unit.group_by(keys(p.by_region).into_iter().map(col).collect::<Vec<_>>()).agg(agg)
-        }
-    }])
-}
-
 /// Counts per breakdown group: units and units offering each flagged provider.
 struct Tally {
     units: u64,
@@ -250,243 +479,6 @@ enum Sample {
     Share { x: u64, n: u64 },
     /// Rival vs own provider offered in the same sessions.
     Ratio(Paired),
-}
-
-fn evaluate(rule: &Rule, p: &CoverageSpec, ctx: &Context, frames: Vec<DataFrame>) -> anyhow::Result<Finding> {
-    let flagged = flagged(p, ctx);
-    let df = frames.into_iter().next().unwrap_or_default();
-    let key_cols = keys(p.by_region);
-    let key_vals: Vec<Vec<String>> = key_cols.iter().map(|k| strings(&df, k)).collect::<anyhow::Result<_>>()?;
-    let flag_vals: Vec<Vec<u64>> = match p.unit {
-        Unit::Merchant => (0..flagged.len())
-            .map(|i| bools(&df, &flag_name(i)).map(|v| v.into_iter().map(u64::from).collect()))
-            .collect::<anyhow::Result<_>>()?,
-        Unit::Session => (0..flagged.len()).map(|i| counts(&df, &flag_name(i))).collect::<anyhow::Result<_>>()?,
-    };
-    let units: Vec<u64> = match p.unit {
-        Unit::Merchant => vec![1; df.height()],
-        Unit::Session => counts(&df, "units")?,
-    };
-    let unit_ids = match p.unit {
-        Unit::Merchant => strings(&df, "unit")?,
-        Unit::Session => vec![String::new(); df.height()],
-    };
-    // Per-row "offered both" counts: merchants from their flags, sessions from the plan.
-    let mut both_cols: BTreeMap<(usize, usize), Vec<u64>> = BTreeMap::new();
-    if p.relative {
-        for i in 0..p.providers.len() {
-            for j in (0..flagged.len()).filter(|j| *j != i) {
-                let col = match p.unit {
-                    Unit::Session => counts(&df, &both_name(i, j))?,
-                    Unit::Merchant => flag_vals[i].iter().zip(&flag_vals[j]).map(|(a, b)| a & b).collect(),
-                };
-                both_cols.insert((i, j), col);
-            }
-        }
-    }
-    let mut tallies: BTreeMap<Vec<String>, Tally> = BTreeMap::new();
-    for row in 0..df.height() {
-        let key: Vec<String> = key_vals.iter().map(|v| v[row].clone()).collect();
-        let t = tallies.entry(key).or_insert_with(|| Tally {
-            units: 0,
-            offered: vec![0; flagged.len()],
-            both: BTreeMap::new(),
-            missing: vec![Vec::new(); flagged.len()],
-        });
-        t.units += units[row];
-        for (i, f) in flag_vals.iter().enumerate() {
-            t.offered[i] += f[row];
-            if p.unit == Unit::Merchant && f[row] == 0 {
-                t.missing[i].push(unit_ids[row].clone());
-            }
-        }
-        for (k, v) in &both_cols {
-            *t.both.entry(*k).or_default() += v[row];
-        }
-    }
-    for t in tallies.values_mut() {
-        for m in t.missing.iter_mut() {
-            m.sort();
-        }
-    }
-    let unit_word = match p.unit {
-        Unit::Merchant => "merchant",
-        Unit::Session => "session",
-    };
-    let census = p.unit == Unit::Merchant;
-    let mut pending: Vec<Pending> = Vec::new();
-    for (key, t) in &tallies {
-        let mut kv: Vec<(&str, &str)> = key_cols.iter().copied().zip(key.iter().map(String::as_str)).collect();
-        let platform = key[0].as_str();
-        if p.relative {
-            let Some(aff) = ctx.rulebook.affiliated(platform) else {
-                kv.push(("provider", "*"));
-                pending.push(Pending::settled(
-                    Group::new(&kv, t.units, None, Verdict::NotEvaluable)
-                        .with("reason", "platform has no affiliated provider in the taxonomy"),
-                ));
-                continue;
-            };
-            let Some(ai) = flagged.iter().position(|f| *f == aff.id) else { continue };
-            for (i, prov) in p.providers.iter().enumerate() {
-                if *prov == aff.id {
-                    continue;
-                }
-                let mut kvp = kv.clone();
-                kvp.push(("provider", prov));
-                let (rival, own) = (t.offered[i], t.offered[ai]);
-                if own == 0 {
-                    pending.push(Pending::settled(
-                        Group::new(&kvp, t.units, None, Verdict::NotEvaluable)
-                            .with("reason", format!("the affiliated provider {} was never offered", aff.name)),
-                    ));
-                    continue;
-                }
-                let ratio = rival as f64 / own as f64;
-                let gap = needed(p.min, own).saturating_sub(rival);
-                let both = t.both.get(&(i, ai)).copied().unwrap_or(0);
-                let group = Group::new(&kvp, t.units, Some(ratio), Verdict::Inconclusive)
-                    .with("offered", rival)
-                    .with("share", rival as f64 / t.units as f64)
-                    .with("reference_provider", aff.id.as_str())
-                    .with("reference_offered", own)
-                    .with("reference_value", own as f64 / t.units as f64)
-                    .with("offered_both", both)
-                    .with("gap_units", gap);
-                let evidence = vec![vec![
-                    key.join("/"),
-                    prov.clone(),
-                    t.units.to_string(),
-                    rival.to_string(),
-                    own.to_string(),
-                    format!("{ratio:.6}"),
-                    gap.to_string(),
-                ]];
-                let shortfall = format!(
-                    "{} on {platform}: {:.2} ({gap} more {unit_word}s must offer it)",
-                    ctx.rulebook.display_name(prov),
-                    ratio
-                );
-                let table = Paired {
-                    both,
-                    first_only: rival - both,
-                    second_only: own - both,
-                    neither: t.units - rival - own + both,
-                };
-                pending.push(Pending { group, sample: (!census).then_some(Sample::Ratio(table)), evidence, shortfall });
-            }
-        } else {
-            for (i, prov) in p.providers.iter().enumerate() {
-                let mut kvp = kv.clone();
-                if p.providers.len() > 1 {
-                    kvp.push(("provider", prov));
-                }
-                let share = t.offered[i] as f64 / t.units as f64;
-                let gap = needed(p.min, t.units).saturating_sub(t.offered[i]);
-                let group = Group::new(&kvp, t.units, Some(share), Verdict::Inconclusive)
-                    .with("offered", t.offered[i])
-                    .with("gap_units", gap);
-                let evidence = if census {
-                    t.missing[i].iter().map(|m| vec![key.join("/"), prov.clone(), m.clone()]).collect()
-                } else {
-                    vec![vec![
-                        key.join("/"),
-                        prov.clone(),
-                        t.units.to_string(),
-                        t.offered[i].to_string(),
-                        format!("{share:.6}"),
-                        gap.to_string(),
-                    ]]
-                };
-                let shortfall = format!(
-                    "{} on {}: {} ({gap} more {unit_word}s must offer it)",
-                    ctx.rulebook.display_name(prov),
-                    key.join("/"),
-                    pct(share)
-                );
-                pending.push(Pending {
-                    group,
-                    sample: (!census).then_some(Sample::Share { x: t.offered[i], n: t.units }),
-                    evidence,
-                    shortfall,
-                });
-            }
-        }
-    }
-    let family = Family::new(p.alpha, pending.iter().filter(|x| x.sample.is_some()).count(), Breach::Below);
-    let mut groups = Vec::new();
-    let mut evidence = EvidenceTable::default();
-    let mut shortfalls = Vec::new();
-    for pend in pending {
-        let Pending { mut group, sample, evidence: rows, shortfall } = pend;
-        if group.verdict != Verdict::NotEvaluable {
-            let value = group.value.unwrap_or(0.0);
-            let j = match &sample {
-                None => Judgement::census(value, p.min, Breach::Below),
-                Some(s) => {
-                    let (ci, n) = match s {
-                        Sample::Share { x, n } => (stats::proportion_interval(*x, *n, family.z()), *n),
-                        Sample::Ratio(t) => (stats::katz_paired(*t, family.z()), t.n()),
-                    };
-                    // One proportion against a threshold has no margin: the
-                    // sample size is for the observed distance.
-                    match ci {
-                        Some(ci) => Judgement::sample(ci, p.min, family, n, (value - p.min).abs()),
-                        None => Judgement::undecided(Some(family), None),
-                    }
-                }
-            };
-            group = group.judged(&j);
-            if group.verdict == Verdict::Fail {
-                shortfalls.push(shortfall);
-                evidence.rows.extend(rows);
-            }
-        }
-        groups.push(group);
-    }
-    evidence.header = if p.relative {
-        ["group", "provider", "units", "offered", "reference_offered", "ratio", "gap_units"].map(String::from).to_vec()
-    } else if census {
-        ["group", "provider", "merchant_id"].map(String::from).to_vec()
-    } else {
-        ["group", "provider", "units", "offered", "share", "gap_units"].map(String::from).to_vec()
-    };
-    let verdict = Verdict::combine(groups.iter().map(|g| g.verdict));
-    let value = groups.iter().filter_map(|g| g.value).reduce(f64::min);
-    let names: Vec<String> = p.providers.iter().map(|x| ctx.rulebook.display_name(x)).collect();
-    let what = if p.relative {
-        format!("{} {unit_word} coverage relative to each platform's own provider", names.join(", "))
-    } else {
-        format!("{} {unit_word} coverage", names.join(", "))
-    };
-    let evaluable = groups.iter().filter(|g| g.verdict != Verdict::NotEvaluable).count();
-    let basis = if census {
-        format!("a census: every {unit_word} of the window counted, compared exactly")
-    } else {
-        format!("{:.0}% family-wise confidence over {} groups", 100.0 * (1.0 - p.alpha), family.size)
-    };
-    let undecided = groups.iter().filter(|g| g.verdict == Verdict::Inconclusive).count();
-    let message = match verdict {
-        Verdict::Fail => format!(
-            "{what}: {} of {} below target ({basis}). {}.",
-            plural(shortfalls.len(), "group"),
-            evaluable,
-            shortfalls.join("; ")
-        ),
-        Verdict::Pass => format!("{what}: all {evaluable} groups meet the target ({basis})."),
-        Verdict::Inconclusive => format!(
-            "{what}: no group is below target, but {} of {evaluable} cannot be told apart from it ({basis}); \
-             more sessions would decide them.",
-            plural(undecided, "group")
-        ),
-        Verdict::NotEvaluable => format!("{what}: no group could be evaluated (no checkout sessions matched)."),
-    };
-    let threshold_text = if p.relative { format!("ratio >= {}", p.min) } else { format!("share >= {}", p.min) };
-    let mut f = Finding::new(rule, verdict, message, value, Some(p.min), threshold_text, groups);
-    if !evidence.rows.is_empty() {
-        f.evidence_table = Some(evidence);
-    }
-    Ok(f)
 }
 
 impl Pending {

@@ -46,20 +46,13 @@ min_sessions = 5               # merchants with fewer sessions are listed, not j
 citation = "Who requires it, in which document, with its date"
 rationale = "A checkout that never shows a rival is the footprint of an exclusive arrangement"
 "#;
+    const DATASET: Dataset = Dataset::Checkout;
     type Spec = ExclusivitySpec;
 
     fn read(p: &Params, d: &mut Diagnostics) -> Option<ExclusivitySpec> {
         let max_merchants = p.count_or(d, "max_merchants", 0, 0);
         let min_sessions = p.count_or(d, "min_sessions", 5, 1);
         Some(ExclusivitySpec { max_merchants: max_merchants?, min_sessions: min_sessions? })
-    }
-
-    fn dataset_of(_: &Params) -> Option<Dataset> {
-        Some(Dataset::Checkout)
-    }
-
-    fn dataset(_: &ExclusivitySpec) -> Dataset {
-        Dataset::Checkout
     }
 
     fn basis(_: &ExclusivitySpec) -> Basis {
@@ -71,7 +64,13 @@ rationale = "A checkout that never shows a rival is the footprint of an exclusiv
     }
 
     fn plans(rule: &Rule, _: &ExclusivitySpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
-        plans(rule, ctx)
+        let frame = ctx.rule_frame(rule, Dataset::Checkout, &[])?;
+        Ok(vec![frame.group_by([col("platform"), col("merchant_id")]).agg([
+            col("provider").n_unique().cast(DataType::UInt64).alias("n_providers"),
+            col("provider").first().alias("only"),
+            col("session_id").n_unique().cast(DataType::UInt64).alias("sessions"),
+            col("region").first().alias("region"),
+        ])])
     }
 
     fn evaluate(
@@ -81,7 +80,143 @@ rationale = "A checkout that never shows a rival is the footprint of an exclusiv
         frames: Vec<DataFrame>,
         seen: &Seen,
     ) -> anyhow::Result<Finding> {
-        evaluate(rule, spec, ctx, frames, seen)
+        let df = frames.into_iter().next().unwrap_or_default();
+        let (platform, merchant, only, region) =
+            (strings(&df, "platform")?, strings(&df, "merchant_id")?, strings(&df, "only")?, strings(&df, "region")?);
+        let (n_providers, sessions) = (counts(&df, "n_providers")?, counts(&df, "sessions")?);
+        let only_nulls = df.column("only")?.is_null();
+        #[derive(Default)]
+        struct PerPlatform {
+            merchants: u64,
+            /// Merchants whose checkout ever showed the affiliated provider.
+            with_own: u64,
+            exclusive: Vec<usize>,
+            too_few: Vec<usize>,
+        }
+        let mut by_platform: BTreeMap<String, PerPlatform> = BTreeMap::new();
+        for i in 0..df.height() {
+            let entry = by_platform.entry(platform[i].clone()).or_default();
+            entry.merchants += 1;
+            let aff = ctx.rulebook.affiliated(&platform[i]);
+            let mapped = !only_nulls.get(i).unwrap_or(true);
+            if n_providers[i] == 1 && mapped && aff.is_some_and(|a| a.id == only[i]) {
+                entry.with_own += 1;
+                if sessions[i] >= spec.min_sessions {
+                    entry.exclusive.push(i);
+                } else {
+                    entry.too_few.push(i);
+                }
+            }
+        }
+        let mut evidence = EvidenceTable {
+            header: ["platform", "merchant_id", "name", "region", "sessions", "provider", "status"]
+                .map(String::from)
+                .to_vec(),
+            rows: Vec::new(),
+        };
+        let mut groups = Vec::new();
+        let mut offenders = Vec::new();
+        let mut too_few_total = 0;
+        for (p, per) in &by_platform {
+            let Some(aff) = ctx.rulebook.affiliated(p) else {
+                groups.push(
+                    Group::new(&[("platform", p)], per.merchants, None, Verdict::NotEvaluable)
+                        .with("reason", "platform has no affiliated provider in the taxonomy"),
+                );
+                continue;
+            };
+            if !seen.provider_seen(Dataset::Checkout, p, &aff.id) {
+                groups.push(Group::new(&[("platform", p)], per.merchants, None, Verdict::NotEvaluable).with(
+                    "reason",
+                    format!(
+                        "the affiliated provider {} has no mapped rows on this platform; unmapped labels seen: {}",
+                        aff.name,
+                        seen.unmapped_text(p)
+                    ),
+                ));
+                continue;
+            }
+            for (rows, status) in [(&per.exclusive, EXCLUSIVE), (&per.too_few, TOO_FEW)] {
+                let mut sorted = rows.clone();
+                sorted.sort_by(|&a, &b| merchant[a].cmp(&merchant[b]));
+                for i in sorted {
+                    let (name, reg) =
+                        seen.names.get(&merchant[i]).cloned().unwrap_or_else(|| (String::new(), region[i].clone()));
+                    evidence.rows.push(vec![
+                        p.clone(),
+                        merchant[i].clone(),
+                        name,
+                        reg,
+                        sessions[i].to_string(),
+                        aff.id.clone(),
+                        status.to_string(),
+                    ]);
+                }
+            }
+            let count = per.exclusive.len() as u64;
+            too_few_total += per.too_few.len();
+            let j = Judgement::census(count as f64, spec.max_merchants as f64, Breach::Above);
+            if j.verdict == Verdict::Fail {
+                offenders.push(format!("{p}: {} offer only {}", plural(per.exclusive.len(), "merchant"), aff.name));
+            }
+            groups.push(
+                Group::new(&[("platform", p)], per.merchants, Some(count as f64), j.verdict)
+                    .with("exclusive_merchants", count)
+                    .with("too_few_sessions", per.too_few.len() as u64)
+                    .with("affiliated_provider", aff.id.as_str())
+                    .judged(&j),
+            );
+        }
+        let verdict = Verdict::combine(groups.iter().map(|g| g.verdict));
+        let total: u64 = groups.iter().filter_map(|g| g.value).map(|v| v as u64).sum();
+        let set_aside = if too_few_total > 0 {
+            format!(
+                " {} with fewer than {} sessions showed only the platform's own provider: listed as too few sessions \
+                 to judge, not counted.",
+                plural(too_few_total, "merchant"),
+                spec.min_sessions
+            )
+        } else {
+            String::new()
+        };
+        let message = match verdict {
+            Verdict::Fail => format!("{} exclusive merchants: {}.{set_aside}", total, offenders.join("; ")),
+            Verdict::Pass => format!(
+                "No platform has more than {} merchants offering only its own provider (every merchant with at least \
+                 {} sessions counted).{set_aside}",
+                spec.max_merchants, spec.min_sessions
+            ),
+            _ => {
+                let reasons: Vec<String> = groups
+                    .iter()
+                    .filter_map(|g| match g.get("reason") {
+                        Some(serde_json::Value::String(r)) => Some(format!("{}: {r}", g.key_text())),
+                        _ => None,
+                    })
+                    .collect();
+                if reasons.is_empty() {
+                    "No platform with an affiliated provider had checkout sessions.".to_string()
+                } else {
+                    format!("No platform could be judged: {}.", reasons.join("; "))
+                }
+            }
+        };
+        let mut f = Finding::new(
+            rule,
+            verdict,
+            message,
+            Some(total as f64),
+            Some(spec.max_merchants as f64),
+            format!(
+                "exclusive merchants <= {} per platform (merchants with at least {} sessions)",
+                spec.max_merchants, spec.min_sessions
+            ),
+            groups,
+        );
+        if !evidence.rows.is_empty() {
+            f.evidence_table = Some(evidence);
+        }
+        Ok(f)
     }
 
     fn parameters(e: &ExclusivitySpec) -> Vec<(&'static str, String)> {
@@ -107,162 +242,6 @@ rationale = "A checkout that never shows a rival is the footprint of an exclusiv
     }
 }
 
-fn plans(rule: &Rule, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
-    let frame = ctx.rule_frame(rule, Dataset::Checkout, &[])?;
-    Ok(vec![frame.group_by([col("platform"), col("merchant_id")]).agg([
-        col("provider").n_unique().cast(DataType::UInt64).alias("n_providers"),
-        col("provider").first().alias("only"),
-        col("session_id").n_unique().cast(DataType::UInt64).alias("sessions"),
-        col("region").first().alias("region"),
-    ])])
-}
-
 /// Status of a merchant that offered only its platform's own provider.
 const EXCLUSIVE: &str = "exclusive";
 const TOO_FEW: &str = "too few sessions to judge";
-
-fn evaluate(
-    rule: &Rule,
-    spec: &ExclusivitySpec,
-    ctx: &Context,
-    frames: Vec<DataFrame>,
-    seen: &Seen,
-) -> anyhow::Result<Finding> {
-    let df = frames.into_iter().next().unwrap_or_default();
-    let (platform, merchant, only, region) =
-        (strings(&df, "platform")?, strings(&df, "merchant_id")?, strings(&df, "only")?, strings(&df, "region")?);
-    let (n_providers, sessions) = (counts(&df, "n_providers")?, counts(&df, "sessions")?);
-    let only_nulls = df.column("only")?.is_null();
-    #[derive(Default)]
-    struct PerPlatform {
-        merchants: u64,
-        /// Merchants whose checkout ever showed the affiliated provider.
-        with_own: u64,
-        exclusive: Vec<usize>,
-        too_few: Vec<usize>,
-    }
-    let mut by_platform: BTreeMap<String, PerPlatform> = BTreeMap::new();
-    for i in 0..df.height() {
-        let entry = by_platform.entry(platform[i].clone()).or_default();
-        entry.merchants += 1;
-        let aff = ctx.rulebook.affiliated(&platform[i]);
-        let mapped = !only_nulls.get(i).unwrap_or(true);
-        if n_providers[i] == 1 && mapped && aff.is_some_and(|a| a.id == only[i]) {
-            entry.with_own += 1;
-            if sessions[i] >= spec.min_sessions {
-                entry.exclusive.push(i);
-            } else {
-                entry.too_few.push(i);
-            }
-        }
-    }
-    let mut evidence = EvidenceTable {
-        header: ["platform", "merchant_id", "name", "region", "sessions", "provider", "status"]
-            .map(String::from)
-            .to_vec(),
-        rows: Vec::new(),
-    };
-    let mut groups = Vec::new();
-    let mut offenders = Vec::new();
-    let mut too_few_total = 0;
-    for (p, per) in &by_platform {
-        let Some(aff) = ctx.rulebook.affiliated(p) else {
-            groups.push(
-                Group::new(&[("platform", p)], per.merchants, None, Verdict::NotEvaluable)
-                    .with("reason", "platform has no affiliated provider in the taxonomy"),
-            );
-            continue;
-        };
-        if !seen.provider_seen(Dataset::Checkout, p, &aff.id) {
-            groups.push(Group::new(&[("platform", p)], per.merchants, None, Verdict::NotEvaluable).with(
-                "reason",
-                format!(
-                    "the affiliated provider {} has no mapped rows on this platform; unmapped labels seen: {}",
-                    aff.name,
-                    seen.unmapped_text(p)
-                ),
-            ));
-            continue;
-        }
-        for (rows, status) in [(&per.exclusive, EXCLUSIVE), (&per.too_few, TOO_FEW)] {
-            let mut sorted = rows.clone();
-            sorted.sort_by(|&a, &b| merchant[a].cmp(&merchant[b]));
-            for i in sorted {
-                let (name, reg) =
-                    seen.names.get(&merchant[i]).cloned().unwrap_or_else(|| (String::new(), region[i].clone()));
-                evidence.rows.push(vec![
-                    p.clone(),
-                    merchant[i].clone(),
-                    name,
-                    reg,
-                    sessions[i].to_string(),
-                    aff.id.clone(),
-                    status.to_string(),
-                ]);
-            }
-        }
-        let count = per.exclusive.len() as u64;
-        too_few_total += per.too_few.len();
-        let j = Judgement::census(count as f64, spec.max_merchants as f64, Breach::Above);
-        if j.verdict == Verdict::Fail {
-            offenders.push(format!("{p}: {} offer only {}", plural(per.exclusive.len(), "merchant"), aff.name));
-        }
-        groups.push(
-            Group::new(&[("platform", p)], per.merchants, Some(count as f64), j.verdict)
-                .with("exclusive_merchants", count)
-                .with("too_few_sessions", per.too_few.len() as u64)
-                .with("affiliated_provider", aff.id.as_str())
-                .judged(&j),
-        );
-    }
-    let verdict = Verdict::combine(groups.iter().map(|g| g.verdict));
-    let total: u64 = groups.iter().filter_map(|g| g.value).map(|v| v as u64).sum();
-    let set_aside = if too_few_total > 0 {
-        format!(
-            " {} with fewer than {} sessions showed only the platform's own provider: listed as too few sessions \
-             to judge, not counted.",
-            plural(too_few_total, "merchant"),
-            spec.min_sessions
-        )
-    } else {
-        String::new()
-    };
-    let message = match verdict {
-        Verdict::Fail => format!("{} exclusive merchants: {}.{set_aside}", total, offenders.join("; ")),
-        Verdict::Pass => format!(
-            "No platform has more than {} merchants offering only its own provider (every merchant with at least \
-             {} sessions counted).{set_aside}",
-            spec.max_merchants, spec.min_sessions
-        ),
-        _ => {
-            let reasons: Vec<String> = groups
-                .iter()
-                .filter_map(|g| match g.get("reason") {
-                    Some(serde_json::Value::String(r)) => Some(format!("{}: {r}", g.key_text())),
-                    _ => None,
-                })
-                .collect();
-            if reasons.is_empty() {
-                "No platform with an affiliated provider had checkout sessions.".to_string()
-            } else {
-                format!("No platform could be judged: {}.", reasons.join("; "))
-            }
-        }
-    };
-    let mut f = Finding::new(
-        rule,
-        verdict,
-        message,
-        Some(total as f64),
-        Some(spec.max_merchants as f64),
-        format!(
-            "exclusive merchants <= {} per platform (merchants with at least {} sessions)",
-            spec.max_merchants, spec.min_sessions
-        ),
-        groups,
-    );
-    if !evidence.rows.is_empty() {
-        f.evidence_table = Some(evidence);
-    }
-    Ok(f)
-}

@@ -53,6 +53,7 @@ engineering_default = true
 citation = "Who requires it, in which document, with its date"
 rationale = "A fee surcharge on rival payments steers merchants away from rivals"
 "#;
+    const DATASET: Dataset = Dataset::Transactions;
     type Spec = FeeParitySpec;
 
     fn read(p: &Params, d: &mut Diagnostics) -> Option<FeeParitySpec> {
@@ -67,14 +68,6 @@ rationale = "A fee surcharge on rival payments steers merchants away from rivals
             alpha: alpha?,
             min_merchants: min_merchants?,
         })
-    }
-
-    fn dataset_of(_: &Params) -> Option<Dataset> {
-        Some(Dataset::Transactions)
-    }
-
-    fn dataset(_: &FeeParitySpec) -> Dataset {
-        Dataset::Transactions
     }
 
     fn alpha(spec: &FeeParitySpec) -> Option<f64> {
@@ -102,7 +95,165 @@ rationale = "A fee surcharge on rival payments steers merchants away from rivals
         frames: Vec<DataFrame>,
         _: &Seen,
     ) -> anyhow::Result<Finding> {
-        evaluate(rule, spec, ctx, frames)
+        let df = frames.into_iter().next().unwrap_or_default();
+        let (platform, merchant, provider) =
+            (strings(&df, "platform")?, strings(&df, "merchant_id")?, strings(&df, "provider")?);
+        let (fee, amount) = (floats(&df, "fee")?, floats(&df, "amount")?);
+        let mut rates: Rates = BTreeMap::new();
+        for i in 0..df.height() {
+            if amount[i] > 0.0 {
+                rates
+                    .entry(platform[i].clone())
+                    .or_default()
+                    .entry(merchant[i].clone())
+                    .or_default()
+                    .insert(provider[i].clone(), fee[i] / amount[i]);
+            }
+        }
+        /// A platform × rival comparison before the family size is known.
+        struct Pending {
+            group: Group,
+            diffs: Vec<f64>,
+        }
+        let mut pending = Vec::new();
+        for (plat, merchants) in &rates {
+            let Some(aff) = ctx.rulebook.affiliated(plat) else {
+                let g = Group::new(&[("platform", plat), ("provider", "*")], 0, None, Verdict::NotEvaluable)
+                    .with("reason", "platform has no affiliated provider in the taxonomy");
+                pending.push(Pending { group: g, diffs: Vec::new() });
+                continue;
+            };
+            for rival in spec.rivals.iter().filter(|r| **r != aff.id) {
+                // Each merchant that took both: (rival rate, own rate).
+                let pairs: Vec<(f64, f64)> =
+                    merchants.values().filter_map(|m| Some((*m.get(rival)?, *m.get(&aff.id)?))).collect();
+                if pairs.is_empty() {
+                    continue;
+                }
+                let k = pairs.len() as f64;
+                let mean = |f: fn(&(f64, f64)) -> f64| pairs.iter().map(f).sum::<f64>() / k;
+                let (rv, av) = (mean(|p| p.0), mean(|p| p.1));
+                let diffs: Vec<f64> = pairs.iter().map(|(r, a)| r - a).collect();
+                let mut group = Group::new(
+                    &[("platform", plat), ("provider", rival)],
+                    pairs.len() as u64,
+                    Some(rv - av),
+                    Verdict::Inconclusive,
+                )
+                .with("rival_value", rv)
+                .with("reference_provider", aff.id.as_str())
+                .with("reference_n", pairs.len() as u64)
+                .with("reference_value", av)
+                .with("merchants", pairs.len() as u64);
+                if (pairs.len() as u64) < spec.min_merchants {
+                    group = group
+                        .with(
+                            "reason",
+                            format!("fewer than min_merchants = {} merchants take both", spec.min_merchants),
+                        )
+                        .judged(&Judgement::undecided(None, Some(spec.min_merchants)));
+                    pending.push(Pending { group, diffs: Vec::new() });
+                    continue;
+                }
+                pending.push(Pending { group, diffs });
+            }
+        }
+        let family = Family::new(spec.alpha, pending.iter().filter(|p| !p.diffs.is_empty()).count(), Breach::Above);
+        let mut groups = Vec::new();
+        let mut evidence = EvidenceTable {
+            header: [
+                "platform",
+                "provider",
+                "merchants",
+                "rival_fee_rate",
+                "own_fee_rate",
+                "difference",
+                "ci_low",
+                "ci_high",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows: Vec::new(),
+        };
+        for Pending { mut group, diffs } in pending {
+            if !diffs.is_empty() {
+                let k = diffs.len() as f64;
+                let mean = diffs.iter().sum::<f64>() / k;
+                let var = diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (k - 1.0);
+                let t = stats::t_quantile(1.0 - family.tail(), k - 1.0);
+                let half = t * (var / k).sqrt();
+                // The protocol's sample size scales the standard error, which here
+                // is t-based; pass the t deviate's half-width at the family's z.
+                let j = Judgement::sample(
+                    (mean - half, mean + half),
+                    spec.max_difference,
+                    family,
+                    diffs.len() as u64,
+                    spec.max_difference,
+                );
+                group = group.judged(&j);
+                if j.verdict == Verdict::Inconclusive {
+                    group = group.with("reason", "the interval straddles the threshold");
+                }
+                if j.verdict == Verdict::Fail {
+                    let num = |k: &str| group.get(k).and_then(|v| v.as_f64()).map_or(String::new(), |v| v.to_string());
+                    evidence.rows.push(vec![
+                        group.key.get("platform").cloned().unwrap_or_default(),
+                        group.key.get("provider").cloned().unwrap_or_default(),
+                        group.n.to_string(),
+                        num("rival_value"),
+                        num("reference_value"),
+                        group.value.map_or(String::new(), |v| v.to_string()),
+                        num("ci_low"),
+                        num("ci_high"),
+                    ]);
+                }
+            }
+            groups.push(group);
+        }
+        let verdict = Verdict::combine(groups.iter().map(|g| g.verdict));
+        let value =
+            groups.iter().filter(|g| g.verdict != Verdict::NotEvaluable).filter_map(|g| g.value).reduce(f64::max);
+        let fails: Vec<String> = groups
+            .iter()
+            .filter(|g| g.verdict == Verdict::Fail)
+            .map(|g| {
+                let part = |k: &str| g.key.get(k).map_or("", String::as_str);
+                format!(
+                    "{} on {}: {:+.3} points over {}",
+                    ctx.rulebook.display_name(part("provider")),
+                    part("platform"),
+                    100.0 * g.value.unwrap_or(0.0),
+                    plural(g.n as usize, "merchant")
+                )
+            })
+            .collect();
+        let undecided = groups.iter().filter(|g| g.verdict == Verdict::Inconclusive).count();
+        let message = match verdict {
+            Verdict::Fail => format!(
+                "Merchants pay a higher fee rate on rival payments than on the platform's own, beyond {} points \
+                 (within-merchant, {:.0}% family-wise confidence): {}.",
+                100.0 * spec.max_difference,
+                100.0 * (1.0 - spec.alpha),
+                fails.join("; ")
+            ),
+            Verdict::Inconclusive => format!(
+                "No group fails; {} cannot be decided (too few merchants taking both providers, or an interval \
+                 straddling the threshold).",
+                plural(undecided, "group")
+            ),
+            Verdict::Pass => "Rival fee rates within the margin of the platform's own on every platform.".to_string(),
+            Verdict::NotEvaluable => "No platform with an affiliated provider had merchants taking both.".to_string(),
+        };
+        let threshold_text = format!(
+            "rival fee rate - own fee rate <= {} within merchant, alpha {}, min {} merchants",
+            spec.max_difference, spec.alpha, spec.min_merchants
+        );
+        let mut f = Finding::new(rule, verdict, message, value, Some(spec.max_difference), threshold_text, groups);
+        if !evidence.rows.is_empty() {
+            f.evidence_table = Some(evidence);
+        }
+        Ok(f)
     }
 
     fn parameters(s: &FeeParitySpec) -> Vec<(&'static str, String)> {
@@ -132,161 +283,3 @@ rationale = "A fee surcharge on rival payments steers merchants away from rivals
 
 /// Per platform: merchant -> provider -> fee rate.
 type Rates = BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>>;
-
-fn evaluate(rule: &Rule, spec: &FeeParitySpec, ctx: &Context, frames: Vec<DataFrame>) -> anyhow::Result<Finding> {
-    let df = frames.into_iter().next().unwrap_or_default();
-    let (platform, merchant, provider) =
-        (strings(&df, "platform")?, strings(&df, "merchant_id")?, strings(&df, "provider")?);
-    let (fee, amount) = (floats(&df, "fee")?, floats(&df, "amount")?);
-    let mut rates: Rates = BTreeMap::new();
-    for i in 0..df.height() {
-        if amount[i] > 0.0 {
-            rates
-                .entry(platform[i].clone())
-                .or_default()
-                .entry(merchant[i].clone())
-                .or_default()
-                .insert(provider[i].clone(), fee[i] / amount[i]);
-        }
-    }
-    /// A platform × rival comparison before the family size is known.
-    struct Pending {
-        group: Group,
-        diffs: Vec<f64>,
-    }
-    let mut pending = Vec::new();
-    for (plat, merchants) in &rates {
-        let Some(aff) = ctx.rulebook.affiliated(plat) else {
-            let g = Group::new(&[("platform", plat), ("provider", "*")], 0, None, Verdict::NotEvaluable)
-                .with("reason", "platform has no affiliated provider in the taxonomy");
-            pending.push(Pending { group: g, diffs: Vec::new() });
-            continue;
-        };
-        for rival in spec.rivals.iter().filter(|r| **r != aff.id) {
-            // Each merchant that took both: (rival rate, own rate).
-            let pairs: Vec<(f64, f64)> =
-                merchants.values().filter_map(|m| Some((*m.get(rival)?, *m.get(&aff.id)?))).collect();
-            if pairs.is_empty() {
-                continue;
-            }
-            let k = pairs.len() as f64;
-            let mean = |f: fn(&(f64, f64)) -> f64| pairs.iter().map(f).sum::<f64>() / k;
-            let (rv, av) = (mean(|p| p.0), mean(|p| p.1));
-            let diffs: Vec<f64> = pairs.iter().map(|(r, a)| r - a).collect();
-            let mut group = Group::new(
-                &[("platform", plat), ("provider", rival)],
-                pairs.len() as u64,
-                Some(rv - av),
-                Verdict::Inconclusive,
-            )
-            .with("rival_value", rv)
-            .with("reference_provider", aff.id.as_str())
-            .with("reference_n", pairs.len() as u64)
-            .with("reference_value", av)
-            .with("merchants", pairs.len() as u64);
-            if (pairs.len() as u64) < spec.min_merchants {
-                group = group
-                    .with("reason", format!("fewer than min_merchants = {} merchants take both", spec.min_merchants))
-                    .judged(&Judgement::undecided(None, Some(spec.min_merchants)));
-                pending.push(Pending { group, diffs: Vec::new() });
-                continue;
-            }
-            pending.push(Pending { group, diffs });
-        }
-    }
-    let family = Family::new(spec.alpha, pending.iter().filter(|p| !p.diffs.is_empty()).count(), Breach::Above);
-    let mut groups = Vec::new();
-    let mut evidence = EvidenceTable {
-        header: [
-            "platform",
-            "provider",
-            "merchants",
-            "rival_fee_rate",
-            "own_fee_rate",
-            "difference",
-            "ci_low",
-            "ci_high",
-        ]
-        .map(String::from)
-        .to_vec(),
-        rows: Vec::new(),
-    };
-    for Pending { mut group, diffs } in pending {
-        if !diffs.is_empty() {
-            let k = diffs.len() as f64;
-            let mean = diffs.iter().sum::<f64>() / k;
-            let var = diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (k - 1.0);
-            let t = stats::t_quantile(1.0 - family.tail(), k - 1.0);
-            let half = t * (var / k).sqrt();
-            // The protocol's sample size scales the standard error, which here
-            // is t-based; pass the t deviate's half-width at the family's z.
-            let j = Judgement::sample(
-                (mean - half, mean + half),
-                spec.max_difference,
-                family,
-                diffs.len() as u64,
-                spec.max_difference,
-            );
-            group = group.judged(&j);
-            if j.verdict == Verdict::Inconclusive {
-                group = group.with("reason", "the interval straddles the threshold");
-            }
-            if j.verdict == Verdict::Fail {
-                let num = |k: &str| group.get(k).and_then(|v| v.as_f64()).map_or(String::new(), |v| v.to_string());
-                evidence.rows.push(vec![
-                    group.key.get("platform").cloned().unwrap_or_default(),
-                    group.key.get("provider").cloned().unwrap_or_default(),
-                    group.n.to_string(),
-                    num("rival_value"),
-                    num("reference_value"),
-                    group.value.map_or(String::new(), |v| v.to_string()),
-                    num("ci_low"),
-                    num("ci_high"),
-                ]);
-            }
-        }
-        groups.push(group);
-    }
-    let verdict = Verdict::combine(groups.iter().map(|g| g.verdict));
-    let value = groups.iter().filter(|g| g.verdict != Verdict::NotEvaluable).filter_map(|g| g.value).reduce(f64::max);
-    let fails: Vec<String> = groups
-        .iter()
-        .filter(|g| g.verdict == Verdict::Fail)
-        .map(|g| {
-            let part = |k: &str| g.key.get(k).map_or("", String::as_str);
-            format!(
-                "{} on {}: {:+.3} points over {}",
-                ctx.rulebook.display_name(part("provider")),
-                part("platform"),
-                100.0 * g.value.unwrap_or(0.0),
-                plural(g.n as usize, "merchant")
-            )
-        })
-        .collect();
-    let undecided = groups.iter().filter(|g| g.verdict == Verdict::Inconclusive).count();
-    let message = match verdict {
-        Verdict::Fail => format!(
-            "Merchants pay a higher fee rate on rival payments than on the platform's own, beyond {} points \
-             (within-merchant, {:.0}% family-wise confidence): {}.",
-            100.0 * spec.max_difference,
-            100.0 * (1.0 - spec.alpha),
-            fails.join("; ")
-        ),
-        Verdict::Inconclusive => format!(
-            "No group fails; {} cannot be decided (too few merchants taking both providers, or an interval \
-             straddling the threshold).",
-            plural(undecided, "group")
-        ),
-        Verdict::Pass => "Rival fee rates within the margin of the platform's own on every platform.".to_string(),
-        Verdict::NotEvaluable => "No platform with an affiliated provider had merchants taking both.".to_string(),
-    };
-    let threshold_text = format!(
-        "rival fee rate - own fee rate <= {} within merchant, alpha {}, min {} merchants",
-        spec.max_difference, spec.alpha, spec.min_merchants
-    );
-    let mut f = Finding::new(rule, verdict, message, value, Some(spec.max_difference), threshold_text, groups);
-    if !evidence.rows.is_empty() {
-        f.evidence_table = Some(evidence);
-    }
-    Ok(f)
-}

@@ -63,6 +63,9 @@ pub trait Kind {
     const KEYS: &'static [&'static str];
     /// A complete, commented `[[rules]]` entry to start from (`hutong rules new`).
     const TEMPLATE: &'static str;
+    /// The dataset the kind reads (a kind whose dataset depends on its
+    /// parameters overrides `dataset_of` and `dataset`).
+    const DATASET: Dataset;
     /// The kind's typed parameters.
     type Spec: Clone + std::fmt::Debug + Serialize;
 
@@ -70,9 +73,13 @@ pub trait Kind {
     /// span) into `d`; `None` when any is wrong.
     fn read(p: &Params, d: &mut Diagnostics) -> Option<Self::Spec>;
     /// The dataset a rule reads, from its table as written, when it can be told.
-    fn dataset_of(p: &Params) -> Option<Dataset>;
+    fn dataset_of(_: &Params) -> Option<Dataset> {
+        Some(Self::DATASET)
+    }
     /// The dataset a rule reads.
-    fn dataset(spec: &Self::Spec) -> Dataset;
+    fn dataset(_: &Self::Spec) -> Dataset {
+        Self::DATASET
+    }
     /// Whether the groups are a census (compared exactly) or a sample.
     fn basis(_spec: &Self::Spec) -> Basis {
         Basis::Sample

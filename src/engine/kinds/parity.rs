@@ -199,6 +199,7 @@ engineering_default = true
 citation = "Who requires it, in which document, with its date"
 rationale = "Why the margin is what it is, in plain words"
 "#;
+    const DATASET: Dataset = Dataset::Transactions;
     type Spec = ParitySpec;
 
     fn read(p: &Params, d: &mut Diagnostics) -> Option<ParitySpec> {
@@ -218,7 +219,50 @@ rationale = "Why the margin is what it is, in plain words"
     }
 
     fn plans(rule: &Rule, spec: &ParitySpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
-        plans(rule, spec, ctx)
+        let mut needs = vec![spec.metric.column()];
+        if spec.funded_by.is_some() {
+            needs.push("discount_funder");
+        }
+        let frame = ctx.rule_frame(rule, spec.metric.dataset(), &needs)?;
+        // Which providers (null: unmapped labels) each platform logged at all.
+        let present =
+            frame.clone().group_by([col("platform"), col("provider")]).agg([len().cast(DataType::UInt64).alias("n")]);
+        let mapped = frame.filter(col("provider").is_not_null());
+        let main = match spec.metric {
+            // The exact latency distribution of successful payments per arm: few
+            // distinct values, so exact quantiles without holding the column.
+            Metric::P95Latency => mapped
+                .filter(col("status").eq(lit("success")).and(col("latency_ms").is_not_null()))
+                .group_by([col("platform"), col("provider"), col("latency_ms")])
+                .agg([len().cast(DataType::UInt64).alias("n")]),
+            Metric::FailureRate => mapped.group_by([col("platform"), col("provider")]).agg([
+                len().cast(DataType::UInt64).alias("n"),
+                event(spec, ctx).sum().cast(DataType::UInt64).alias("x"),
+                col("status").eq(lit("failed")).sum().cast(DataType::UInt64).alias("failed"),
+            ]),
+            _ => {
+                let per = mapped
+                    .group_by([col("platform"), col("session_id"), col("provider")])
+                    .agg([event(spec, ctx).any(true).alias("ev")])
+                    .join(affiliations(ctx), [col("platform")], [col("platform")], JoinArgs::new(JoinType::Inner));
+                let own = per.clone().filter(col("provider").eq(col("aff"))).select([
+                    col("platform"),
+                    col("session_id"),
+                    col("ev").alias("ev_a"),
+                ]);
+                per.filter(col("provider").neq(col("aff")))
+                    .select([col("platform"), col("session_id"), col("provider"), col("ev").alias("ev_r")])
+                    .join(
+                        own,
+                        [col("platform"), col("session_id")],
+                        [col("platform"), col("session_id")],
+                        JoinArgs::new(JoinType::Inner),
+                    )
+                    .group_by([col("platform"), col("provider"), col("ev_r"), col("ev_a")])
+                    .agg([len().cast(DataType::UInt64).alias("n")])
+            }
+        };
+        Ok(vec![present, main])
     }
 
     fn evaluate(
@@ -228,7 +272,260 @@ rationale = "Why the margin is what it is, in plain words"
         frames: Vec<DataFrame>,
         seen: &Seen,
     ) -> anyhow::Result<Finding> {
-        evaluate(rule, spec, ctx, frames, seen)
+        let mut frames = frames.into_iter();
+        let present_df = frames.next().unwrap_or_default();
+        let df = frames.next().unwrap_or_default();
+        // platform -> provider -> rows ("" for unmapped labels)
+        let mut present: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        let (pp, pv, pn) =
+            (strings(&present_df, "platform")?, strings(&present_df, "provider")?, counts(&present_df, "n")?);
+        for i in 0..present_df.height() {
+            *present.entry(pp[i].clone()).or_default().entry(pv[i].clone()).or_default() += pn[i];
+        }
+        let (platform, provider) = (strings(&df, "platform")?, strings(&df, "provider")?);
+        let ns = counts(&df, "n")?;
+        let mut arms: BTreeMap<(String, String), Arm> = BTreeMap::new();
+        let mut tables: BTreeMap<(String, String), Paired> = BTreeMap::new();
+        if paired(spec.metric) {
+            let (er, ea) = (crate::engine::util::bools(&df, "ev_r")?, crate::engine::util::bools(&df, "ev_a")?);
+            for i in 0..df.height() {
+                let t = tables.entry((platform[i].clone(), provider[i].clone())).or_default();
+                match (er[i], ea[i]) {
+                    (true, true) => t.both += ns[i],
+                    (true, false) => t.first_only += ns[i],
+                    (false, true) => t.second_only += ns[i],
+                    (false, false) => t.neither += ns[i],
+                }
+            }
+        } else if spec.metric == Metric::P95Latency {
+            let lat = opt_ints(&df, "latency_ms")?;
+            for i in 0..df.height() {
+                let arm = arms.entry((platform[i].clone(), provider[i].clone())).or_default();
+                arm.n += ns[i];
+                if let Some(v) = lat[i] {
+                    arm.dist.push((v, ns[i]));
+                }
+            }
+            for arm in arms.values_mut() {
+                arm.dist.sort_unstable();
+            }
+        } else {
+            let (xs, failed) = (counts(&df, "x")?, counts(&df, "failed")?);
+            for i in 0..df.height() {
+                let arm = arms.entry((platform[i].clone(), provider[i].clone())).or_default();
+                arm.n += ns[i];
+                arm.x += xs[i];
+                arm.failed += failed[i];
+            }
+        }
+        let unit = if paired(spec.metric) { "shared sessions" } else { "observations in an arm" };
+        let mut pending: Vec<Pending> = Vec::new();
+        for (plat, provs) in &present {
+            let Some(aff) = ctx.rulebook.affiliated(plat) else {
+                pending.push(Pending {
+                    group: Group::new(&[("platform", plat), ("provider", "*")], 0, None, Verdict::NotEvaluable)
+                        .with("reason", "platform has no affiliated provider in the taxonomy"),
+                    data: None,
+                    n: 0,
+                });
+                continue;
+            };
+            if provs.get(&aff.id).copied().unwrap_or(0) == 0 {
+                pending.push(Pending {
+                    group: Group::new(&[("platform", plat), ("provider", "*")], 0, None, Verdict::NotEvaluable).with(
+                        "reason",
+                        format!(
+                            "the affiliated provider {} has no mapped rows on this platform; unmapped labels seen: {}",
+                            aff.name,
+                            seen.unmapped_text(plat)
+                        ),
+                    ),
+                    data: None,
+                    n: 0,
+                });
+                continue;
+            }
+            for rival in &spec.rivals {
+                if *rival == aff.id || provs.get(rival).copied().unwrap_or(0) == 0 {
+                    continue;
+                }
+                let key = [("platform", plat.as_str()), ("provider", rival.as_str())];
+                let (data, n_r, n_a, rv, av) = if paired(spec.metric) {
+                    let t = tables.get(&(plat.clone(), rival.clone())).copied().unwrap_or_default();
+                    let n = t.n();
+                    let v = |x: u64| (n > 0).then(|| x as f64 / n as f64);
+                    (Data::Paired(t), n, n, v(t.x1()), v(t.x2()))
+                } else {
+                    let r = arms.get(&(plat.clone(), rival.clone())).cloned().unwrap_or_default();
+                    let a = arms.get(&(plat.clone(), aff.id.clone())).cloned().unwrap_or_default();
+                    let (rv, av) = (r.value(spec.metric), a.value(spec.metric));
+                    let (nr, na) = (r.n, a.n);
+                    (Data::Arms(r, a), nr, na, rv, av)
+                };
+                let value = match (rv, av) {
+                    (Some(x), Some(y)) => Some(compare(spec.threshold, x, y)),
+                    _ => None,
+                };
+                let mut g = Group::new(&key, n_r, value.filter(|v| v.is_finite()), Verdict::Inconclusive)
+                    .with("rival_value", rv)
+                    .with("reference_provider", aff.id.as_str())
+                    .with("reference_n", n_a)
+                    .with("reference_value", av);
+                if let Data::Paired(t) = &data {
+                    g = g.with("shared_sessions", t.n()).with("rival_events", t.x1()).with("reference_events", t.x2());
+                }
+                if let Data::Arms(r, a) = &data {
+                    if spec.metric == Metric::FailureRate {
+                        g = g.with("rival_failures", r.failed).with("reference_failures", a.failed);
+                    }
+                }
+                if n_r.min(n_a) < spec.min_n {
+                    let need = spec.min_n;
+                    g = g
+                        .with("reason", format!("fewer than min_n = {} {unit}", spec.min_n))
+                        .with("needed_per_arm", need)
+                        .with("more_rival_needed", need.saturating_sub(n_r))
+                        .with("more_reference_needed", need.saturating_sub(n_a))
+                        .judged(&Judgement::undecided(None, Some(need)));
+                    pending.push(Pending { group: g, data: None, n: 0 });
+                    continue;
+                }
+                pending.push(Pending { group: g, data: Some(data), n: n_r.min(n_a) });
+            }
+        }
+        let family =
+            Family::new(spec.alpha, pending.iter().filter(|p| p.data.is_some()).count(), breach(spec.threshold));
+        let mut groups = Vec::new();
+        let mut evidence = EvidenceTable {
+            header: [
+                "platform",
+                "provider",
+                "rival_n",
+                "rival_value",
+                "reference_provider",
+                "reference_n",
+                "reference_value",
+                "value",
+                "ci_low",
+                "ci_high",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows: Vec::new(),
+        };
+        for p in pending {
+            let Pending { mut group, data, n } = p;
+            if let Some(data) = data {
+                let j = match interval(spec, &data, &family) {
+                    Some(ci) => Judgement::sample(ci, spec.threshold.limit(), family, n, margin(spec.threshold)),
+                    None => Judgement::undecided(Some(family), None),
+                };
+                if j.verdict == Verdict::Inconclusive {
+                    group = group.with("reason", "the interval straddles the threshold");
+                    if let (Some(need), Data::Arms(r, a)) = (j.needed, &data) {
+                        // Both arms grow in proportion: the interval narrows as 1/√n.
+                        let factor = need as f64 / n.max(1) as f64;
+                        let grow = |k: u64| ((k as f64 * factor).ceil() as u64).saturating_sub(k);
+                        group = group.with("more_rival_needed", grow(r.n)).with("more_reference_needed", grow(a.n));
+                    } else if let Some(need) = j.needed {
+                        group = group.with("more_shared_sessions_needed", need.saturating_sub(n));
+                    }
+                }
+                group = group.judged(&j);
+                if group.verdict == Verdict::Fail {
+                    let g = &group;
+                    let cell =
+                        |k: &str| g.get(k).map(|v| v.to_string().trim_matches('"').to_string()).unwrap_or_default();
+                    evidence.rows.push(vec![
+                        g.key.get("platform").cloned().unwrap_or_default(),
+                        g.key.get("provider").cloned().unwrap_or_default(),
+                        g.n.to_string(),
+                        cell("rival_value"),
+                        cell("reference_provider"),
+                        cell("reference_n"),
+                        cell("reference_value"),
+                        g.value.map_or(String::new(), |v| v.to_string()),
+                        cell("ci_low"),
+                        cell("ci_high"),
+                    ]);
+                }
+            }
+            groups.push(group);
+        }
+        let verdict = Verdict::combine(groups.iter().map(|g| g.verdict));
+        let values = groups.iter().filter(|g| g.verdict != Verdict::NotEvaluable).filter_map(|g| g.value);
+        let value = match spec.threshold {
+            Threshold::MinRatio(_) | Threshold::MinDifference(_) => values.reduce(f64::min),
+            _ => values.reduce(f64::max),
+        };
+        let what = metric_words(spec);
+        let fmt_v = |v: f64| if spec.threshold.is_ratio() { format!("{v:.3}") } else { format!("{v:+.4}") };
+        let fails: Vec<String> = groups
+            .iter()
+            .filter(|g| g.verdict == Verdict::Fail)
+            .map(|g| {
+                let part = |k: &str| g.key.get(k).map_or("", String::as_str);
+                let num = |k: &str| g.get(k).and_then(|v| v.as_f64());
+                format!(
+                    "{} on {}: {} (interval {} to {})",
+                    ctx.rulebook.display_name(part("provider")),
+                    part("platform"),
+                    g.value.map_or("n/a".into(), fmt_v),
+                    num("ci_low").map_or("-inf".into(), fmt_v),
+                    num("ci_high").map_or("+inf".into(), fmt_v),
+                )
+            })
+            .collect();
+        let below_min =
+            groups.iter().filter(|g| g.verdict == Verdict::Inconclusive && g.get("ci_low").is_none()).count();
+        let straddle =
+            groups.iter().filter(|g| g.verdict == Verdict::Inconclusive && g.get("ci_low").is_some()).count();
+        let most_needed = groups.iter().filter_map(|g| g.get("needed_n").and_then(|v| v.as_u64())).max();
+        let confidence = format!("{:.0}% family-wise confidence", 100.0 * (1.0 - spec.alpha));
+        let mut undecided = Vec::new();
+        if below_min > 0 {
+            undecided.push(format!("{} below min_n = {} {unit}", plural(below_min, "group"), spec.min_n));
+        }
+        if straddle > 0 {
+            let need = most_needed.map_or(String::new(), |n| format!(" (up to {n} per arm would decide)"));
+            undecided.push(format!("{} whose interval straddles the threshold{need}", plural(straddle, "group")));
+        }
+        let not_evaluable: Vec<String> = groups
+            .iter()
+            .filter(|g| g.verdict == Verdict::NotEvaluable)
+            .map(|g| format!("{}: {}", g.key.get("platform").map_or("", String::as_str), text(g, "reason")))
+            .collect();
+        let message = match verdict {
+            Verdict::Fail => format!(
+                "Rival {what} worse than the affiliated provider's beyond the margin ({}), at {confidence}: {}.",
+                spec.threshold.describe(),
+                fails.join("; ")
+            ),
+            Verdict::Inconclusive => format!("No group fails; undecided: {}.", undecided.join("; ")),
+            Verdict::Pass => format!(
+                "Rival {what} within {} of the affiliated provider's on every platform, at {confidence}.",
+                spec.threshold.describe()
+            ),
+            Verdict::NotEvaluable => {
+                if not_evaluable.is_empty() {
+                    format!("No platform with an affiliated provider had comparable {what} data.")
+                } else {
+                    format!("No platform could be compared: {}.", not_evaluable.join("; "))
+                }
+            }
+        };
+        let threshold_text = format!(
+            "{}, {}-sided simultaneous intervals at family-wise alpha {}, min {} {unit}",
+            spec.threshold.describe(),
+            "one",
+            spec.alpha,
+            spec.min_n
+        );
+        let mut f = Finding::new(rule, verdict, message, value, Some(spec.threshold.limit()), threshold_text, groups);
+        if !evidence.rows.is_empty() {
+            f.evidence_table = Some(evidence);
+        }
+        Ok(f)
     }
 
     fn parameters(p: &ParitySpec) -> Vec<(&'static str, String)> {
@@ -443,53 +740,6 @@ fn affiliations(ctx: &Context) -> LazyFrame {
     df.lazy()
 }
 
-fn plans(rule: &Rule, spec: &ParitySpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
-    let mut needs = vec![spec.metric.column()];
-    if spec.funded_by.is_some() {
-        needs.push("discount_funder");
-    }
-    let frame = ctx.rule_frame(rule, spec.metric.dataset(), &needs)?;
-    // Which providers (null: unmapped labels) each platform logged at all.
-    let present =
-        frame.clone().group_by([col("platform"), col("provider")]).agg([len().cast(DataType::UInt64).alias("n")]);
-    let mapped = frame.filter(col("provider").is_not_null());
-    let main = match spec.metric {
-        // The exact latency distribution of successful payments per arm: few
-        // distinct values, so exact quantiles without holding the column.
-        Metric::P95Latency => mapped
-            .filter(col("status").eq(lit("success")).and(col("latency_ms").is_not_null()))
-            .group_by([col("platform"), col("provider"), col("latency_ms")])
-            .agg([len().cast(DataType::UInt64).alias("n")]),
-        Metric::FailureRate => mapped.group_by([col("platform"), col("provider")]).agg([
-            len().cast(DataType::UInt64).alias("n"),
-            event(spec, ctx).sum().cast(DataType::UInt64).alias("x"),
-            col("status").eq(lit("failed")).sum().cast(DataType::UInt64).alias("failed"),
-        ]),
-        _ => {
-            let per = mapped
-                .group_by([col("platform"), col("session_id"), col("provider")])
-                .agg([event(spec, ctx).any(true).alias("ev")])
-                .join(affiliations(ctx), [col("platform")], [col("platform")], JoinArgs::new(JoinType::Inner));
-            let own = per.clone().filter(col("provider").eq(col("aff"))).select([
-                col("platform"),
-                col("session_id"),
-                col("ev").alias("ev_a"),
-            ]);
-            per.filter(col("provider").neq(col("aff")))
-                .select([col("platform"), col("session_id"), col("provider"), col("ev").alias("ev_r")])
-                .join(
-                    own,
-                    [col("platform"), col("session_id")],
-                    [col("platform"), col("session_id")],
-                    JoinArgs::new(JoinType::Inner),
-                )
-                .group_by([col("platform"), col("provider"), col("ev_r"), col("ev_a")])
-                .agg([len().cast(DataType::UInt64).alias("n")])
-        }
-    };
-    Ok(vec![present, main])
-}
-
 /// One arm's observations.
 #[derive(Default, Clone)]
 struct Arm {
@@ -584,265 +834,6 @@ struct Pending {
     data: Option<Data>,
     /// Observations per arm (shared sessions when paired), for the sample size.
     n: u64,
-}
-
-fn evaluate(
-    rule: &Rule,
-    spec: &ParitySpec,
-    ctx: &Context,
-    frames: Vec<DataFrame>,
-    seen: &Seen,
-) -> anyhow::Result<Finding> {
-    let mut frames = frames.into_iter();
-    let present_df = frames.next().unwrap_or_default();
-    let df = frames.next().unwrap_or_default();
-    // platform -> provider -> rows ("" for unmapped labels)
-    let mut present: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    let (pp, pv, pn) =
-        (strings(&present_df, "platform")?, strings(&present_df, "provider")?, counts(&present_df, "n")?);
-    for i in 0..present_df.height() {
-        *present.entry(pp[i].clone()).or_default().entry(pv[i].clone()).or_default() += pn[i];
-    }
-    let (platform, provider) = (strings(&df, "platform")?, strings(&df, "provider")?);
-    let ns = counts(&df, "n")?;
-    let mut arms: BTreeMap<(String, String), Arm> = BTreeMap::new();
-    let mut tables: BTreeMap<(String, String), Paired> = BTreeMap::new();
-    if paired(spec.metric) {
-        let (er, ea) = (crate::engine::util::bools(&df, "ev_r")?, crate::engine::util::bools(&df, "ev_a")?);
-        for i in 0..df.height() {
-            let t = tables.entry((platform[i].clone(), provider[i].clone())).or_default();
-            match (er[i], ea[i]) {
-                (true, true) => t.both += ns[i],
-                (true, false) => t.first_only += ns[i],
-                (false, true) => t.second_only += ns[i],
-                (false, false) => t.neither += ns[i],
-            }
-        }
-    } else if spec.metric == Metric::P95Latency {
-        let lat = opt_ints(&df, "latency_ms")?;
-        for i in 0..df.height() {
-            let arm = arms.entry((platform[i].clone(), provider[i].clone())).or_default();
-            arm.n += ns[i];
-            if let Some(v) = lat[i] {
-                arm.dist.push((v, ns[i]));
-            }
-        }
-        for arm in arms.values_mut() {
-            arm.dist.sort_unstable();
-        }
-    } else {
-        let (xs, failed) = (counts(&df, "x")?, counts(&df, "failed")?);
-        for i in 0..df.height() {
-            let arm = arms.entry((platform[i].clone(), provider[i].clone())).or_default();
-            arm.n += ns[i];
-            arm.x += xs[i];
-            arm.failed += failed[i];
-        }
-    }
-    let unit = if paired(spec.metric) { "shared sessions" } else { "observations in an arm" };
-    let mut pending: Vec<Pending> = Vec::new();
-    for (plat, provs) in &present {
-        let Some(aff) = ctx.rulebook.affiliated(plat) else {
-            pending.push(Pending {
-                group: Group::new(&[("platform", plat), ("provider", "*")], 0, None, Verdict::NotEvaluable)
-                    .with("reason", "platform has no affiliated provider in the taxonomy"),
-                data: None,
-                n: 0,
-            });
-            continue;
-        };
-        if provs.get(&aff.id).copied().unwrap_or(0) == 0 {
-            pending.push(Pending {
-                group: Group::new(&[("platform", plat), ("provider", "*")], 0, None, Verdict::NotEvaluable).with(
-                    "reason",
-                    format!(
-                        "the affiliated provider {} has no mapped rows on this platform; unmapped labels seen: {}",
-                        aff.name,
-                        seen.unmapped_text(plat)
-                    ),
-                ),
-                data: None,
-                n: 0,
-            });
-            continue;
-        }
-        for rival in &spec.rivals {
-            if *rival == aff.id || provs.get(rival).copied().unwrap_or(0) == 0 {
-                continue;
-            }
-            let key = [("platform", plat.as_str()), ("provider", rival.as_str())];
-            let (data, n_r, n_a, rv, av) = if paired(spec.metric) {
-                let t = tables.get(&(plat.clone(), rival.clone())).copied().unwrap_or_default();
-                let n = t.n();
-                let v = |x: u64| (n > 0).then(|| x as f64 / n as f64);
-                (Data::Paired(t), n, n, v(t.x1()), v(t.x2()))
-            } else {
-                let r = arms.get(&(plat.clone(), rival.clone())).cloned().unwrap_or_default();
-                let a = arms.get(&(plat.clone(), aff.id.clone())).cloned().unwrap_or_default();
-                let (rv, av) = (r.value(spec.metric), a.value(spec.metric));
-                let (nr, na) = (r.n, a.n);
-                (Data::Arms(r, a), nr, na, rv, av)
-            };
-            let value = match (rv, av) {
-                (Some(x), Some(y)) => Some(compare(spec.threshold, x, y)),
-                _ => None,
-            };
-            let mut g = Group::new(&key, n_r, value.filter(|v| v.is_finite()), Verdict::Inconclusive)
-                .with("rival_value", rv)
-                .with("reference_provider", aff.id.as_str())
-                .with("reference_n", n_a)
-                .with("reference_value", av);
-            if let Data::Paired(t) = &data {
-                g = g.with("shared_sessions", t.n()).with("rival_events", t.x1()).with("reference_events", t.x2());
-            }
-            if let Data::Arms(r, a) = &data {
-                if spec.metric == Metric::FailureRate {
-                    g = g.with("rival_failures", r.failed).with("reference_failures", a.failed);
-                }
-            }
-            if n_r.min(n_a) < spec.min_n {
-                let need = spec.min_n;
-                g = g
-                    .with("reason", format!("fewer than min_n = {} {unit}", spec.min_n))
-                    .with("needed_per_arm", need)
-                    .with("more_rival_needed", need.saturating_sub(n_r))
-                    .with("more_reference_needed", need.saturating_sub(n_a))
-                    .judged(&Judgement::undecided(None, Some(need)));
-                pending.push(Pending { group: g, data: None, n: 0 });
-                continue;
-            }
-            pending.push(Pending { group: g, data: Some(data), n: n_r.min(n_a) });
-        }
-    }
-    let family = Family::new(spec.alpha, pending.iter().filter(|p| p.data.is_some()).count(), breach(spec.threshold));
-    let mut groups = Vec::new();
-    let mut evidence = EvidenceTable {
-        header: [
-            "platform",
-            "provider",
-            "rival_n",
-            "rival_value",
-            "reference_provider",
-            "reference_n",
-            "reference_value",
-            "value",
-            "ci_low",
-            "ci_high",
-        ]
-        .map(String::from)
-        .to_vec(),
-        rows: Vec::new(),
-    };
-    for p in pending {
-        let Pending { mut group, data, n } = p;
-        if let Some(data) = data {
-            let j = match interval(spec, &data, &family) {
-                Some(ci) => Judgement::sample(ci, spec.threshold.limit(), family, n, margin(spec.threshold)),
-                None => Judgement::undecided(Some(family), None),
-            };
-            if j.verdict == Verdict::Inconclusive {
-                group = group.with("reason", "the interval straddles the threshold");
-                if let (Some(need), Data::Arms(r, a)) = (j.needed, &data) {
-                    // Both arms grow in proportion: the interval narrows as 1/√n.
-                    let factor = need as f64 / n.max(1) as f64;
-                    let grow = |k: u64| ((k as f64 * factor).ceil() as u64).saturating_sub(k);
-                    group = group.with("more_rival_needed", grow(r.n)).with("more_reference_needed", grow(a.n));
-                } else if let Some(need) = j.needed {
-                    group = group.with("more_shared_sessions_needed", need.saturating_sub(n));
-                }
-            }
-            group = group.judged(&j);
-            if group.verdict == Verdict::Fail {
-                let g = &group;
-                let cell = |k: &str| g.get(k).map(|v| v.to_string().trim_matches('"').to_string()).unwrap_or_default();
-                evidence.rows.push(vec![
-                    g.key.get("platform").cloned().unwrap_or_default(),
-                    g.key.get("provider").cloned().unwrap_or_default(),
-                    g.n.to_string(),
-                    cell("rival_value"),
-                    cell("reference_provider"),
-                    cell("reference_n"),
-                    cell("reference_value"),
-                    g.value.map_or(String::new(), |v| v.to_string()),
-                    cell("ci_low"),
-                    cell("ci_high"),
-                ]);
-            }
-        }
-        groups.push(group);
-    }
-    let verdict = Verdict::combine(groups.iter().map(|g| g.verdict));
-    let values = groups.iter().filter(|g| g.verdict != Verdict::NotEvaluable).filter_map(|g| g.value);
-    let value = match spec.threshold {
-        Threshold::MinRatio(_) | Threshold::MinDifference(_) => values.reduce(f64::min),
-        _ => values.reduce(f64::max),
-    };
-    let what = metric_words(spec);
-    let fmt_v = |v: f64| if spec.threshold.is_ratio() { format!("{v:.3}") } else { format!("{v:+.4}") };
-    let fails: Vec<String> = groups
-        .iter()
-        .filter(|g| g.verdict == Verdict::Fail)
-        .map(|g| {
-            let part = |k: &str| g.key.get(k).map_or("", String::as_str);
-            let num = |k: &str| g.get(k).and_then(|v| v.as_f64());
-            format!(
-                "{} on {}: {} (interval {} to {})",
-                ctx.rulebook.display_name(part("provider")),
-                part("platform"),
-                g.value.map_or("n/a".into(), fmt_v),
-                num("ci_low").map_or("-inf".into(), fmt_v),
-                num("ci_high").map_or("+inf".into(), fmt_v),
-            )
-        })
-        .collect();
-    let below_min = groups.iter().filter(|g| g.verdict == Verdict::Inconclusive && g.get("ci_low").is_none()).count();
-    let straddle = groups.iter().filter(|g| g.verdict == Verdict::Inconclusive && g.get("ci_low").is_some()).count();
-    let most_needed = groups.iter().filter_map(|g| g.get("needed_n").and_then(|v| v.as_u64())).max();
-    let confidence = format!("{:.0}% family-wise confidence", 100.0 * (1.0 - spec.alpha));
-    let mut undecided = Vec::new();
-    if below_min > 0 {
-        undecided.push(format!("{} below min_n = {} {unit}", plural(below_min, "group"), spec.min_n));
-    }
-    if straddle > 0 {
-        let need = most_needed.map_or(String::new(), |n| format!(" (up to {n} per arm would decide)"));
-        undecided.push(format!("{} whose interval straddles the threshold{need}", plural(straddle, "group")));
-    }
-    let not_evaluable: Vec<String> = groups
-        .iter()
-        .filter(|g| g.verdict == Verdict::NotEvaluable)
-        .map(|g| format!("{}: {}", g.key.get("platform").map_or("", String::as_str), text(g, "reason")))
-        .collect();
-    let message = match verdict {
-        Verdict::Fail => format!(
-            "Rival {what} worse than the affiliated provider's beyond the margin ({}), at {confidence}: {}.",
-            spec.threshold.describe(),
-            fails.join("; ")
-        ),
-        Verdict::Inconclusive => format!("No group fails; undecided: {}.", undecided.join("; ")),
-        Verdict::Pass => format!(
-            "Rival {what} within {} of the affiliated provider's on every platform, at {confidence}.",
-            spec.threshold.describe()
-        ),
-        Verdict::NotEvaluable => {
-            if not_evaluable.is_empty() {
-                format!("No platform with an affiliated provider had comparable {what} data.")
-            } else {
-                format!("No platform could be compared: {}.", not_evaluable.join("; "))
-            }
-        }
-    };
-    let threshold_text = format!(
-        "{}, {}-sided simultaneous intervals at family-wise alpha {}, min {} {unit}",
-        spec.threshold.describe(),
-        "one",
-        spec.alpha,
-        spec.min_n
-    );
-    let mut f = Finding::new(rule, verdict, message, value, Some(spec.threshold.limit()), threshold_text, groups);
-    if !evidence.rows.is_empty() {
-        f.evidence_table = Some(evidence);
-    }
-    Ok(f)
 }
 
 fn text(g: &Group, field: &str) -> String {

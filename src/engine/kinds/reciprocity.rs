@@ -9,7 +9,7 @@ use polars::prelude::*;
 
 use serde::Serialize;
 
-use super::acceptance::{cells, scan_plan};
+use super::acceptance::{cells, read_cells, scan_plan};
 use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::pct;
@@ -49,24 +49,14 @@ engineering_default = true
 citation = "Who requires it, in which document, with its date"
 rationale = "Recognition that works only one way keeps one network's codes closed"
 "#;
+    const DATASET: Dataset = Dataset::Transactions;
     type Spec = ReciprocitySpec;
 
     fn read(p: &Params, d: &mut Diagnostics) -> Option<ReciprocitySpec> {
-        let regions = p.list(d, "regions");
-        let regions = p.required(d, "regions", regions);
-        let providers = p.providers(d, "providers");
-        let providers = p.required(d, "providers", providers);
+        let (regions, providers) = read_cells(p, d);
         let max_gap = p.fraction_or(d, "max_gap", 0.05);
         let alpha = p.alpha(d);
         Some(ReciprocitySpec { regions: regions?, providers: providers?, max_gap: max_gap?, alpha: alpha? })
-    }
-
-    fn dataset_of(_: &Params) -> Option<Dataset> {
-        Some(Dataset::Transactions)
-    }
-
-    fn dataset(_: &ReciprocitySpec) -> Dataset {
-        Dataset::Transactions
     }
 
     fn alpha(spec: &ReciprocitySpec) -> Option<f64> {
@@ -84,7 +74,109 @@ rationale = "Recognition that works only one way keeps one network's codes close
         frames: Vec<DataFrame>,
         _: &Seen,
     ) -> anyhow::Result<Finding> {
-        evaluate(rule, spec, frames)
+        let cells = cells(&frames.into_iter().next().unwrap_or_default(), &spec.regions)?;
+        let get = |r: &String, a: &String, b: &String| {
+            cells.get(&(r.clone(), a.clone(), b.clone())).copied().unwrap_or((0, 0))
+        };
+        let k = spec.providers.len();
+        let family = Family::new(spec.alpha, spec.regions.len() * k * k.saturating_sub(1) / 2, Breach::Outside);
+        let mut groups = Vec::new();
+        let mut evidence = EvidenceTable {
+            header: [
+                "region",
+                "provider_a",
+                "provider_b",
+                "attempts_a_to_b",
+                "successes_a_to_b",
+                "attempts_b_to_a",
+                "successes_b_to_a",
+                "reason",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows: Vec::new(),
+        };
+        for region in &spec.regions {
+            for (i, a) in spec.providers.iter().enumerate() {
+                for b in spec.providers.iter().skip(i + 1) {
+                    let (ab, ba) = (get(region, a, b), get(region, b, a));
+                    let (j, reason) = judge(ab, ba, spec, family);
+                    let rate = |(n, s): (u64, u64)| (n > 0).then(|| s as f64 / n as f64);
+                    let gap = match (rate(ab), rate(ba)) {
+                        (Some(x), Some(y)) => Some(x - y),
+                        _ => None,
+                    };
+                    if j.verdict == Verdict::Fail {
+                        evidence.rows.push(vec![
+                            region.clone(),
+                            a.clone(),
+                            b.clone(),
+                            ab.0.to_string(),
+                            ab.1.to_string(),
+                            ba.0.to_string(),
+                            ba.1.to_string(),
+                            reason.clone(),
+                        ]);
+                    }
+                    let mut g = Group::new(
+                        &[("region", region), ("provider_a", a), ("provider_b", b)],
+                        ab.0 + ba.0,
+                        gap,
+                        j.verdict,
+                    )
+                    .with("attempts_a_to_b", ab.0)
+                    .with("successes_a_to_b", ab.1)
+                    .with("success_a_to_b", rate(ab))
+                    .with("attempts_b_to_a", ba.0)
+                    .with("successes_b_to_a", ba.1)
+                    .with("success_b_to_a", rate(ba));
+                    if !reason.is_empty() {
+                        g = g.with("reason", reason);
+                    }
+                    groups.push(g.judged(&j));
+                }
+            }
+        }
+        let one_way = evidence.rows.len();
+        let undecided = groups.iter().filter(|g| g.verdict == Verdict::Inconclusive).count();
+        let verdict = Verdict::combine(groups.iter().map(|g| g.verdict));
+        let confidence = format!("{:.0}% family-wise confidence", 100.0 * (1.0 - spec.alpha));
+        let message = if groups.is_empty() {
+            "No provider pairs to check.".to_string()
+        } else if one_way > 0 {
+            let listed: Vec<String> =
+                evidence.rows.iter().take(5).map(|r| format!("{} {}↔{}: {}", r[0], r[1], r[2], r[7])).collect();
+            format!(
+                "{one_way} of {} region pairs do not work alike both ways ({confidence}): {}.",
+                groups.len(),
+                listed.join("; ")
+            )
+        } else if undecided > 0 {
+            format!(
+                "No pair is shown one-way, but {undecided} of {} cannot be decided (no scans, or too few to place the \
+                 gap inside ±{}).",
+                groups.len(),
+                pct(spec.max_gap)
+            )
+        } else {
+            format!("All {} region pairs work alike both ways ({confidence}).", groups.len())
+        };
+        let mut f = Finding::new(
+            rule,
+            verdict,
+            message,
+            Some(one_way as f64),
+            Some(spec.max_gap),
+            format!(
+                "success rates of the two directions within ±{} (two-sided simultaneous Newcombe intervals, alpha {})",
+                spec.max_gap, spec.alpha
+            ),
+            groups,
+        );
+        if one_way > 0 {
+            f.evidence_table = Some(evidence);
+        }
+        Ok(f)
     }
 
     fn parameters(r: &ReciprocitySpec) -> Vec<(&'static str, String)> {
@@ -137,111 +229,6 @@ pub fn judge(ab: (u64, u64), ba: (u64, u64), spec: &ReciprocitySpec, family: Fam
             (j, reason)
         }
     }
-}
-
-fn evaluate(rule: &Rule, spec: &ReciprocitySpec, frames: Vec<DataFrame>) -> anyhow::Result<Finding> {
-    let cells = cells(&frames.into_iter().next().unwrap_or_default(), &spec.regions)?;
-    let get =
-        |r: &String, a: &String, b: &String| cells.get(&(r.clone(), a.clone(), b.clone())).copied().unwrap_or((0, 0));
-    let k = spec.providers.len();
-    let family = Family::new(spec.alpha, spec.regions.len() * k * k.saturating_sub(1) / 2, Breach::Outside);
-    let mut groups = Vec::new();
-    let mut evidence = EvidenceTable {
-        header: [
-            "region",
-            "provider_a",
-            "provider_b",
-            "attempts_a_to_b",
-            "successes_a_to_b",
-            "attempts_b_to_a",
-            "successes_b_to_a",
-            "reason",
-        ]
-        .map(String::from)
-        .to_vec(),
-        rows: Vec::new(),
-    };
-    for region in &spec.regions {
-        for (i, a) in spec.providers.iter().enumerate() {
-            for b in spec.providers.iter().skip(i + 1) {
-                let (ab, ba) = (get(region, a, b), get(region, b, a));
-                let (j, reason) = judge(ab, ba, spec, family);
-                let rate = |(n, s): (u64, u64)| (n > 0).then(|| s as f64 / n as f64);
-                let gap = match (rate(ab), rate(ba)) {
-                    (Some(x), Some(y)) => Some(x - y),
-                    _ => None,
-                };
-                if j.verdict == Verdict::Fail {
-                    evidence.rows.push(vec![
-                        region.clone(),
-                        a.clone(),
-                        b.clone(),
-                        ab.0.to_string(),
-                        ab.1.to_string(),
-                        ba.0.to_string(),
-                        ba.1.to_string(),
-                        reason.clone(),
-                    ]);
-                }
-                let mut g = Group::new(
-                    &[("region", region), ("provider_a", a), ("provider_b", b)],
-                    ab.0 + ba.0,
-                    gap,
-                    j.verdict,
-                )
-                .with("attempts_a_to_b", ab.0)
-                .with("successes_a_to_b", ab.1)
-                .with("success_a_to_b", rate(ab))
-                .with("attempts_b_to_a", ba.0)
-                .with("successes_b_to_a", ba.1)
-                .with("success_b_to_a", rate(ba));
-                if !reason.is_empty() {
-                    g = g.with("reason", reason);
-                }
-                groups.push(g.judged(&j));
-            }
-        }
-    }
-    let one_way = evidence.rows.len();
-    let undecided = groups.iter().filter(|g| g.verdict == Verdict::Inconclusive).count();
-    let verdict = Verdict::combine(groups.iter().map(|g| g.verdict));
-    let confidence = format!("{:.0}% family-wise confidence", 100.0 * (1.0 - spec.alpha));
-    let message = if groups.is_empty() {
-        "No provider pairs to check.".to_string()
-    } else if one_way > 0 {
-        let listed: Vec<String> =
-            evidence.rows.iter().take(5).map(|r| format!("{} {}↔{}: {}", r[0], r[1], r[2], r[7])).collect();
-        format!(
-            "{one_way} of {} region pairs do not work alike both ways ({confidence}): {}.",
-            groups.len(),
-            listed.join("; ")
-        )
-    } else if undecided > 0 {
-        format!(
-            "No pair is shown one-way, but {undecided} of {} cannot be decided (no scans, or too few to place the \
-             gap inside ±{}).",
-            groups.len(),
-            pct(spec.max_gap)
-        )
-    } else {
-        format!("All {} region pairs work alike both ways ({confidence}).", groups.len())
-    };
-    let mut f = Finding::new(
-        rule,
-        verdict,
-        message,
-        Some(one_way as f64),
-        Some(spec.max_gap),
-        format!(
-            "success rates of the two directions within ±{} (two-sided simultaneous Newcombe intervals, alpha {})",
-            spec.max_gap, spec.alpha
-        ),
-        groups,
-    );
-    if one_way > 0 {
-        f.evidence_table = Some(evidence);
-    }
-    Ok(f)
 }
 
 #[cfg(test)]
