@@ -10,11 +10,12 @@ use anyhow::Context as _;
 use crate::contract::Dataset;
 use crate::engine::Rulebook;
 use crate::engine::{self, Context};
+use crate::exec::{Batch, Handle};
 use crate::findings::{Evidence, InputReport, Report, RulebookRef, Summary, Tool, SCHEMA_VERSION};
-use crate::ingest::accounting;
+use crate::ingest::accounting::AccountingPlans;
 use crate::ingest::rejects;
 use crate::ingest::window::{window_bounds, window_plan, Window};
-use crate::ingest::Inputs;
+use crate::ingest::{DatasetInput, Inputs};
 use crate::output::{read_manifest, remove_stale, write_atomic, write_evidence, MANIFEST};
 use crate::rulebook::{SpecInfo, Taxonomy};
 
@@ -55,39 +56,24 @@ pub fn audit(
 ) -> anyhow::Result<Report> {
     let taxonomy = Arc::new(Taxonomy::new(rb).context("compiling the taxonomy's aliases")?);
     let ctx = Context { rulebook: rb, taxonomy, inputs };
-    // Accounting and rejected rows ride along in the same pass as the rules.
-    let mut extra = Vec::new();
-    let mut order = Vec::new();
-    for input in inputs.datasets.values() {
-        extra.push(accounting::counts_plan(input));
-        extra.push(rejects::rejected_plan(input));
-        let dups = accounting::duplicates_plan(input);
-        order.push((input.dataset, dups.is_some()));
-        extra.extend(dups);
-    }
-    let window_plans: Vec<Dataset> =
-        [Dataset::Transactions, Dataset::Checkout].into_iter().filter(|ds| inputs.get(*ds).is_some()).collect();
-    for ds in &window_plans {
-        if let Some(input) = inputs.get(*ds) {
-            extra.push(window_plan(input));
-        }
-    }
-    let outcome = engine::run(&ctx, extra)?;
-    let mut frames = outcome.extra.into_iter();
+    // Accounting, rejected rows and the time window ride along in the same
+    // pass as the rules.
+    let mut batch = Batch::new();
+    let accounting: Vec<(&DatasetInput, AccountingPlans)> =
+        inputs.datasets.values().map(|input| (input, AccountingPlans::add(input, &mut batch))).collect();
+    let windows: Vec<Handle> = [Dataset::Transactions, Dataset::Checkout]
+        .into_iter()
+        .filter_map(|ds| inputs.get(ds))
+        .map(|input| batch.add(window_plan(input)))
+        .collect();
+    let (outcome, mut results) = engine::run(&ctx, batch)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let previous = read_manifest(out);
     let mut written: Vec<String> = Vec::new();
     let mut input_reports = Vec::new();
-    for (ds, has_dups) in order {
-        let input = inputs.get(ds).context("dataset vanished")?;
-        let counts = frames.next().unwrap_or_default();
-        let rejected_df = frames.next().unwrap_or_default();
-        let mut account = accounting::from_counts(input, &counts)?;
-        if has_dups {
-            accounting::set_duplicates(&mut account, &frames.next().unwrap_or_default())?;
-        }
-        let rejected = rejects::locate(input, &rejected_df, inputs.options.delimiter)?;
-        let rel = format!("rejected/{}.csv", ds.name());
+    for (input, plans) in accounting {
+        let (account, rejected) = plans.finish(input, &mut results, inputs.options.delimiter)?;
+        let rel = format!("rejected/{}.csv", input.dataset.name());
         let rejected_file = if rejected.is_empty() {
             remove_stale(out, &rel, &previous)?;
             None
@@ -100,8 +86,8 @@ pub fn audit(
     }
     // The audit window spans both datasets.
     let mut bounds: Option<(i64, i64)> = None;
-    for _ in &window_plans {
-        if let Some((f, t)) = window_bounds(&frames.next().unwrap_or_default())? {
+    for h in windows {
+        if let Some((f, t)) = window_bounds(&results.take(h)?)? {
             bounds = Some(bounds.map_or((f, t), |(bf, bt)| (bf.min(f), bt.max(t))));
         }
     }

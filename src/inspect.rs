@@ -6,13 +6,13 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Context;
 use polars::prelude::*;
 use serde::Serialize;
 
 use crate::contract::Dataset;
-use crate::ingest::accounting::{self, DatasetAccount};
-use crate::ingest::rejects::{self, RejectedRow};
+use crate::exec::{Batch, Handle};
+use crate::ingest::accounting::{AccountingPlans, DatasetAccount};
+use crate::ingest::rejects::RejectedRow;
 use crate::ingest::window::{label_plan, window_bounds, window_plan, Window};
 use crate::ingest::Inputs;
 
@@ -54,38 +54,27 @@ pub struct Inspection {
 
 /// Runs the inspection pass; also returns every rejected row, located.
 pub fn inspect(inputs: &Inputs, top: usize) -> anyhow::Result<(Inspection, BTreeMap<Dataset, Vec<RejectedRow>>)> {
-    let mut plans = Vec::new();
+    let mut batch = Batch::new();
     let mut layout = Vec::new();
     for input in inputs.datasets.values() {
-        let labels: Vec<&str> = label_columns(input.dataset).iter().copied().filter(|c| input.has_column(c)).collect();
-        plans.push(accounting::counts_plan(input));
-        plans.push(rejects::rejected_plan(input));
-        plans.push(window_plan(input));
-        let dups = accounting::duplicates_plan(input);
-        let has_dups = dups.is_some();
-        plans.extend(dups);
-        for c in &labels {
-            plans.push(label_plan(input, c));
-        }
-        layout.push((input, labels, has_dups));
+        let accounting = AccountingPlans::add(input, &mut batch);
+        let window = batch.add(window_plan(input));
+        let labels: Vec<(&str, Handle)> = label_columns(input.dataset)
+            .iter()
+            .filter(|c| input.has_column(c))
+            .map(|c| (*c, batch.add(label_plan(input, c))))
+            .collect();
+        layout.push((input, accounting, window, labels));
     }
-    let mut frames = anyhow::Context::context(crate::exec::collect_all(plans), "reading the input files")?.into_iter();
+    let mut results = anyhow::Context::context(batch.run(), "reading the input files")?;
     let mut datasets = Vec::new();
     let mut all_rejected = BTreeMap::new();
-    for (input, labels, has_dups) in layout {
-        let mut next = || frames.next().context("missing result frame");
-        let counts = next()?;
-        let rejected_df = next()?;
-        let window_df = next()?;
-        let mut account = accounting::from_counts(input, &counts)?;
-        if has_dups {
-            accounting::set_duplicates(&mut account, &next()?)?;
-        }
-        let rejected = rejects::locate(input, &rejected_df, inputs.options.delimiter)?;
-        let window = Window::of(window_bounds(&window_df)?, inputs.options.timezone);
+    for (input, accounting, window, labels) in layout {
+        let (account, rejected) = accounting.finish(input, &mut results, inputs.options.delimiter)?;
+        let window = Window::of(window_bounds(&results.take(window)?)?, inputs.options.timezone);
         let mut label_map = BTreeMap::new();
-        for c in labels {
-            label_map.insert(c.to_string(), label_counts(&next()?, top)?);
+        for (c, h) in labels {
+            label_map.insert(c.to_string(), label_counts(&results.take(h)?, top)?);
         }
         datasets.push(DatasetReport {
             account,

@@ -362,7 +362,7 @@ fn every_input_file_is_scanned_once_for_all_rules() {
     let inputs = ingest::open(&spec, IngestOptions::default()).unwrap();
     let taxonomy = std::sync::Arc::new(hutong::rulebook::Taxonomy::new(&rb).unwrap());
     let ctx = hutong::engine::Context { rulebook: &rb, taxonomy, inputs: &inputs };
-    let plan = hutong::engine::explain(&ctx, vec![]).unwrap();
+    let plan = hutong::engine::explain(&ctx, hutong::exec::Batch::new()).unwrap();
     // 13 rules, label counts and merchant names share three scans: one per file.
     for file in ["transactions.csv", "checkout.csv", "merchants.csv"] {
         let scans = plan.lines().filter(|l| l.contains("SCAN [") && l.contains(file)).count();

@@ -119,8 +119,11 @@ proptest! {
         let spec = InputSpec { transactions: Some(path.to_string_lossy().into_owned()), ..Default::default() };
         let inputs = ingest::open(&spec, IngestOptions::default()).unwrap();
         let input = inputs.datasets.values().next().unwrap();
-        let counts = accounting::counts_plan(input).collect().unwrap();
-        let account = accounting::from_counts(input, &counts).unwrap();
+        let mut batch = hutong::exec::Batch::new();
+        let plans = accounting::AccountingPlans::add(input, &mut batch);
+        let mut results = batch.run().unwrap();
+        let (account, rejected) = plans.finish(input, &mut results, b',').unwrap();
+        prop_assert_eq!(rejected.len() as u64, account.rows_rejected);
         prop_assert_eq!(account.rows_read, lines.len() as u64);
         prop_assert_eq!(account.rows_accepted, valid);
         prop_assert_eq!(account.rows_read, account.rows_accepted + account.rows_rejected);

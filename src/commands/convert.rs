@@ -10,7 +10,8 @@ use polars::prelude::*;
 use super::{ingest_options, input_spec};
 use crate::cli::ConvertArgs;
 use crate::contract::Kind;
-use crate::ingest::{accounting, rejects};
+use crate::ingest::accounting::AccountingPlans;
+use crate::ingest::rejects;
 
 pub fn run_cli(args: &ConvertArgs) -> anyhow::Result<u8> {
     let progress = crate::progress::Progress::new(args.quiet);
@@ -25,7 +26,7 @@ pub fn run_cli(args: &ConvertArgs) -> anyhow::Result<u8> {
     }
     crate::output::check_out_dir(&args.out, &inputs, false)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let mut plans = Vec::new();
+    let mut batch = crate::exec::Batch::new();
     let mut temps = Vec::new();
     for input in inputs.datasets.values() {
         let target = args.out.join(format!("{}.parquet", input.dataset.name()));
@@ -49,22 +50,17 @@ pub fn run_cli(args: &ConvertArgs) -> anyhow::Result<u8> {
             FileWriteFormat::Parquet(Arc::new(ParquetWriteOptions::default())),
             UnifiedSinkArgs::default(),
         )?;
-        plans.push(sink);
-        plans.push(accounting::counts_plan(input));
-        plans.push(rejects::rejected_plan(input));
-        temps.push((tmp, target));
+        // The sink writes the file; its (empty) result is not needed.
+        let _sink = batch.add(sink);
+        let accounting = AccountingPlans::add(input, &mut batch);
+        temps.push((tmp, target, accounting));
     }
     progress.stage("writing Parquet in one streaming pass");
-    let frames = anyhow::Context::context(crate::exec::collect_all(plans), "converting")?;
-    let mut frames = frames.into_iter();
+    let mut results = anyhow::Context::context(batch.run(), "converting")?;
     let mut total_rejected = 0;
-    for (input, (tmp, target)) in inputs.datasets.values().zip(temps) {
-        let _sink = frames.next();
-        let counts = frames.next().unwrap_or_default();
-        let rejected_df = frames.next().unwrap_or_default();
+    for (input, (tmp, target, accounting)) in inputs.datasets.values().zip(temps) {
         std::fs::rename(&tmp, &target).with_context(|| format!("moving {} into place", target.display()))?;
-        let account = accounting::from_counts(input, &counts)?;
-        let rejected = rejects::locate(input, &rejected_df, inputs.options.delimiter)?;
+        let (account, rejected) = accounting.finish(input, &mut results, inputs.options.delimiter)?;
         if !rejected.is_empty() {
             let path = args.out.join("rejected").join(format!("{}.csv", input.dataset.name()));
             crate::output::write_atomic(&path, |p| rejects::write_to(p, &rejected))?;

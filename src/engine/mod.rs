@@ -21,6 +21,7 @@ use polars::prelude::*;
 use std::collections::BTreeMap;
 
 use crate::contract::Dataset;
+use crate::exec::{Batch, Handle, Results};
 use crate::findings::{Finding, UnmappedLabel};
 use crate::ingest::{DatasetInput, Inputs};
 use crate::rulebook::Taxonomy;
@@ -147,12 +148,6 @@ impl Seen {
     }
 }
 
-/// A rule compiled to plans, or already decided as not evaluable.
-enum Compiled {
-    Plans(usize, usize),
-    NotEvaluable(NotEvaluable),
-}
-
 /// Merchant names and regions from the merchants dataset, for evidence.
 pub type Names = std::collections::HashMap<String, (String, String)>;
 
@@ -162,31 +157,29 @@ pub struct Outcome {
     pub unmapped: Vec<UnmappedLabel>,
     /// Things about the data the rulebook does not cover (unknown platforms, ...).
     pub warnings: Vec<String>,
-    /// Extra frames the caller asked to run in the same pass.
-    pub extra: Vec<DataFrame>,
 }
 
-/// Every plan of an audit, and where each rule's results will be.
+/// A rule compiled to its plans' handles, or already decided as not evaluable.
+enum Compiled {
+    Plans(Vec<Handle>),
+    NotEvaluable(NotEvaluable),
+}
+
+/// Where each result of an audit's own plans will be.
 struct Plan {
-    plans: Vec<LazyFrame>,
     compiled: Vec<Compiled>,
-    label_plans: Vec<(Dataset, &'static str, usize)>,
-    names_at: Option<usize>,
-    extra_at: usize,
-    n_extra: usize,
+    label_plans: Vec<(Dataset, &'static str, Handle)>,
+    names: Option<Handle>,
 }
 
-fn compile(ctx: &Context, extra: Vec<LazyFrame>) -> Plan {
-    let mut plans: Vec<LazyFrame> = Vec::new();
+/// Adds every rule's plans, the label counts and the merchant names to `batch`.
+fn compile(ctx: &Context, batch: &mut Batch) -> Plan {
     let mut compiled = Vec::new();
     for rule in &ctx.rulebook.rules {
-        match rule.spec.plans(rule, ctx) {
-            Ok(p) => {
-                compiled.push(Compiled::Plans(plans.len(), p.len()));
-                plans.extend(p);
-            }
-            Err(reason) => compiled.push(Compiled::NotEvaluable(reason)),
-        }
+        compiled.push(match rule.spec.plans(rule, ctx) {
+            Ok(p) => Compiled::Plans(p.into_iter().map(|lf| batch.add(lf)).collect()),
+            Err(reason) => Compiled::NotEvaluable(reason),
+        });
     }
     // Label counts for the unmapped-label report, from the same pass.
     let mut label_plans = Vec::new();
@@ -194,43 +187,39 @@ fn compile(ctx: &Context, extra: Vec<LazyFrame>) -> Plan {
         if let Some(input) = ctx.inputs.get(*ds) {
             if input.has_column(source) {
                 if let Ok(base) = ctx.base(*ds) {
-                    label_plans.push((*ds, *source, plans.len()));
-                    plans.push(
-                        base.group_by([col("platform"), col(*source).alias("label")])
-                            .agg([len().cast(DataType::UInt64).alias("n")]),
-                    );
+                    let plan = base
+                        .group_by([col("platform"), col(*source).alias("label")])
+                        .agg([len().cast(DataType::UInt64).alias("n")]);
+                    label_plans.push((*ds, *source, batch.add(plan)));
                 }
             }
         }
     }
-    let names_at = ctx.inputs.get(Dataset::Merchants).map(|m| {
-        plans.push(m.accepted().select([col("merchant_id"), col("name"), col("region")]));
-        plans.len() - 1
-    });
-    let extra_at = plans.len();
-    let n_extra = extra.len();
-    plans.extend(extra);
-    Plan { plans, compiled, label_plans, names_at, extra_at, n_extra }
+    let names = ctx
+        .inputs
+        .get(Dataset::Merchants)
+        .map(|m| batch.add(m.accepted().select([col("merchant_id"), col("name"), col("region")])));
+    Plan { compiled, label_plans, names }
 }
 
-/// The optimised query plan of an audit, as polars prints it.
-pub fn explain(ctx: &Context, extra: Vec<LazyFrame>) -> PolarsResult<String> {
-    let plan = compile(ctx, extra);
-    let Some(first) = plan.plans.first() else { return Ok(String::new()) };
-    let opt = first.get_current_optimizations();
-    LazyFrame::explain_all(plan.plans.into_iter().map(|lf| lf.logical_plan).collect(), opt)
+/// The optimised query plan of an audit (and the caller's plans in `batch`),
+/// as polars prints it.
+pub fn explain(ctx: &Context, mut batch: Batch) -> PolarsResult<String> {
+    compile(ctx, &mut batch);
+    batch.explain()
 }
 
-/// Runs every rule (and the caller's `extra` plans) in one streaming pass.
-pub fn run(ctx: &Context, extra: Vec<LazyFrame>) -> anyhow::Result<Outcome> {
-    let Plan { plans, compiled, label_plans, names_at, extra_at, n_extra } = compile(ctx, extra);
-    let mut frames: Vec<Option<DataFrame>> =
-        anyhow::Context::context(crate::exec::collect_all(plans), "running the audit")?.into_iter().map(Some).collect();
-    let names = match names_at {
-        Some(i) => merchant_names(frames[i].take().unwrap_or_default())?,
+/// Runs every rule, together with the caller's plans already in `batch`, in
+/// one streaming pass; the caller takes its own results from the `Results`
+/// by the handles it was given.
+pub fn run(ctx: &Context, mut batch: Batch) -> anyhow::Result<(Outcome, Results)> {
+    let Plan { compiled, label_plans, names } = compile(ctx, &mut batch);
+    let mut results = anyhow::Context::context(batch.run(), "running the audit")?;
+    let names = match names {
+        Some(h) => merchant_names(results.take(h)?)?,
         None => Names::new(),
     };
-    let labels = read_labels(ctx, &label_plans, &mut frames)?;
+    let labels = read_labels(ctx, &label_plans, &mut results)?;
     let (unmapped, platforms) = (labels.unmapped, labels.platforms);
     let seen = Seen { names, unmapped: labels.by_platform, providers: labels.providers };
     let mut findings = Vec::new();
@@ -241,10 +230,9 @@ pub fn run(ctx: &Context, extra: Vec<LazyFrame>) -> anyhow::Result<Outcome> {
                 f.presentation = rule.spec.presentation();
                 f
             }
-            Compiled::Plans(start, len) => {
-                let fr: Vec<DataFrame> =
-                    frames[start..start + len].iter_mut().map(|f| f.take().unwrap_or_default()).collect();
-                rule.spec.evaluate(rule, ctx, fr, &seen).with_context(|| format!("evaluating rule {}", rule.id))?
+            Compiled::Plans(handles) => {
+                let frames = handles.into_iter().map(|h| results.take(h)).collect::<PolarsResult<Vec<_>>>()?;
+                rule.spec.evaluate(rule, ctx, frames, &seen).with_context(|| format!("evaluating rule {}", rule.id))?
             }
         };
         findings.push(finding);
@@ -268,8 +256,7 @@ pub fn run(ctx: &Context, extra: Vec<LazyFrame>) -> anyhow::Result<Outcome> {
             u.rows
         ));
     }
-    let extra = frames[extra_at..extra_at + n_extra].iter_mut().map(|f| f.take().unwrap_or_default()).collect();
-    Ok(Outcome { findings, unmapped, warnings, extra })
+    Ok((Outcome { findings, unmapped, warnings }, results))
 }
 
 /// What the per-platform label counts say.
@@ -284,15 +271,15 @@ struct Labels {
 /// and per platform, the providers seen per platform, and every platform.
 fn read_labels(
     ctx: &Context,
-    label_plans: &[(Dataset, &'static str, usize)],
-    frames: &mut [Option<DataFrame>],
+    label_plans: &[(Dataset, &'static str, Handle)],
+    results: &mut Results,
 ) -> anyhow::Result<Labels> {
     let mut overall: BTreeMap<(Dataset, &str, String), (u64, Vec<String>)> = BTreeMap::new();
     let mut by_platform: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     let mut providers: BTreeMap<(Dataset, String), std::collections::BTreeSet<String>> = BTreeMap::new();
     let mut platforms: Vec<String> = Vec::new();
-    for (ds, source, i) in label_plans {
-        let df = frames[*i].take().unwrap_or_default();
+    for (ds, source, h) in label_plans {
+        let df = results.take(*h)?;
         let plats = util::strings(&df, "platform")?;
         let labels = df.column("label")?.str()?.clone();
         let ns = util::counts(&df, "n")?;

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::validate::{FILE, REASON};
 use super::{DatasetInput, Format, IngestError};
 use crate::contract::Dataset;
+use crate::exec::{Batch, Handle, Results};
 
 /// The accounting of one input file.
 #[derive(Debug, Clone, Serialize)]
@@ -41,8 +42,43 @@ pub struct DatasetAccount {
     pub extra_columns: Vec<String>,
 }
 
+/// The accounting plans of one dataset, added to a batch: row counts per
+/// file and reason, the rejected rows, and (with an id column) duplicates.
+/// Audit, inspect and convert all account for their inputs through it.
+pub struct AccountingPlans {
+    counts: Handle,
+    rejected: Handle,
+    duplicates: Option<Handle>,
+}
+
+impl AccountingPlans {
+    /// Adds the dataset's accounting plans to `batch`.
+    pub fn add(input: &DatasetInput, batch: &mut Batch) -> AccountingPlans {
+        AccountingPlans {
+            counts: batch.add(counts_plan(input)),
+            rejected: batch.add(super::rejects::rejected_plan(input)),
+            duplicates: duplicates_plan(input).map(|p| batch.add(p)),
+        }
+    }
+
+    /// The accounting and every rejected row, located, from the batch's results.
+    pub fn finish(
+        self,
+        input: &DatasetInput,
+        results: &mut Results,
+        delimiter: u8,
+    ) -> anyhow::Result<(DatasetAccount, Vec<super::rejects::RejectedRow>)> {
+        let mut account = from_counts(input, &results.take(self.counts)?)?;
+        if let Some(h) = self.duplicates {
+            set_duplicates(&mut account, &results.take(h)?)?;
+        }
+        let rejected = super::rejects::locate(input, &results.take(self.rejected)?, delimiter)?;
+        Ok((account, rejected))
+    }
+}
+
 /// The plan that counts rows per file and reason.
-pub fn counts_plan(input: &DatasetInput) -> LazyFrame {
+fn counts_plan(input: &DatasetInput) -> LazyFrame {
     input.frame.clone().group_by([col(FILE), col(REASON)]).agg([len().cast(DataType::UInt64).alias("n")])
 }
 
@@ -55,7 +91,7 @@ fn unique_id(input: &DatasetInput) -> Option<&'static str> {
 }
 
 /// The plan that counts accepted rows and distinct ids.
-pub fn duplicates_plan(input: &DatasetInput) -> Option<LazyFrame> {
+fn duplicates_plan(input: &DatasetInput) -> Option<LazyFrame> {
     let id = unique_id(input)?;
     Some(input.accepted().select([
         len().cast(DataType::UInt64).alias("rows"),
@@ -64,7 +100,7 @@ pub fn duplicates_plan(input: &DatasetInput) -> Option<LazyFrame> {
 }
 
 /// Records the duplicate count from the collected `duplicates_plan`.
-pub fn set_duplicates(account: &mut DatasetAccount, df: &DataFrame) -> Result<(), IngestError> {
+fn set_duplicates(account: &mut DatasetAccount, df: &DataFrame) -> Result<(), IngestError> {
     let err = |cause| IngestError::Polars { context: format!("{}: counting duplicate ids", account.dataset), cause };
     let rows = df.column("rows").and_then(|c| c.u64().cloned()).map_err(err)?.get(0).unwrap_or(0);
     let distinct = df.column("distinct").and_then(|c| c.u64().cloned()).map_err(err)?.get(0).unwrap_or(0);
@@ -73,7 +109,7 @@ pub fn set_duplicates(account: &mut DatasetAccount, df: &DataFrame) -> Result<()
 }
 
 /// Builds the accounting from the collected `counts_plan`.
-pub fn from_counts(input: &DatasetInput, counts: &DataFrame) -> Result<DatasetAccount, IngestError> {
+fn from_counts(input: &DatasetInput, counts: &DataFrame) -> Result<DatasetAccount, IngestError> {
     let err = |cause| IngestError::Polars { context: format!("{}: counting rows", input.dataset), cause };
     let files = counts.column(FILE).and_then(|c| c.u32().cloned()).map_err(err)?;
     let reasons = counts.column(REASON).and_then(|c| c.u16().cloned()).map_err(err)?;
