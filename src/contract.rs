@@ -33,6 +33,11 @@ impl Dataset {
         }
     }
 
+    /// The CSV header of the dataset: every contract column, in order.
+    pub fn header(self) -> String {
+        self.columns().iter().map(|c| c.name).collect::<Vec<_>>().join(",")
+    }
+
     pub fn column(self, name: &str) -> Option<&'static Column> {
         self.columns().iter().find(|c| c.name == name)
     }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use super::{GenerateError, Merchant, OFFSET_SECS};
+use crate::contract::{Dataset, Kind};
 
 /// The file format `generate` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,10 +56,6 @@ pub struct CheckoutRow {
     pub selected: bool,
 }
 
-const TXN_HEADER: &str = "txn_id,ts,platform,channel,scene,merchant_id,region,method,wallet_app,code_issuer,amount,status,failure_code,latency_ms,fee,discount,discount_funder";
-const CHECKOUT_HEADER: &str =
-    "session_id,ts,platform,merchant_id,region,scene,method,position,is_default,folded,surcharge,discount,discount_funder,selected";
-
 enum Sink {
     Csv(BufWriter<File>),
     // Boxed: the batched writer is large and there is one sink per file.
@@ -66,6 +63,7 @@ enum Sink {
 }
 
 struct Output {
+    dataset: Dataset,
     path: PathBuf,
     sink: Option<Sink>,
 }
@@ -94,8 +92,8 @@ impl Writers {
             OutputFormat::Csv => "csv",
             OutputFormat::Parquet => "parquet",
         };
-        let txn = Output { path: dir.join(format!("transactions.{ext}")), sink: None };
-        let checkout = Output { path: dir.join(format!("checkout.{ext}")), sink: None };
+        let txn = Output { dataset: Dataset::Transactions, path: dir.join(format!("transactions.{ext}")), sink: None };
+        let checkout = Output { dataset: Dataset::Checkout, path: dir.join(format!("checkout.{ext}")), sink: None };
         let merchants = dir.join(format!("merchants.{ext}"));
         Ok(Writers { format, txn, checkout, merchants, merchant_info: Vec::new() })
     }
@@ -125,12 +123,9 @@ impl Writers {
         Ok(())
     }
 
-    fn open(
-        out: &mut Output,
-        format: OutputFormat,
-        header: &str,
-        schema: impl Fn() -> Schema,
-    ) -> Result<(), GenerateError> {
+    /// Opens a dataset's file with its header (CSV) or schema (Parquet), both
+    /// from the data contract.
+    fn open(out: &mut Output, format: OutputFormat) -> Result<(), GenerateError> {
         if out.sink.is_some() {
             return Ok(());
         }
@@ -138,18 +133,18 @@ impl Writers {
         out.sink = Some(match format {
             OutputFormat::Csv => {
                 let mut w = BufWriter::with_capacity(1 << 20, file);
-                writeln!(w, "{header}").map_err(io_err(&out.path))?;
+                writeln!(w, "{}", out.dataset.header()).map_err(io_err(&out.path))?;
                 Sink::Csv(w)
             }
-            OutputFormat::Parquet => {
-                Sink::Parquet(Box::new(ParquetWriter::new(file).batched(&schema()).map_err(pq_err(&out.path))?))
-            }
+            OutputFormat::Parquet => Sink::Parquet(Box::new(
+                ParquetWriter::new(file).batched(&schema(out.dataset)).map_err(pq_err(&out.path))?,
+            )),
         });
         Ok(())
     }
 
     pub fn transactions(&mut self, rows: &[TxnRow]) -> Result<(), GenerateError> {
-        Self::open(&mut self.txn, self.format, TXN_HEADER, txn_schema)?;
+        Self::open(&mut self.txn, self.format)?;
         let info = &self.merchant_info;
         let path = &self.txn.path;
         match self.txn.sink.as_mut() {
@@ -197,7 +192,7 @@ impl Writers {
     }
 
     pub fn checkout(&mut self, rows: &[CheckoutRow], merchants: &[Merchant]) -> Result<(), GenerateError> {
-        Self::open(&mut self.checkout, self.format, CHECKOUT_HEADER, checkout_schema)?;
+        Self::open(&mut self.checkout, self.format)?;
         let path = &self.checkout.path;
         match self.checkout.sink.as_mut() {
             Some(Sink::Csv(w)) => {
@@ -274,12 +269,7 @@ impl Writers {
         let mut files = Vec::new();
         for out in [&mut self.txn, &mut self.checkout] {
             if out.sink.is_none() {
-                let (header, schema): (&str, fn() -> Schema) = if out.path.to_string_lossy().contains("transactions") {
-                    (TXN_HEADER, txn_schema)
-                } else {
-                    (CHECKOUT_HEADER, checkout_schema)
-                };
-                Self::open(out, self.format, header, schema)?;
+                Self::open(out, self.format)?;
             }
             match out.sink.take() {
                 Some(Sink::Csv(mut w)) => w.flush().map_err(io_err(&out.path))?,
@@ -297,24 +287,10 @@ impl Writers {
 
 /// `2021-10-01T08:00:00+08:00` for Unix seconds, in China Standard Time.
 pub fn timestamp(unix: i64) -> String {
-    let local = unix + OFFSET_SECS;
-    let (y, m, d) = civil_from_days(local.div_euclid(86_400));
-    let s = local.rem_euclid(86_400);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+08:00", s / 3600, (s % 3600) / 60, s % 60)
-}
-
-/// Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    let cst = chrono::FixedOffset::east_opt(OFFSET_SECS as i32).expect("+08:00 is a valid offset");
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map(|t| t.with_timezone(&cst).format("%Y-%m-%dT%H:%M:%S%:z").to_string())
+        .unwrap_or_default()
 }
 
 fn yuan(fen: u64) -> String {
@@ -325,47 +301,20 @@ fn local_dt() -> DataType {
     DataType::Datetime(TimeUnit::Microseconds, None)
 }
 
-fn txn_schema() -> Schema {
-    let s = DataType::String;
-    Schema::from_iter([
-        Field::new("txn_id".into(), s.clone()),
-        Field::new("ts".into(), local_dt()),
-        Field::new("platform".into(), s.clone()),
-        Field::new("channel".into(), s.clone()),
-        Field::new("scene".into(), s.clone()),
-        Field::new("merchant_id".into(), s.clone()),
-        Field::new("region".into(), s.clone()),
-        Field::new("method".into(), s.clone()),
-        Field::new("wallet_app".into(), s.clone()),
-        Field::new("code_issuer".into(), s.clone()),
-        Field::new("amount".into(), DataType::Float64),
-        Field::new("status".into(), s.clone()),
-        Field::new("failure_code".into(), s.clone()),
-        Field::new("latency_ms".into(), DataType::Int64),
-        Field::new("fee".into(), DataType::Float64),
-        Field::new("discount".into(), DataType::Float64),
-        Field::new("discount_funder".into(), s),
-    ])
-}
-
-fn checkout_schema() -> Schema {
-    let s = DataType::String;
-    Schema::from_iter([
-        Field::new("session_id".into(), s.clone()),
-        Field::new("ts".into(), local_dt()),
-        Field::new("platform".into(), s.clone()),
-        Field::new("merchant_id".into(), s.clone()),
-        Field::new("region".into(), s.clone()),
-        Field::new("scene".into(), s.clone()),
-        Field::new("method".into(), s.clone()),
-        Field::new("position".into(), DataType::Int64),
-        Field::new("is_default".into(), DataType::Boolean),
-        Field::new("folded".into(), DataType::Boolean),
-        Field::new("surcharge".into(), DataType::Float64),
-        Field::new("discount".into(), DataType::Float64),
-        Field::new("discount_funder".into(), s.clone()),
-        Field::new("selected".into(), DataType::Boolean),
-    ])
+/// A dataset's Parquet schema, from the data contract: text and enums as
+/// strings, timestamps as local-time microseconds, decimals as f64, whole
+/// numbers as i64.
+fn schema(ds: Dataset) -> Schema {
+    Schema::from_iter(ds.columns().iter().map(|c| {
+        let dtype = match c.kind {
+            Kind::Text | Kind::Enum(_) => DataType::String,
+            Kind::Timestamp => local_dt(),
+            Kind::Decimal { .. } => DataType::Float64,
+            Kind::Integer { .. } => DataType::Int64,
+            Kind::Bool => DataType::Boolean,
+        };
+        Field::new(c.name.into(), dtype)
+    }))
 }
 
 fn opt_str(v: &'static str) -> Option<&'static str> {
