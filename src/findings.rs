@@ -15,15 +15,162 @@ pub const SCHEMA_VERSION: &str = "1.1";
 pub use crate::verdict::{Basis, Verdict};
 
 /// One breakdown group of a rule (a platform, a city cell, ...).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Group {
     pub key: BTreeMap<String, String>,
     pub n: u64,
+    #[serde(serialize_with = "ser_opt_f64")]
     pub value: Option<f64>,
     pub verdict: Verdict,
-    /// Kind-specific fields (reference_value, p_value, ci_low, ...), in a fixed order.
+    /// The kind's own fields, typed by how the report draws them.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Detail>,
+    /// Why the group is not evaluable or inconclusive, or why a cell fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// How the verdict was reached.
     #[serde(flatten)]
-    pub fields: Map<String, Value>,
+    pub judged: Judged,
+}
+
+/// How a group's verdict was reached (docs/statistics.md): the basis, and for
+/// a sample the interval used, each bound's confidence, the Bonferroni level
+/// and family size, and the observations that would decide it.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Judged {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basis: Option<Basis>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_opt_f64")]
+    pub ci_low: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_opt_f64")]
+    pub ci_high: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_opt_f64")]
+    pub confidence: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_opt_f64")]
+    pub alpha_adjusted: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family_size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub needed_n: Option<u64>,
+}
+
+/// A group's own fields, by the drawing its kind uses; every field keeps the
+/// name findings.json has always used (docs/findings-json.md).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Detail {
+    Coverage(CoverageFields),
+    Cell(CellFields),
+    Pair(PairFields),
+    Exclusivity(ExclusivityFields),
+    Shares(ShareFields),
+    Comparison(ComparisonFields),
+}
+
+/// A coverage group: units offering the provider and the gap to target.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct CoverageFields {
+    pub offered: u64,
+    /// Relative form: the rival's share, and the affiliated provider's.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_opt_f64")]
+    pub share: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_provider: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_offered: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_opt_f64")]
+    pub reference_value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offered_both: Option<u64>,
+    /// Units that must add the provider to reach the target.
+    pub gap_units: u64,
+}
+
+/// A mutual-recognition cell: successful scans, and whether it is live.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct CellFields {
+    pub successes: u64,
+    pub live: bool,
+}
+
+/// A provider pair's two directions.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct PairFields {
+    pub attempts_a_to_b: u64,
+    pub successes_a_to_b: u64,
+    #[serde(serialize_with = "ser_opt_f64")]
+    pub success_a_to_b: Option<f64>,
+    pub attempts_b_to_a: u64,
+    pub successes_b_to_a: u64,
+    #[serde(serialize_with = "ser_opt_f64")]
+    pub success_b_to_a: Option<f64>,
+}
+
+/// A platform's exclusive merchants.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ExclusivityFields {
+    pub exclusive_merchants: u64,
+    /// Merchants that showed only the own provider in too few sessions to judge.
+    pub too_few_sessions: u64,
+    pub affiliated_provider: String,
+}
+
+/// A group's provider shares (of all weight, unmapped included).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ShareFields {
+    #[serde(serialize_with = "ser_f64")]
+    pub hhi: f64,
+    #[serde(serialize_with = "ser_f64")]
+    pub cr1: f64,
+    #[serde(serialize_with = "ser_f64")]
+    pub cr2: f64,
+    #[serde(serialize_with = "ser_f64")]
+    pub cr3: f64,
+    pub presumed_dominant: Vec<String>,
+    /// Firm → share, largest first.
+    #[serde(serialize_with = "ser_shares")]
+    pub shares: Vec<(String, f64)>,
+    #[serde(serialize_with = "ser_f64")]
+    pub unmapped_weight: f64,
+    #[serde(serialize_with = "ser_f64")]
+    pub unmapped_share: f64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmapped_labels: Vec<String>,
+}
+
+/// A rival against the platform's own provider.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ComparisonFields {
+    #[serde(serialize_with = "ser_opt_f64")]
+    pub rival_value: Option<f64>,
+    pub reference_provider: String,
+    pub reference_n: u64,
+    #[serde(serialize_with = "ser_opt_f64")]
+    pub reference_value: Option<f64>,
+    /// Presentation metrics: sessions offering both, and each side's events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_sessions: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rival_events: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_events: Option<u64>,
+    /// Failure rate: all failures of each arm, before classing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rival_failures: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_failures: Option<u64>,
+    /// Fee parity: merchants taking both providers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merchants: Option<u64>,
+    /// An inconclusive group: what would decide it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub needed_per_arm: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub more_rival_needed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub more_reference_needed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub more_shared_sessions_needed: Option<u64>,
 }
 
 impl Group {
@@ -33,34 +180,37 @@ impl Group {
             n,
             value: value.map(round),
             verdict,
-            fields: Map::new(),
+            detail: None,
+            reason: None,
+            judged: Judged::default(),
         }
     }
 
-    /// Adds a kind-specific field; floats are rounded for stable output.
-    pub fn with(mut self, name: &str, value: impl Into<FieldValue>) -> Group {
-        self.fields.insert(name.to_string(), value.into().0);
+    /// Sets the kind's typed fields.
+    pub fn detail(mut self, detail: Detail) -> Group {
+        self.detail = Some(detail);
         self
     }
 
-    /// Records how the group was judged: `basis`, and for samples the
-    /// interval used (`ci_low`, `ci_high`), each bound's confidence, the
-    /// Bonferroni-adjusted level and the family size.
+    /// Sets the reason.
+    pub fn reason(mut self, reason: impl Into<String>) -> Group {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// Records how the group was judged (its verdict too).
     pub fn judged(mut self, j: &crate::verdict::Judgement) -> Group {
         self.verdict = j.verdict;
-        self = self.with("basis", j.basis.name());
-        if let Some((lo, hi)) = j.interval {
-            self = self.with("ci_low", lo).with("ci_high", hi);
-        }
-        if let Some(f) = j.family {
-            self = self
-                .with("confidence", f.confidence())
-                .with("alpha_adjusted", f.alpha_adjusted())
-                .with("family_size", f.size as u64);
-        }
-        if let Some(n) = j.needed {
-            self = self.with("needed_n", n);
-        }
+        // Rounded as findings.json writes them, so the report draws the same numbers.
+        self.judged = Judged {
+            basis: Some(j.basis),
+            ci_low: j.interval.map(|i| round(i.0)),
+            ci_high: j.interval.map(|i| round(i.1)),
+            confidence: j.family.map(|f| round(f.confidence())),
+            alpha_adjusted: j.family.map(|f| round(f.alpha_adjusted())),
+            family_size: j.family.map(|f| f.size as u64),
+            needed_n: j.needed,
+        };
         self
     }
 
@@ -68,58 +218,35 @@ impl Group {
         self.key.values().cloned().collect::<Vec<_>>().join(" / ")
     }
 
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.fields.get(name)
+    /// The comparison fields, when the group is one.
+    pub fn comparison(&self) -> Option<&ComparisonFields> {
+        match &self.detail {
+            Some(Detail::Comparison(c)) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// A field by its findings.json name, as JSON (for tests and tools that
+    /// read groups generically; code reads the typed fields).
+    pub fn get(&self, name: &str) -> Option<Value> {
+        match serde_json::to_value(self) {
+            Ok(Value::Object(mut m)) => m.remove(name).filter(|v| !v.is_null()),
+            _ => None,
+        }
     }
 }
 
-/// A JSON value for a group field.
-pub struct FieldValue(pub Value);
+fn ser_f64<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    float(*v).serialize(s)
+}
 
-impl From<f64> for FieldValue {
-    fn from(v: f64) -> Self {
-        FieldValue(float(v))
-    }
+fn ser_opt_f64<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    v.map_or(Value::Null, float).serialize(s)
 }
-impl From<Option<f64>> for FieldValue {
-    fn from(v: Option<f64>) -> Self {
-        FieldValue(v.map_or(Value::Null, float))
-    }
-}
-impl From<u64> for FieldValue {
-    fn from(v: u64) -> Self {
-        FieldValue(Value::from(v))
-    }
-}
-impl From<Option<u64>> for FieldValue {
-    fn from(v: Option<u64>) -> Self {
-        FieldValue(v.map_or(Value::Null, Value::from))
-    }
-}
-impl From<bool> for FieldValue {
-    fn from(v: bool) -> Self {
-        FieldValue(Value::from(v))
-    }
-}
-impl From<&str> for FieldValue {
-    fn from(v: &str) -> Self {
-        FieldValue(Value::from(v))
-    }
-}
-impl From<String> for FieldValue {
-    fn from(v: String) -> Self {
-        FieldValue(Value::from(v))
-    }
-}
-impl From<Value> for FieldValue {
-    fn from(v: Value) -> Self {
-        FieldValue(v)
-    }
-}
-impl From<Vec<String>> for FieldValue {
-    fn from(v: Vec<String>) -> Self {
-        FieldValue(Value::from(v))
-    }
+
+fn ser_shares<S: serde::Serializer>(v: &[(String, f64)], s: S) -> Result<S::Ok, S::Error> {
+    let m: Map<String, Value> = v.iter().map(|(k, x)| (k.clone(), float(*x))).collect();
+    m.serialize(s)
 }
 
 /// Rounds to 6 significant decimals so output does not depend on summation order noise.
@@ -133,6 +260,12 @@ pub fn round(v: f64) -> f64 {
     } else {
         r
     }
+}
+
+/// A number as findings.json writes it (rounded; `1.0`, not `1`), for the
+/// evidence files; empty when there is none.
+pub fn number_text(v: Option<f64>) -> String {
+    v.map_or(String::new(), |v| float(v).to_string())
 }
 
 fn float(v: f64) -> Value {

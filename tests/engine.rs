@@ -320,7 +320,7 @@ fn concentration_hhi_and_dominance() {
     let g = group(finding(&r), &[("channel", "online")]);
     // Every firm meeting any limb of Art. 24: Alipay alone holds 1/2; with
     // UnionPay 0.9 >= 2/3; with WeChat Pay (exactly 1/10) 1.0 >= 3/4.
-    assert_eq!(g.get("presumed_dominant").unwrap(), &serde_json::json!(["alipay", "unionpay", "wechat_pay"]));
+    assert_eq!(g.get("presumed_dominant").unwrap(), serde_json::json!(["alipay", "unionpay", "wechat_pay"]));
     assert_eq!(g.verdict, Verdict::Fail);
 }
 
@@ -389,7 +389,7 @@ fn labels_are_normalised_and_ambiguous_ones_do_not_stop_the_audit() {
     let g = group(finding(&r), &[("channel", "online")]);
     // Four spellings map to Meituan Pay; the tied label stays in the
     // denominator as unmapped: share 4/5, HHI 6,400.
-    assert_eq!(g.get("shares").unwrap(), &serde_json::json!({"meituan_pay": 0.8}));
+    assert_eq!(g.get("shares").unwrap(), serde_json::json!({"meituan_pay": 0.8}));
     assert_eq!((g.value, num(g, "unmapped_share")), (Some(6400.0), 0.2));
     let u = &r.unmapped_labels;
     assert_eq!(
@@ -409,7 +409,7 @@ fn unmapped_share_above_the_limit_makes_concentration_inconclusive() {
     let g = group(f, &[("channel", "online")]);
     // 1 of 10 unmapped (> 5%): Alipay's 0.9 share may be wrong either way.
     assert_eq!((g.verdict, num(g, "unmapped_share")), (Verdict::Inconclusive, 0.1));
-    assert_eq!(g.get("unmapped_labels").unwrap(), &serde_json::json!(["礼品卡"]));
+    assert_eq!(g.get("unmapped_labels").unwrap(), serde_json::json!(["礼品卡"]));
     assert!(f.message.contains("礼品卡"), "{}", f.message);
 }
 
@@ -443,7 +443,7 @@ fn an_affiliated_provider_without_mapped_rows_is_not_evaluable() {
     let f = finding(&r);
     assert_eq!(f.verdict, Verdict::NotEvaluable);
     let g = group(f, &[("platform", "taobao")]);
-    let reason = g.get("reason").unwrap().as_str().unwrap();
+    let reason = g.reason.as_deref().unwrap();
     assert!(reason.contains("no mapped rows") && reason.contains("蚂蚁支付 (5 rows)"), "{reason}");
 }
 

@@ -5,13 +5,12 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::charts::{self, BarChart, Heatmap};
 use crate::engine::{Rule, Rulebook};
 use crate::findings::Report;
+use crate::findings::{CoverageFields, Detail, ExclusivityFields, MetricUnit, PairFields, Presentation, ShareFields};
 use crate::findings::{Finding, Group, Verdict};
-use crate::findings::{MetricUnit, Presentation};
 use crate::rulebook::Severity;
 
 /// How many offending rows a table shows before pointing to the evidence file.
@@ -188,15 +187,30 @@ pub fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
 }
 
-fn num(g: &Group, field: &str) -> Option<f64> {
-    g.get(field).and_then(Value::as_f64)
+/// The interval a group's verdict was read from.
+fn ci(g: &Group) -> Option<(f64, f64)> {
+    g.judged.ci_low.zip(g.judged.ci_high)
 }
 
-fn text(g: &Group, field: &str) -> String {
-    match g.get(field) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(v) => v.to_string(),
+fn reason(g: &Group) -> String {
+    g.reason.clone().unwrap_or_default()
+}
+
+/// A group's typed fields of one drawing (defaults for another kind's group).
+macro_rules! fields {
+    ($g:expr, $variant:ident, $ty:ty) => {
+        match &$g.detail {
+            Some(Detail::$variant(x)) => x.clone(),
+            _ => <$ty>::default(),
+        }
+    };
+}
+
+/// A cell of the shares table, empty for a group without shares.
+fn share_cell(g: &Group, f: impl Fn(&ShareFields) -> String) -> String {
+    match &g.detail {
+        Some(Detail::Shares(s)) => f(s),
+        _ => String::new(),
     }
 }
 
@@ -368,13 +382,16 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
                 .map(|g| {
                     let prov = if g.key.contains_key("provider") { key(g, "provider") } else { provider.clone() };
                     let target = if relative {
-                        format!("{threshold}× {}", name(&text(g, "reference_provider")))
+                        format!(
+                            "{threshold}× {}",
+                            name(&fields!(g, Coverage, CoverageFields).reference_provider.unwrap_or_default())
+                        )
                     } else {
                         pct(threshold)
                     };
                     format!(
                         "{} more {} {unit} must offer {} to reach {target}",
-                        num(g, "gap_units").unwrap_or(0.0),
+                        fields!(g, Coverage, CoverageFields).gap_units,
                         key(g, "platform"),
                         name(&prov)
                     )
@@ -420,9 +437,9 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
                 .map(|g| {
                     format!(
                         "{} {} merchants offer only {}",
-                        num(g, "exclusive_merchants").unwrap_or(0.0),
+                        fields!(g, Exclusivity, ExclusivityFields).exclusive_merchants,
                         key(g, "platform"),
-                        name(&text(g, "affiliated_provider"))
+                        name(&fields!(g, Exclusivity, ExclusivityFields).affiliated_provider)
                     )
                 })
                 .collect::<Vec<_>>()
@@ -445,7 +462,11 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
                     if dominance {
                         format!("{}: {} presumed dominant", g.key_text(), presumed(g, rb))
                     } else {
-                        format!("{}: HHI {}", g.key_text(), thousands(num(g, "hhi").unwrap_or(0.0).round() as u64))
+                        format!(
+                            "{}: HHI {}",
+                            g.key_text(),
+                            thousands(fields!(g, Shares, ShareFields).hhi.round() as u64)
+                        )
                     }
                 })
                 .collect::<Vec<_>>()
@@ -484,9 +505,9 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
 }
 
 fn presumed(g: &Group, rb: &Rulebook) -> String {
-    match g.get("presumed_dominant") {
-        Some(Value::Array(a)) => {
-            a.iter().filter_map(Value::as_str).map(|p| rb.display_name(p)).collect::<Vec<_>>().join(", ")
+    match &g.detail {
+        Some(Detail::Shares(s)) => {
+            s.presumed_dominant.iter().map(|p| rb.display_name(p)).collect::<Vec<_>>().join(", ")
         }
         _ => String::new(),
     }
@@ -512,7 +533,7 @@ fn coverage(f: &Finding, relative: bool, merchant_unit: bool, rb: &Rulebook) -> 
         .map(|g| charts::Item {
             label: label(g),
             value: g.value.unwrap_or(0.0),
-            ci: num(g, "ci_low").zip(num(g, "ci_high")),
+            ci: ci(g),
             verdict: g.verdict.name(),
             text: if relative { format!("{:.2}", g.value.unwrap_or(0.0)) } else { pct(g.value.unwrap_or(0.0)) },
         })
@@ -530,22 +551,28 @@ fn coverage(f: &Finding, relative: bool, merchant_unit: bool, rb: &Rulebook) -> 
         .groups
         .iter()
         .map(|g| {
-            let ci = match (num(g, "ci_low"), num(g, "ci_high")) {
-                (Some(lo), Some(hi)) => format!("{} – {}", pct(lo), pct(hi)),
+            let ci = match ci(g) {
+                Some((lo, hi)) => format!("{} – {}", pct(lo), pct(hi)),
                 _ => String::new(),
             };
             let value = match g.value {
                 Some(v) if relative => format!("{v:.3}"),
                 Some(v) => pct(v),
-                None => text(g, "reason"),
+                None => reason(g),
             };
-            let mut cells = vec![label(g), thousands(g.n), thousands(num(g, "offered").unwrap_or(0.0) as u64), value];
+            let mut cells =
+                vec![label(g), thousands(g.n), thousands(fields!(g, Coverage, CoverageFields).offered), value];
             if relative {
-                cells.push(rb.display_name(&text(g, "reference_provider")));
+                cells.push(
+                    rb.display_name(&fields!(g, Coverage, CoverageFields).reference_provider.unwrap_or_default()),
+                );
             } else {
                 cells.push(ci);
             }
-            cells.push(num(g, "gap_units").map(|v| thousands(v as u64)).unwrap_or_default());
+            cells.push(match &g.detail {
+                Some(Detail::Coverage(c)) => thousands(c.gap_units),
+                _ => String::new(),
+            });
             cells.push(verdict_text(g.verdict).to_string());
             Row { cells, verdict: g.verdict.name() }
         })
@@ -602,11 +629,11 @@ fn acceptance(f: &Finding, regions: &[String], providers: &[String], reciprocity
                 format!("{} {} → {}", key(g, "region"), key(g, "app"), key(g, "issuer")),
                 thousands(g.n),
                 g.value.map(pct).unwrap_or_else(|| "—".into()),
-                match (num(g, "ci_low"), num(g, "ci_high")) {
-                    (Some(lo), Some(hi)) => format!("{} – {}", pct(lo), pct(hi)),
+                match ci(g) {
+                    Some((lo, hi)) => format!("{} – {}", pct(lo), pct(hi)),
                     _ => "—".into(),
                 },
-                text(g, "reason"),
+                reason(g),
             ],
             verdict: g.verdict.name(),
         })
@@ -617,8 +644,8 @@ fn acceptance(f: &Finding, regions: &[String], providers: &[String], reciprocity
 
 fn reciprocity_section(f: &Finding) -> Section {
     let mut s = section(f);
-    let dir = |g: &Group, rate: &str, n: &str| match num(g, rate) {
-        Some(r) => format!("{} of {}", pct(r), thousands(num(g, n).unwrap_or(0.0) as u64)),
+    let dir = |rate: Option<f64>, n: u64| match rate {
+        Some(r) => format!("{} of {}", pct(r), thousands(n)),
         None => "no scans".to_string(),
     };
     let rows = f
@@ -628,14 +655,14 @@ fn reciprocity_section(f: &Finding) -> Section {
         .map(|g| Row {
             cells: vec![
                 format!("{} {} ↔ {}", key(g, "region"), key(g, "provider_a"), key(g, "provider_b")),
-                dir(g, "success_a_to_b", "attempts_a_to_b"),
-                dir(g, "success_b_to_a", "attempts_b_to_a"),
-                match (num(g, "ci_low"), num(g, "ci_high")) {
-                    (Some(lo), Some(hi)) => format!("{:+.1} to {:+.1} pp", 100.0 * lo, 100.0 * hi),
+                dir(fields!(g, Pair, PairFields).success_a_to_b, fields!(g, Pair, PairFields).attempts_a_to_b),
+                dir(fields!(g, Pair, PairFields).success_b_to_a, fields!(g, Pair, PairFields).attempts_b_to_a),
+                match ci(g) {
+                    Some((lo, hi)) => format!("{:+.1} to {:+.1} pp", 100.0 * lo, 100.0 * hi),
                     _ => "—".into(),
                 },
                 verdict_text(g.verdict).to_string(),
-                text(g, "reason"),
+                reason(g),
             ],
             verdict: g.verdict.name(),
         })
@@ -657,8 +684,8 @@ fn exclusivity(f: &Finding) -> Section {
             cells: vec![
                 key(g, "platform"),
                 thousands(g.n),
-                g.value.map(|v| thousands(v as u64)).unwrap_or_else(|| text(g, "reason")),
-                text(g, "affiliated_provider"),
+                g.value.map(|v| thousands(v as u64)).unwrap_or_else(|| reason(g)),
+                fields!(g, Exclusivity, ExclusivityFields).affiliated_provider,
                 verdict_text(g.verdict).to_string(),
             ],
             verdict: g.verdict.name(),
@@ -676,15 +703,16 @@ fn exclusivity(f: &Finding) -> Section {
 fn concentration(f: &Finding, rb: &Rulebook) -> Section {
     let mut s = section(f);
     for g in &f.groups {
-        let Some(Value::Object(shares)) = g.get("shares") else { continue };
+        let Some(Detail::Shares(share)) = &g.detail else { continue };
+        let shares = &share.shares;
         let items = shares
             .iter()
             .map(|(firm, v)| charts::Item {
                 label: rb.display_name(firm),
-                value: v.as_f64().unwrap_or(0.0),
+                value: *v,
                 ci: None,
                 verdict: "neutral",
-                text: pct(v.as_f64().unwrap_or(0.0)),
+                text: pct(*v),
             })
             .collect();
         s.charts.push(charts::bars(
@@ -703,10 +731,10 @@ fn concentration(f: &Finding, rb: &Rulebook) -> Section {
             cells: vec![
                 g.key_text(),
                 thousands(g.n),
-                num(g, "hhi").map(|h| thousands(h.round() as u64)).unwrap_or_default(),
-                num(g, "cr1").map(pct).unwrap_or_default(),
-                num(g, "cr2").map(pct).unwrap_or_default(),
-                num(g, "cr3").map(pct).unwrap_or_default(),
+                share_cell(g, |s| thousands(s.hhi.round() as u64)),
+                share_cell(g, |s| pct(s.cr1)),
+                share_cell(g, |s| pct(s.cr2)),
+                share_cell(g, |s| pct(s.cr3)),
                 presumed(g, rb),
                 verdict_text(g.verdict).to_string(),
             ],
@@ -731,7 +759,7 @@ fn parity(f: &Finding, ratio: bool, unit: MetricUnit, rb: &Rulebook) -> Section 
     let mut lo = if ratio { 0.0 } else { threshold.min(0.0) };
     let mut hi = if ratio { threshold.max(1.0) } else { threshold.max(0.0) };
     for g in &evaluable {
-        for v in [g.value, num(g, "ci_low"), num(g, "ci_high")].into_iter().flatten() {
+        for v in [g.value, g.judged.ci_low, g.judged.ci_high].into_iter().flatten() {
             lo = lo.min(v);
             hi = hi.max(v);
         }
@@ -746,7 +774,7 @@ fn parity(f: &Finding, ratio: bool, unit: MetricUnit, rb: &Rulebook) -> Section 
             .map(|g| charts::Item {
                 label: rb.display_name(&key(g, "provider")),
                 value: g.value.unwrap_or(0.0),
-                ci: num(g, "ci_low").zip(num(g, "ci_high")),
+                ci: ci(g),
                 verdict: g.verdict.name(),
                 text: compared(g.value, ratio),
             })
@@ -772,29 +800,30 @@ fn parity(f: &Finding, ratio: bool, unit: MetricUnit, rb: &Rulebook) -> Section 
         .groups
         .iter()
         .map(|g| {
-            let mut why = text(g, "reason");
+            let mut why = reason(g);
+            let c = g.comparison().cloned().unwrap_or_default();
             if g.verdict == Verdict::Inconclusive {
-                if let (Some(r), Some(a)) = (num(g, "more_rival_needed"), num(g, "more_reference_needed")) {
+                if let (Some(r), Some(a)) = (c.more_rival_needed, c.more_reference_needed) {
                     why = format!(
                         "{why}; about {} more rival and {} more own observations would decide",
-                        thousands(r as u64),
-                        thousands(a as u64)
+                        thousands(r),
+                        thousands(a)
                     );
-                } else if let Some(n) = num(g, "more_shared_sessions_needed") {
-                    why = format!("{why}; about {} more shared sessions would decide", thousands(n as u64));
+                } else if let Some(n) = c.more_shared_sessions_needed {
+                    why = format!("{why}; about {} more shared sessions would decide", thousands(n));
                 }
             }
             Row {
                 cells: vec![
                     format!("{} · {}", key(g, "platform"), rb.display_name(&key(g, "provider"))),
                     thousands(g.n),
-                    metric_value(num(g, "rival_value")),
-                    rb.display_name(&text(g, "reference_provider")),
-                    num(g, "reference_n").map(|n| thousands(n as u64)).unwrap_or_default(),
-                    metric_value(num(g, "reference_value")),
+                    metric_value(c.rival_value),
+                    rb.display_name(&c.reference_provider),
+                    g.comparison().map(|c| thousands(c.reference_n)).unwrap_or_default(),
+                    metric_value(c.reference_value),
                     compared(g.value, ratio),
-                    match (num(g, "ci_low"), num(g, "ci_high")) {
-                        (Some(lo), Some(hi)) => {
+                    match ci(g) {
+                        Some((lo, hi)) => {
                             format!("{} – {}", compared(Some(lo), ratio), compared(Some(hi), ratio))
                         }
                         _ => "—".into(),

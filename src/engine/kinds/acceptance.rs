@@ -16,7 +16,7 @@ use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::{counts, pct, strings};
 use crate::engine::{Context, NotEvaluable, Seen};
-use crate::findings::{EvidenceTable, Finding, Group, Presentation, Verdict};
+use crate::findings::{CellFields, Detail, EvidenceTable, Finding, Group, Presentation, Verdict};
 use crate::rulebook::diag::Diagnostics;
 use crate::rulebook::Params;
 use crate::stats;
@@ -120,10 +120,9 @@ rationale = "A shop's single collection code must be payable from any major wall
                         ]);
                     }
                     let mut g = Group::new(&[("region", region), ("app", app), ("issuer", issuer)], n, rate, j.verdict)
-                        .with("successes", s)
-                        .with("live", j.verdict == Verdict::Pass);
+                        .detail(Detail::Cell(CellFields { successes: s, live: j.verdict == Verdict::Pass }));
                     if !reason.is_empty() {
-                        g = g.with("reason", reason);
+                        g = g.reason(reason);
                     }
                     groups.push(g.judged(&j));
                 }

@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 
 use polars::prelude::*;
-use serde_json::{Map, Value};
 
 use serde::Serialize;
 
@@ -19,7 +18,7 @@ use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::{floats, plural, strings};
 use crate::engine::{Context, NotEvaluable, Seen};
-use crate::findings::{round, EvidenceTable, Finding, Group, Presentation, Verdict};
+use crate::findings::{Detail, EvidenceTable, Finding, Group, Presentation, ShareFields, Verdict};
 use crate::rulebook::diag::Diagnostics;
 use crate::rulebook::Params;
 use crate::stats;
@@ -164,7 +163,7 @@ rationale = "Context for the other findings: a screen, not a market definition"
             if mapped <= 0.0 {
                 groups.push(
                     Group::new(&kv, w.n, None, Verdict::NotEvaluable)
-                        .with("reason", "no successful transaction with a mapped provider"),
+                        .reason("no successful transaction with a mapped provider"),
                 );
                 continue;
             }
@@ -196,8 +195,7 @@ rationale = "Context for the other findings: a screen, not a market definition"
                     label_text.join(", ")
                 ));
             }
-            let share_obj: Map<String, Value> =
-                shares.iter().map(|(f, s)| (f.clone(), Value::from(round(*s)))).collect();
+
             let share_text: Vec<String> = shares.iter().map(|(f, s)| format!("{f} {:.1}%", 100.0 * s)).collect();
             if j.verdict == Verdict::Fail {
                 failing.push(match mode {
@@ -217,27 +215,32 @@ rationale = "Context for the other findings: a screen, not a market definition"
                     format!("{unmapped_share:.6}"),
                 ]);
             }
-            let mut g = Group::new(&kv, w.n, Some(value), j.verdict)
-                .with("hhi", hhi)
-                .with("cr1", cr(1))
-                .with("cr2", cr(2))
-                .with("cr3", cr(3))
-                .with("presumed_dominant", dominant)
-                .with("shares", Value::Object(share_obj))
-                .with("unmapped_weight", unmapped)
-                .with("unmapped_share", unmapped_share);
-            if !label_text.is_empty() {
-                g = g.with("unmapped_labels", label_text);
-            }
+            let mut g = Group::new(&kv, w.n, Some(value), j.verdict).detail(Detail::Shares(ShareFields {
+                hhi,
+                cr1: cr(1),
+                cr2: cr(2),
+                cr3: cr(3),
+                presumed_dominant: dominant,
+                shares: shares.clone(),
+                unmapped_weight: unmapped,
+                unmapped_share,
+                unmapped_labels: label_text,
+            }));
             if j.verdict == Verdict::Inconclusive {
-                g = g.with("reason", format!("more than {:.0}% of the weight is unmapped", 100.0 * spec.max_unmapped));
+                g = g.reason(format!("more than {:.0}% of the weight is unmapped", 100.0 * spec.max_unmapped));
             }
             groups.push(g.judged(&j));
         }
         let verdict = Verdict::combine(groups.iter().map(|g| g.verdict));
         let (value, threshold, threshold_text) = match mode {
             ConcentrationMode::Hhi { max_hhi } => (
-                groups.iter().filter_map(|g| g.get("hhi").and_then(Value::as_f64)).reduce(f64::max),
+                groups
+                    .iter()
+                    .filter_map(|g| match &g.detail {
+                        Some(Detail::Shares(s)) => Some(s.hhi),
+                        _ => None,
+                    })
+                    .reduce(f64::max),
                 Some(max_hhi),
                 format!("HHI <= {max_hhi}"),
             ),

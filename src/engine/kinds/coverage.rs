@@ -12,7 +12,7 @@ use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::{bools, counts, needed, pct, plural, strings};
 use crate::engine::{Context, NotEvaluable, Seen};
-use crate::findings::{EvidenceTable, Finding, Group, Presentation, Verdict};
+use crate::findings::{CoverageFields, Detail, EvidenceTable, Finding, Group, Presentation, Verdict};
 use crate::rulebook::diag::Diagnostics;
 use crate::rulebook::Params;
 use crate::stats::{self, Paired};
@@ -214,7 +214,7 @@ rationale = "Why it matters, in plain words"
                     kv.push(("provider", "*"));
                     pending.push(Pending::settled(
                         Group::new(&kv, t.units, None, Verdict::NotEvaluable)
-                            .with("reason", "platform has no affiliated provider in the taxonomy"),
+                            .reason("platform has no affiliated provider in the taxonomy"),
                     ));
                     continue;
                 };
@@ -229,21 +229,24 @@ rationale = "Why it matters, in plain words"
                     if own == 0 {
                         pending.push(Pending::settled(
                             Group::new(&kvp, t.units, None, Verdict::NotEvaluable)
-                                .with("reason", format!("the affiliated provider {} was never offered", aff.name)),
+                                .reason(format!("the affiliated provider {} was never offered", aff.name)),
                         ));
                         continue;
                     }
                     let ratio = rival as f64 / own as f64;
                     let gap = needed(p.min, own).saturating_sub(rival);
                     let both = t.both.get(&(i, ai)).copied().unwrap_or(0);
-                    let group = Group::new(&kvp, t.units, Some(ratio), Verdict::Inconclusive)
-                        .with("offered", rival)
-                        .with("share", rival as f64 / t.units as f64)
-                        .with("reference_provider", aff.id.as_str())
-                        .with("reference_offered", own)
-                        .with("reference_value", own as f64 / t.units as f64)
-                        .with("offered_both", both)
-                        .with("gap_units", gap);
+                    let group = Group::new(&kvp, t.units, Some(ratio), Verdict::Inconclusive).detail(Detail::Coverage(
+                        CoverageFields {
+                            offered: rival,
+                            share: Some(rival as f64 / t.units as f64),
+                            reference_provider: Some(aff.id.clone()),
+                            reference_offered: Some(own),
+                            reference_value: Some(own as f64 / t.units as f64),
+                            offered_both: Some(both),
+                            gap_units: gap,
+                        },
+                    ));
                     let evidence = vec![vec![
                         key.join("/"),
                         prov.clone(),
@@ -279,9 +282,9 @@ rationale = "Why it matters, in plain words"
                     }
                     let share = t.offered[i] as f64 / t.units as f64;
                     let gap = needed(p.min, t.units).saturating_sub(t.offered[i]);
-                    let group = Group::new(&kvp, t.units, Some(share), Verdict::Inconclusive)
-                        .with("offered", t.offered[i])
-                        .with("gap_units", gap);
+                    let group = Group::new(&kvp, t.units, Some(share), Verdict::Inconclusive).detail(Detail::Coverage(
+                        CoverageFields { offered: t.offered[i], gap_units: gap, ..CoverageFields::default() },
+                    ));
                     let evidence = if census {
                         t.missing[i].iter().map(|m| vec![key.join("/"), prov.clone(), m.clone()]).collect()
                     } else {

@@ -17,7 +17,7 @@ use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::{counts, plural, strings};
 use crate::engine::{Context, NotEvaluable, Seen};
-use crate::findings::{EvidenceTable, Finding, Group, Presentation, Verdict};
+use crate::findings::{Detail, EvidenceTable, ExclusivityFields, Finding, Group, Presentation, Verdict};
 use crate::rulebook::diag::Diagnostics;
 use crate::rulebook::Params;
 use crate::verdict::{Basis, Breach, Judgement};
@@ -121,13 +121,12 @@ rationale = "A checkout that never shows a rival is the footprint of an exclusiv
             let Some(aff) = ctx.rulebook.affiliated(p) else {
                 groups.push(
                     Group::new(&[("platform", p)], per.merchants, None, Verdict::NotEvaluable)
-                        .with("reason", "platform has no affiliated provider in the taxonomy"),
+                        .reason("platform has no affiliated provider in the taxonomy"),
                 );
                 continue;
             };
             if !seen.provider_seen(Dataset::Checkout, p, &aff.id) {
-                groups.push(Group::new(&[("platform", p)], per.merchants, None, Verdict::NotEvaluable).with(
-                    "reason",
+                groups.push(Group::new(&[("platform", p)], per.merchants, None, Verdict::NotEvaluable).reason(
                     format!(
                         "the affiliated provider {} has no mapped rows on this platform; unmapped labels seen: {}",
                         aff.name,
@@ -161,9 +160,11 @@ rationale = "A checkout that never shows a rival is the footprint of an exclusiv
             }
             groups.push(
                 Group::new(&[("platform", p)], per.merchants, Some(count as f64), j.verdict)
-                    .with("exclusive_merchants", count)
-                    .with("too_few_sessions", per.too_few.len() as u64)
-                    .with("affiliated_provider", aff.id.as_str())
+                    .detail(Detail::Exclusivity(ExclusivityFields {
+                        exclusive_merchants: count,
+                        too_few_sessions: per.too_few.len() as u64,
+                        affiliated_provider: aff.id.clone(),
+                    }))
                     .judged(&j),
             );
         }
@@ -187,13 +188,8 @@ rationale = "A checkout that never shows a rival is the footprint of an exclusiv
                 spec.max_merchants, spec.min_sessions
             ),
             _ => {
-                let reasons: Vec<String> = groups
-                    .iter()
-                    .filter_map(|g| match g.get("reason") {
-                        Some(serde_json::Value::String(r)) => Some(format!("{}: {r}", g.key_text())),
-                        _ => None,
-                    })
-                    .collect();
+                let reasons: Vec<String> =
+                    groups.iter().filter_map(|g| g.reason.as_ref().map(|r| format!("{}: {r}", g.key_text()))).collect();
                 if reasons.is_empty() {
                     "No platform with an affiliated provider had checkout sessions.".to_string()
                 } else {

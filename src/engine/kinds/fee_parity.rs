@@ -16,7 +16,7 @@ use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::{floats, plural, strings};
 use crate::engine::{Context, NotEvaluable, Seen};
-use crate::findings::{EvidenceTable, Finding, Group, MetricUnit, Presentation, Verdict};
+use crate::findings::{ComparisonFields, Detail, EvidenceTable, Finding, Group, MetricUnit, Presentation, Verdict};
 use crate::rulebook::diag::Diagnostics;
 use crate::rulebook::Params;
 use crate::stats;
@@ -119,7 +119,7 @@ rationale = "A fee surcharge on rival payments steers merchants away from rivals
         for (plat, merchants) in &rates {
             let Some(aff) = ctx.rulebook.affiliated(plat) else {
                 let g = Group::new(&[("platform", plat), ("provider", "*")], 0, None, Verdict::NotEvaluable)
-                    .with("reason", "platform has no affiliated provider in the taxonomy");
+                    .reason("platform has no affiliated provider in the taxonomy");
                 pending.push(Pending { group: g, diffs: Vec::new() });
                 continue;
             };
@@ -140,17 +140,17 @@ rationale = "A fee surcharge on rival payments steers merchants away from rivals
                     Some(rv - av),
                     Verdict::Inconclusive,
                 )
-                .with("rival_value", rv)
-                .with("reference_provider", aff.id.as_str())
-                .with("reference_n", pairs.len() as u64)
-                .with("reference_value", av)
-                .with("merchants", pairs.len() as u64);
+                .detail(Detail::Comparison(ComparisonFields {
+                    rival_value: Some(rv),
+                    reference_provider: aff.id.clone(),
+                    reference_n: pairs.len() as u64,
+                    reference_value: Some(av),
+                    merchants: Some(pairs.len() as u64),
+                    ..ComparisonFields::default()
+                }));
                 if (pairs.len() as u64) < spec.min_merchants {
                     group = group
-                        .with(
-                            "reason",
-                            format!("fewer than min_merchants = {} merchants take both", spec.min_merchants),
-                        )
+                        .reason(format!("fewer than min_merchants = {} merchants take both", spec.min_merchants))
                         .judged(&Judgement::undecided(None, Some(spec.min_merchants)));
                     pending.push(Pending { group, diffs: Vec::new() });
                     continue;
@@ -182,8 +182,8 @@ rationale = "A fee surcharge on rival payments steers merchants away from rivals
                 let var = diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (k - 1.0);
                 let t = stats::t_quantile(1.0 - family.tail(), k - 1.0);
                 let half = t * (var / k).sqrt();
-                // The protocol's sample size scales the standard error, which here
-                // is t-based; pass the t deviate's half-width at the family's z.
+                // The sample size that would decide is computed from the half-width
+                // at the family's normal deviate; for a t interval it errs large.
                 let j = Judgement::sample(
                     (mean - half, mean + half),
                     spec.max_difference,
@@ -193,19 +193,20 @@ rationale = "A fee surcharge on rival payments steers merchants away from rivals
                 );
                 group = group.judged(&j);
                 if j.verdict == Verdict::Inconclusive {
-                    group = group.with("reason", "the interval straddles the threshold");
+                    group = group.reason("the interval straddles the threshold");
                 }
                 if j.verdict == Verdict::Fail {
-                    let num = |k: &str| group.get(k).and_then(|v| v.as_f64()).map_or(String::new(), |v| v.to_string());
+                    let num = crate::findings::number_text;
+                    let c = group.comparison().cloned().unwrap_or_default();
                     evidence.rows.push(vec![
                         group.key.get("platform").cloned().unwrap_or_default(),
                         group.key.get("provider").cloned().unwrap_or_default(),
                         group.n.to_string(),
-                        num("rival_value"),
-                        num("reference_value"),
-                        group.value.map_or(String::new(), |v| v.to_string()),
-                        num("ci_low"),
-                        num("ci_high"),
+                        num(c.rival_value),
+                        num(c.reference_value),
+                        num(group.value),
+                        num(group.judged.ci_low),
+                        num(group.judged.ci_high),
                     ]);
                 }
             }

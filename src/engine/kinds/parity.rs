@@ -20,7 +20,7 @@ use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::{counts, opt_ints, plural, strings};
 use crate::engine::{Context, NotEvaluable, Seen};
-use crate::findings::{EvidenceTable, Finding, Group, MetricUnit, Presentation, Verdict};
+use crate::findings::{ComparisonFields, Detail, EvidenceTable, Finding, Group, MetricUnit, Presentation, Verdict};
 use crate::rulebook::diag::{codes, Diagnostics};
 use crate::rulebook::model::FailureClass;
 use crate::rulebook::{taxonomy, Params};
@@ -324,7 +324,7 @@ rationale = "Why the margin is what it is, in plain words"
             let Some(aff) = ctx.rulebook.affiliated(plat) else {
                 pending.push(Pending {
                     group: Group::new(&[("platform", plat), ("provider", "*")], 0, None, Verdict::NotEvaluable)
-                        .with("reason", "platform has no affiliated provider in the taxonomy"),
+                        .reason("platform has no affiliated provider in the taxonomy"),
                     data: None,
                     n: 0,
                 });
@@ -332,8 +332,7 @@ rationale = "Why the margin is what it is, in plain words"
             };
             if provs.get(&aff.id).copied().unwrap_or(0) == 0 {
                 pending.push(Pending {
-                    group: Group::new(&[("platform", plat), ("provider", "*")], 0, None, Verdict::NotEvaluable).with(
-                        "reason",
+                    group: Group::new(&[("platform", plat), ("provider", "*")], 0, None, Verdict::NotEvaluable).reason(
                         format!(
                             "the affiliated provider {} has no mapped rows on this platform; unmapped labels seen: {}",
                             aff.name,
@@ -366,30 +365,39 @@ rationale = "Why the margin is what it is, in plain words"
                     (Some(x), Some(y)) => Some(compare(spec.threshold, x, y)),
                     _ => None,
                 };
-                let mut g = Group::new(&key, n_r, value.filter(|v| v.is_finite()), Verdict::Inconclusive)
-                    .with("rival_value", rv)
-                    .with("reference_provider", aff.id.as_str())
-                    .with("reference_n", n_a)
-                    .with("reference_value", av);
-                if let Data::Paired(t) = &data {
-                    g = g.with("shared_sessions", t.n()).with("rival_events", t.x1()).with("reference_events", t.x2());
-                }
-                if let Data::Arms(r, a) = &data {
-                    if spec.metric == Metric::FailureRate {
-                        g = g.with("rival_failures", r.failed).with("reference_failures", a.failed);
+                let mut fields = ComparisonFields {
+                    rival_value: rv,
+                    reference_provider: aff.id.clone(),
+                    reference_n: n_a,
+                    reference_value: av,
+                    ..ComparisonFields::default()
+                };
+                match &data {
+                    Data::Paired(t) => {
+                        fields.shared_sessions = Some(t.n());
+                        fields.rival_events = Some(t.x1());
+                        fields.reference_events = Some(t.x2());
                     }
+                    Data::Arms(r, a) if spec.metric == Metric::FailureRate => {
+                        fields.rival_failures = Some(r.failed);
+                        fields.reference_failures = Some(a.failed);
+                    }
+                    Data::Arms(..) => {}
                 }
                 if n_r.min(n_a) < spec.min_n {
                     let need = spec.min_n;
-                    g = g
-                        .with("reason", format!("fewer than min_n = {} {unit}", spec.min_n))
-                        .with("needed_per_arm", need)
-                        .with("more_rival_needed", need.saturating_sub(n_r))
-                        .with("more_reference_needed", need.saturating_sub(n_a))
+                    fields.needed_per_arm = Some(need);
+                    fields.more_rival_needed = Some(need.saturating_sub(n_r));
+                    fields.more_reference_needed = Some(need.saturating_sub(n_a));
+                    let g = Group::new(&key, n_r, value.filter(|v| v.is_finite()), Verdict::Inconclusive)
+                        .detail(Detail::Comparison(fields))
+                        .reason(format!("fewer than min_n = {} {unit}", spec.min_n))
                         .judged(&Judgement::undecided(None, Some(need)));
                     pending.push(Pending { group: g, data: None, n: 0 });
                     continue;
                 }
+                let g = Group::new(&key, n_r, value.filter(|v| v.is_finite()), Verdict::Inconclusive)
+                    .detail(Detail::Comparison(fields));
                 pending.push(Pending { group: g, data: Some(data), n: n_r.min(n_a) });
             }
         }
@@ -421,32 +429,39 @@ rationale = "Why the margin is what it is, in plain words"
                     None => Judgement::undecided(Some(family), None),
                 };
                 if j.verdict == Verdict::Inconclusive {
-                    group = group.with("reason", "the interval straddles the threshold");
-                    if let (Some(need), Data::Arms(r, a)) = (j.needed, &data) {
-                        // Both arms grow in proportion: the interval narrows as 1/√n.
-                        let factor = need as f64 / n.max(1) as f64;
-                        let grow = |k: u64| ((k as f64 * factor).ceil() as u64).saturating_sub(k);
-                        group = group.with("more_rival_needed", grow(r.n)).with("more_reference_needed", grow(a.n));
-                    } else if let Some(need) = j.needed {
-                        group = group.with("more_shared_sessions_needed", need.saturating_sub(n));
+                    group = group.reason("the interval straddles the threshold");
+                    if let Some(Detail::Comparison(c)) = &mut group.detail {
+                        match (j.needed, &data) {
+                            (Some(need), Data::Arms(r, a)) => {
+                                // Both arms grow in proportion: the interval narrows as 1/√n.
+                                let factor = need as f64 / n.max(1) as f64;
+                                let grow = |k: u64| ((k as f64 * factor).ceil() as u64).saturating_sub(k);
+                                c.more_rival_needed = Some(grow(r.n));
+                                c.more_reference_needed = Some(grow(a.n));
+                            }
+                            (Some(need), Data::Paired(_)) => {
+                                c.more_shared_sessions_needed = Some(need.saturating_sub(n));
+                            }
+                            (None, _) => {}
+                        }
                     }
                 }
                 group = group.judged(&j);
                 if group.verdict == Verdict::Fail {
                     let g = &group;
-                    let cell =
-                        |k: &str| g.get(k).map(|v| v.to_string().trim_matches('"').to_string()).unwrap_or_default();
+                    let num = crate::findings::number_text;
+                    let c = g.comparison().cloned().unwrap_or_default();
                     evidence.rows.push(vec![
                         g.key.get("platform").cloned().unwrap_or_default(),
                         g.key.get("provider").cloned().unwrap_or_default(),
                         g.n.to_string(),
-                        cell("rival_value"),
-                        cell("reference_provider"),
-                        cell("reference_n"),
-                        cell("reference_value"),
-                        g.value.map_or(String::new(), |v| v.to_string()),
-                        cell("ci_low"),
-                        cell("ci_high"),
+                        num(c.rival_value),
+                        c.reference_provider,
+                        c.reference_n.to_string(),
+                        num(c.reference_value),
+                        num(g.value),
+                        num(g.judged.ci_low),
+                        num(g.judged.ci_high),
                     ]);
                 }
             }
@@ -465,22 +480,20 @@ rationale = "Why the margin is what it is, in plain words"
             .filter(|g| g.verdict == Verdict::Fail)
             .map(|g| {
                 let part = |k: &str| g.key.get(k).map_or("", String::as_str);
-                let num = |k: &str| g.get(k).and_then(|v| v.as_f64());
                 format!(
                     "{} on {}: {} (interval {} to {})",
                     ctx.rulebook.display_name(part("provider")),
                     part("platform"),
                     g.value.map_or("n/a".into(), fmt_v),
-                    num("ci_low").map_or("-inf".into(), fmt_v),
-                    num("ci_high").map_or("+inf".into(), fmt_v),
+                    g.judged.ci_low.map_or("-inf".into(), fmt_v),
+                    g.judged.ci_high.map_or("+inf".into(), fmt_v),
                 )
             })
             .collect();
-        let below_min =
-            groups.iter().filter(|g| g.verdict == Verdict::Inconclusive && g.get("ci_low").is_none()).count();
-        let straddle =
-            groups.iter().filter(|g| g.verdict == Verdict::Inconclusive && g.get("ci_low").is_some()).count();
-        let most_needed = groups.iter().filter_map(|g| g.get("needed_n").and_then(|v| v.as_u64())).max();
+        let undecided_groups = groups.iter().filter(|g| g.verdict == Verdict::Inconclusive);
+        let below_min = undecided_groups.clone().filter(|g| g.judged.ci_low.is_none()).count();
+        let straddle = undecided_groups.filter(|g| g.judged.ci_low.is_some()).count();
+        let most_needed = groups.iter().filter_map(|g| g.judged.needed_n).max();
         let confidence = format!("{:.0}% family-wise confidence", 100.0 * (1.0 - spec.alpha));
         let mut undecided = Vec::new();
         if below_min > 0 {
@@ -493,7 +506,9 @@ rationale = "Why the margin is what it is, in plain words"
         let not_evaluable: Vec<String> = groups
             .iter()
             .filter(|g| g.verdict == Verdict::NotEvaluable)
-            .map(|g| format!("{}: {}", g.key.get("platform").map_or("", String::as_str), text(g, "reason")))
+            .map(|g| {
+                format!("{}: {}", g.key.get("platform").map_or("", String::as_str), g.reason.as_deref().unwrap_or(""))
+            })
             .collect();
         let message = match verdict {
             Verdict::Fail => format!(
@@ -515,9 +530,8 @@ rationale = "Why the margin is what it is, in plain words"
             }
         };
         let threshold_text = format!(
-            "{}, {}-sided simultaneous intervals at family-wise alpha {}, min {} {unit}",
+            "{}, one-sided simultaneous intervals at family-wise alpha {}, min {} {unit}",
             spec.threshold.describe(),
-            "one",
             spec.alpha,
             spec.min_n
         );
@@ -834,13 +848,6 @@ struct Pending {
     data: Option<Data>,
     /// Observations per arm (shared sessions when paired), for the sample size.
     n: u64,
-}
-
-fn text(g: &Group, field: &str) -> String {
-    match g.get(field) {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        _ => String::new(),
-    }
 }
 
 /// The metric in words, e.g. "technical failure rate" or "platform-funded discount rate".

@@ -14,7 +14,7 @@ use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::pct;
 use crate::engine::{Context, NotEvaluable, Seen};
-use crate::findings::{EvidenceTable, Finding, Group, Presentation, Verdict};
+use crate::findings::{Detail, EvidenceTable, Finding, Group, PairFields, Presentation, Verdict};
 use crate::rulebook::diag::Diagnostics;
 use crate::rulebook::Params;
 use crate::stats;
@@ -124,14 +124,16 @@ rationale = "Recognition that works only one way keeps one network's codes close
                         gap,
                         j.verdict,
                     )
-                    .with("attempts_a_to_b", ab.0)
-                    .with("successes_a_to_b", ab.1)
-                    .with("success_a_to_b", rate(ab))
-                    .with("attempts_b_to_a", ba.0)
-                    .with("successes_b_to_a", ba.1)
-                    .with("success_b_to_a", rate(ba));
+                    .detail(Detail::Pair(PairFields {
+                        attempts_a_to_b: ab.0,
+                        successes_a_to_b: ab.1,
+                        success_a_to_b: rate(ab),
+                        attempts_b_to_a: ba.0,
+                        successes_b_to_a: ba.1,
+                        success_b_to_a: rate(ba),
+                    }));
                     if !reason.is_empty() {
-                        g = g.with("reason", reason);
+                        g = g.reason(reason);
                     }
                     groups.push(g.judged(&j));
                 }
