@@ -352,6 +352,37 @@ pub fn quantile_ci(sorted: &[(i64, u64)], q: f64, tail: f64) -> (Option<i64>, Op
     (l.and_then(|r| value_at_rank(sorted, r)), u.and_then(|r| value_at_rank(sorted, r)))
 }
 
+/// The `q` quantile of a distribution (sorted (value, count) pairs) and its
+/// standard error, estimated without assuming a shape: the width of the
+/// distribution-free 95% interval divided by 2·1.96 (the order-statistic
+/// estimator of McKean and Schrader). `None` when the interval is open (too
+/// few observations) or the quantile is not positive.
+pub fn quantile_with_se(sorted: &[(i64, u64)], q: f64) -> Option<(f64, f64)> {
+    let estimate = quantile_from_counts(sorted, q)? as f64;
+    let (lo, hi) = quantile_ci(sorted, q, 0.025);
+    let (lo, hi) = (lo? as f64, hi? as f64);
+    (estimate > 0.0).then_some((estimate, (hi - lo) / (2.0 * Z95)))
+}
+
+/// The interval of the ratio of two arms' `q` quantiles at deviate `z`: the
+/// delta method on the log scale, ln(ξ₁/ξ₂) ± z·√((SE₁/ξ₁)² + (SE₂/ξ₂)²),
+/// with each arm's standard error from `quantile_with_se`.
+pub fn quantile_ratio_interval(first: &[(i64, u64)], second: &[(i64, u64)], q: f64, z: f64) -> Option<(f64, f64)> {
+    let (x1, se1) = quantile_with_se(first, q)?;
+    let (x2, se2) = quantile_with_se(second, q)?;
+    let ln = (x1 / x2).ln();
+    let se = ((se1 / x1).powi(2) + (se2 / x2).powi(2)).sqrt();
+    Some(((ln - z * se).exp(), (ln + z * se).exp()))
+}
+
+/// The interval of the difference of two arms' `q` quantiles at deviate `z`.
+pub fn quantile_difference_interval(first: &[(i64, u64)], second: &[(i64, u64)], q: f64, z: f64) -> Option<(f64, f64)> {
+    let (x1, se1) = quantile_with_se(first, q)?;
+    let (x2, se2) = quantile_with_se(second, q)?;
+    let half = z * (se1 * se1 + se2 * se2).sqrt();
+    Some((x1 - x2 - half, x1 - x2 + half))
+}
+
 /// Observations needed for an interval to decide at `distance` from the
 /// threshold with the given power, from an interval whose bounds lie
 /// `half_width` from the estimate at deviate `z` with `n` observations now:
@@ -705,6 +736,25 @@ mod tests {
         // Values: 1..=100 once each, p95 bounded by the 90th and 100th.
         let d: Vec<(i64, u64)> = (1..=100).map(|v| (v, 1)).collect();
         assert_eq!(quantile_ci(&d, 0.95, 0.025), (Some(90), Some(100)));
+    }
+
+    #[test]
+    fn quantile_ratio_hand_computed() {
+        // 1..=100 once each: p95 = 95, its 95% ranks 90 and 100, SE = 10 / 3.919928.
+        let d: Vec<(i64, u64)> = (1..=100).map(|v| (v, 1)).collect();
+        let (x, se) = quantile_with_se(&d, 0.95).unwrap();
+        assert_eq!(x, 95.0);
+        assert!(close(se, 2.551067, 1e-6), "{se}");
+        // Twice as slow: ratio 2, log SE sqrt(2) * se / 95 either way.
+        let slow: Vec<(i64, u64)> = (1..=100).map(|v| (2 * v, 1)).collect();
+        let (lo, hi) = quantile_ratio_interval(&slow, &d, 0.95, Z95).unwrap();
+        let half = Z95 * (2.0f64).sqrt() * se / 95.0;
+        assert!(close(lo, 2.0 * (-half).exp(), 1e-9) && close(hi, 2.0 * half.exp(), 1e-9), "{lo} {hi}");
+        let (lo, hi) = quantile_difference_interval(&slow, &d, 0.95, Z95).unwrap();
+        let half = Z95 * ((2.0 * se).powi(2) + se * se).sqrt();
+        assert!(close(lo, 95.0 - half, 1e-9) && close(hi, 95.0 + half, 1e-9), "{lo} {hi}");
+        // Twenty observations cannot bound a p95 from above.
+        assert_eq!(quantile_with_se(&d[..20], 0.95), None);
     }
 
     #[test]

@@ -168,25 +168,32 @@ fn latencies(rng: &mut ChaCha8Rng, n: usize, scale: f64) -> Vec<(i64, u64)> {
 }
 
 #[test]
-fn quantile_ratios_at_the_margin() {
-    // Rival p95 exactly 1.25 times own (max_ratio 1.25), bounds from the arms.
+fn quantile_ratios_at_the_margin_and_a_realistic_breach() {
+    // Rival p95 exactly 1.25 times own (max_ratio 1.25), delta method with
+    // distribution-free standard errors.
     let ratio_interval = |rng: &mut ChaCha8Rng, fam: &Family, scale: f64| {
         let (r, a) = (latencies(rng, 700, scale), latencies(rng, 2000, 1.0));
-        let tail = fam.tail() / 2.0;
-        let (rl, rh) = stats::quantile_ci(&r, 0.95, tail);
-        let (al, ah) = stats::quantile_ci(&a, 0.95, tail);
-        let lo = match (rl, ah) {
-            (Some(x), Some(y)) => x as f64 / y as f64,
-            _ => 0.0,
-        };
-        let hi = match (rh, al) {
-            (Some(x), Some(y)) => x as f64 / y as f64,
-            _ => f64::INFINITY,
-        };
-        Some((lo, hi))
+        stats::quantile_ratio_interval(&r, &a, 0.95, fam.z())
     };
     let at = false_fail_rate(13, 15, Breach::Above, 1.25, |rng, fam| ratio_interval(rng, fam, 1.25));
     assert!(at <= tolerance(), "{at}");
     let inside = false_fail_rate(14, 15, Breach::Above, 1.25, |rng, fam| ratio_interval(rng, fam, 1.0));
     assert_eq!(inside, 0.0);
+    // A breach of realistic size is found: exponential latencies, the rival
+    // 1.6 times slower, 700 payments in each arm, 15 simultaneous groups.
+    let mut rng = ChaCha8Rng::seed_from_u64(15);
+    let fam = Family::new(ALPHA, 15, Breach::Above);
+    let exp_arm = |rng: &mut ChaCha8Rng, scale: f64| {
+        let mut v: Vec<i64> =
+            (0..700).map(|_| (-scale * 300.0 * rng.random_range(f64::EPSILON..1.0).ln()).round() as i64).collect();
+        v.sort_unstable();
+        v.into_iter().map(|x| (x, 1u64)).collect::<Vec<_>>()
+    };
+    let mut found = 0;
+    for _ in 0..50 {
+        let (r, a) = (exp_arm(&mut rng, 1.6), exp_arm(&mut rng, 1.0));
+        let (lo, hi) = stats::quantile_ratio_interval(&r, &a, 0.95, fam.z()).unwrap();
+        found += usize::from(on_interval(lo, hi, 1.25, Breach::Above) == Verdict::Fail);
+    }
+    assert!(found >= 25, "found {found} of 50");
 }

@@ -208,9 +208,10 @@ fn p95_latency_is_the_nearest_rank_of_successful_payments() {
     // rank ceil(0.95 * 100) = 95: Alipay 95 ms, UnionPay 950 ms, ratio 10.
     assert_eq!(num(g, "reference_value"), 95.0);
     assert_eq!(num(g, "rival_value"), 950.0);
-    // Each arm's p95 bounded by ranks 90 and 100 (tail 0.025 each):
-    // ratio interval 900/100 to 1000/90.
-    assert_eq!((num(g, "ci_low"), num(g, "ci_high")), (9.0, 11.111111));
+    // Each arm's p95 has its distribution-free 95% interval at ranks 90 and
+    // 100, so SE = width / (2 x 1.959964): 25.51 ms and 2.551 ms; the log
+    // ratio ln 10 +- 1.644854 x sqrt((25.51/950)^2 + (2.551/95)^2).
+    assert_eq!((num(g, "ci_low"), num(g, "ci_high")), (9.394454, 10.644578));
     assert_eq!((g.value, g.verdict), (Some(10.0), Verdict::Fail));
 }
 

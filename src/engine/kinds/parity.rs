@@ -559,7 +559,7 @@ rationale = "Why the margin is what it is, in plain words"
         let interval = match (paired(p.metric), p.threshold.is_ratio()) {
             (true, true) => "paired Katz log interval within shared sessions",
             (true, false) => "paired Newcombe interval within shared sessions",
-            _ if p.metric == Metric::P95Latency => "interval from the arms' distribution-free quantile bounds",
+            _ if p.metric == Metric::P95Latency => "log-ratio interval from distribution-free quantile standard errors",
             (false, true) => "Katz log interval",
             (false, false) => "Newcombe hybrid score interval",
         };
@@ -821,21 +821,13 @@ fn interval(spec: &ParitySpec, data: &Data, fam: &Family) -> Option<(f64, f64)> 
         Data::Paired(t) if ratio => stats::katz_paired(*t, z),
         Data::Paired(t) => stats::newcombe_paired(*t, z),
         Data::Arms(r, a) if spec.metric == Metric::P95Latency => {
-            // Each arm's quantile bounded at half the error, so both hold
-            // together (Bonferroni); the compared value's bounds follow.
-            let tail = fam.tail() / 2.0;
-            let (rl, rh) = stats::quantile_ci(&r.dist, 0.95, tail);
-            let (al, ah) = stats::quantile_ci(&a.dist, 0.95, tail);
-            let f = |v: Option<i64>, missing: f64| v.map_or(missing, |x| x as f64);
-            let (rl, rh) = (f(rl, 0.0), f(rh, f64::INFINITY));
-            let (al, ah) = (f(al, 0.0), f(ah, f64::INFINITY));
-            Some(if ratio {
-                let lo = if ah.is_finite() && ah > 0.0 { rl / ah } else { 0.0 };
-                let hi = if al > 0.0 { rh / al } else { f64::INFINITY };
-                (lo, hi)
+            // Delta method on each arm's p95 with a distribution-free
+            // standard error (docs/statistics.md).
+            if ratio {
+                stats::quantile_ratio_interval(&r.dist, &a.dist, 0.95, z)
             } else {
-                (rl - ah, rh - al)
-            })
+                stats::quantile_difference_interval(&r.dist, &a.dist, 0.95, z)
+            }
         }
         Data::Arms(r, a) if ratio => stats::katz(r.x, r.n, a.x, a.n, z),
         Data::Arms(r, a) => stats::newcombe(r.x, r.n, a.x, a.n, z),
