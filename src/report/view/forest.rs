@@ -1,0 +1,109 @@
+//! The comparison drawing: each rival against the platform's own provider,
+//! a forest plot per platform and the comparison table.
+
+use super::*;
+
+pub(super) fn parity(f: &Finding, ratio: bool, unit: MetricUnit, rb: &Rulebook) -> Section {
+    let mut s = section(f);
+    let threshold = f.threshold.unwrap_or(if ratio { 1.0 } else { 0.0 });
+    let evaluable: Vec<&Group> = f.groups.iter().filter(|g| g.verdict != Verdict::NotEvaluable).collect();
+    let mut platforms: Vec<String> = evaluable.iter().map(|g| key(g, "platform")).collect();
+    platforms.dedup();
+    // One axis for the whole rule so platforms compare at a glance.
+    let mut lo = if ratio { 0.0 } else { threshold.min(0.0) };
+    let mut hi = if ratio { threshold.max(1.0) } else { threshold.max(0.0) };
+    for g in &evaluable {
+        for v in [g.value, g.judged.ci_low, g.judged.ci_high].into_iter().flatten() {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    if hi - lo < 1e-9 {
+        hi = lo + 1.0;
+    }
+    for p in &platforms {
+        let items: Vec<charts::Item> = evaluable
+            .iter()
+            .filter(|g| key(g, "platform") == *p && g.value.is_some())
+            .map(|g| charts::Item {
+                label: rb.display_name(&key(g, "provider")),
+                value: g.value.unwrap_or(0.0),
+                ci: ci(g),
+                verdict: g.verdict.name(),
+                text: compared(g.value, ratio),
+            })
+            .collect();
+        if !items.is_empty() {
+            s.charts.push(charts::forest(
+                &format!("{} on {p}: each rival against the platform's own provider", f.rule_id),
+                items,
+                lo,
+                hi,
+                threshold,
+                if ratio { charts::Scale::Ratio } else { charts::Scale::Points },
+            ));
+        }
+    }
+    let metric_value = |v: Option<f64>| match (v, unit) {
+        (None, _) => "—".to_string(),
+        (Some(x), MetricUnit::Millis) => format!("{x:.0} ms"),
+        (Some(x), MetricUnit::FinePercent) => format!("{:.2}%", 100.0 * x),
+        (Some(x), MetricUnit::Percent) => pct(x),
+    };
+    let rows = f
+        .groups
+        .iter()
+        .map(|g| {
+            let mut why = reason(g);
+            let c = g.comparison().cloned().unwrap_or_default();
+            if g.verdict == Verdict::Inconclusive {
+                if let (Some(r), Some(a)) = (c.more_rival_needed, c.more_reference_needed) {
+                    why = format!(
+                        "{why}; about {} more rival and {} more own observations would decide",
+                        thousands(r),
+                        thousands(a)
+                    );
+                } else if let Some(n) = c.more_shared_sessions_needed {
+                    why = format!("{why}; about {} more shared sessions would decide", thousands(n));
+                }
+            }
+            Row {
+                cells: vec![
+                    format!("{} · {}", key(g, "platform"), rb.display_name(&key(g, "provider"))),
+                    thousands(g.n),
+                    metric_value(c.rival_value),
+                    rb.display_name(&c.reference_provider),
+                    g.comparison().map(|c| thousands(c.reference_n)).unwrap_or_default(),
+                    metric_value(c.reference_value),
+                    compared(g.value, ratio),
+                    match ci(g) {
+                        Some((lo, hi)) => {
+                            format!("{} – {}", compared(Some(lo), ratio), compared(Some(hi), ratio))
+                        }
+                        _ => "—".into(),
+                    },
+                    verdict_text(g.verdict).to_string(),
+                    why.trim_start_matches("; ").to_string(),
+                ],
+                verdict: g.verdict.name(),
+            }
+        })
+        .collect();
+    s.table = capped(
+        "Rival against the platform's own provider",
+        &[
+            "Platform · rival",
+            "Rival n",
+            "Rival",
+            "Own provider",
+            "Own n",
+            "Own",
+            "Compared",
+            "Simultaneous interval",
+            "Verdict",
+            "Note",
+        ],
+        rows,
+    );
+    s
+}
