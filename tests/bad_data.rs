@@ -1,14 +1,13 @@
 //! Messy extracts: each case in testdata/bad/ (or made here when too large to
 //! commit) gets the outcome docs/data-contract.md documents.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn hutong(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hutong")).args(args).output().unwrap()
-}
+use common::hutong;
 
 fn inspect_ok(args: &[&str]) -> Value {
     let mut all = vec!["inspect", "--format", "json"];

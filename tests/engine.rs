@@ -1,5 +1,7 @@
 //! Each rule kind on a tiny hand-made log, against hand-computed values.
 
+mod common;
+
 use std::path::Path;
 
 use hutong::audit::audit;
@@ -7,28 +9,7 @@ use hutong::findings::Report;
 use hutong::findings::{Finding, Group, Verdict};
 use hutong::ingest::{self, IngestOptions, InputSpec};
 
-const HEADER: &str = r#"
-[rulebook]
-id = "t"
-title = "test"
-version = "1"
-jurisdiction = "CN"
-effective = 2021-09-01
-
-[providers.alipay]
-name = "Alipay"
-aliases = ['^alipay']
-affiliated_platforms = ["taobao"]
-
-[providers.unionpay]
-name = "UnionPay"
-aliases = ['unionpay', '云闪付']
-
-[providers.wechat_pay]
-name = "WeChat Pay"
-aliases = ['^wechat']
-affiliated_platforms = ["wechat_mp"]
-"#;
+use common::HEADER;
 
 const TXN_HEADER: &str = "txn_id,ts,platform,channel,merchant_id,region,method,wallet_app,code_issuer,amount,status";
 const TXN_HEADER_LAT: &str =

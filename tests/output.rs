@@ -1,17 +1,12 @@
 //! Output safety: hutong removes only what it wrote, and keeps out of input
 //! directories unless asked.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn audit(data: &Path, out: &Path, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hutong"))
-        .args(["audit", "--rules", "rules/cn-interconnection-2021.toml", "--data", data.to_str().unwrap()])
-        .args(["--out", out.to_str().unwrap(), "--quiet"])
-        .args(extra)
-        .output()
-        .unwrap()
-}
+use std::path::Path;
+use std::process::Command;
+
+use common::audit_output as audit;
 
 #[test]
 fn stale_outputs_go_but_foreign_files_stay() {

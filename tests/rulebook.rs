@@ -1,12 +1,9 @@
 //! Rulebook diagnostics (snapshots of what `rules check` prints) and the
 //! shipped rulebook's completeness.
 
-use std::process::Command;
+mod common;
 
-fn hutong(args: &[&str]) -> (Option<i32>, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_hutong")).args(args).output().unwrap();
-    (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
+use common::run as hutong;
 
 #[test]
 fn many_problems_are_all_reported_with_positions() {

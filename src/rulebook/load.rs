@@ -14,7 +14,7 @@ use super::reader::{as_str, as_table, type_name, Obj, Params};
 use crate::contract::Dataset;
 
 /// The rule kinds a rulebook may use: how each reads its own keys. The
-/// engine registers the kinds (`engine::kinds`); the loader only asks.
+/// engine registers the kinds; the loader only asks.
 pub trait KindTable<S> {
     /// Every registered kind's name, for "expected one of".
     fn names(&self) -> Vec<&'static str>;

@@ -13,12 +13,23 @@ pub fn hutong(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hutong")).args(args).env("SOURCE_DATE_EPOCH", "1700000000").output().unwrap()
 }
 
-/// Audits `data` with the shipped rulebook into `out`: the exit code and findings.json.
-pub fn audit(data: &Path, out: &Path, extra: &[&str]) -> (Option<i32>, Value) {
+/// Runs `hutong`: exit code, stdout and stderr as text.
+pub fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let o = hutong(args);
+    (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// `hutong audit --quiet` of `data` with the shipped rulebook into `out`, as run.
+pub fn audit_output(data: &Path, out: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["audit", "--rules", RULES, "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()];
     args.push("--quiet");
     args.extend_from_slice(extra);
-    let o = hutong(&args);
+    hutong(&args)
+}
+
+/// Audits `data` with the shipped rulebook into `out`: the exit code and findings.json.
+pub fn audit(data: &Path, out: &Path, extra: &[&str]) -> (Option<i32>, Value) {
+    let o = audit_output(data, out, extra);
     assert!(o.status.code() != Some(2), "{}", String::from_utf8_lossy(&o.stderr));
     let v: Value = serde_json::from_str(&std::fs::read_to_string(out.join("findings.json")).unwrap()).unwrap();
     (o.status.code(), v)
@@ -53,3 +64,28 @@ pub fn evidence(out: &Path, f: &Value) -> Vec<csv::StringRecord> {
     let mut rdr = csv::Reader::from_path(out.join(file)).unwrap();
     rdr.records().map(|r| r.unwrap()).collect()
 }
+
+/// The head of a test rulebook: Alipay (taobao's own), UnionPay and WeChat
+/// Pay (wechat_mp's own); tests append `[[rules]]`.
+pub const HEADER: &str = r#"
+[rulebook]
+id = "t"
+title = "test"
+version = "1"
+jurisdiction = "CN"
+effective = 2021-09-01
+
+[providers.alipay]
+name = "Alipay"
+aliases = ['^alipay']
+affiliated_platforms = ["taobao"]
+
+[providers.unionpay]
+name = "UnionPay"
+aliases = ['unionpay', '云闪付']
+
+[providers.wechat_pay]
+name = "WeChat Pay"
+aliases = ['^wechat']
+affiliated_platforms = ["wechat_mp"]
+"#;

@@ -11,12 +11,12 @@ use std::collections::BTreeMap;
 use polars::prelude::*;
 use serde::Serialize;
 
-use super::parity::{threshold_criteria, Threshold};
+use super::parity::{comparison_row, comparison_table, threshold_criteria, Threshold};
 use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::{floats, plural, strings};
 use crate::engine::{Context, NotEvaluable, Seen};
-use crate::findings::{ComparisonFields, Detail, EvidenceTable, Finding, Group, MetricUnit, Presentation, Verdict};
+use crate::findings::{ComparisonFields, Detail, Finding, Group, MetricUnit, Presentation, Verdict};
 use crate::rulebook::diag::Diagnostics;
 use crate::rulebook::Params;
 use crate::stats;
@@ -160,21 +160,7 @@ rationale = "A fee surcharge on rival payments steers merchants away from rivals
         }
         let family = Family::new(spec.alpha, pending.iter().filter(|p| !p.diffs.is_empty()).count(), Breach::Above);
         let mut groups = Vec::new();
-        let mut evidence = EvidenceTable {
-            header: [
-                "platform",
-                "provider",
-                "merchants",
-                "rival_fee_rate",
-                "own_fee_rate",
-                "difference",
-                "ci_low",
-                "ci_high",
-            ]
-            .map(String::from)
-            .to_vec(),
-            rows: Vec::new(),
-        };
+        let mut evidence = comparison_table();
         for Pending { mut group, diffs } in pending {
             if !diffs.is_empty() {
                 let k = diffs.len() as f64;
@@ -196,18 +182,7 @@ rationale = "A fee surcharge on rival payments steers merchants away from rivals
                     group = group.reason("the interval straddles the threshold");
                 }
                 if j.verdict == Verdict::Fail {
-                    let num = crate::findings::number_text;
-                    let c = group.comparison().cloned().unwrap_or_default();
-                    evidence.rows.push(vec![
-                        group.key.get("platform").cloned().unwrap_or_default(),
-                        group.key.get("provider").cloned().unwrap_or_default(),
-                        group.n.to_string(),
-                        num(c.rival_value),
-                        num(c.reference_value),
-                        num(group.value),
-                        num(group.judged.ci_low),
-                        num(group.judged.ci_high),
-                    ]);
+                    evidence.rows.push(comparison_row(&group));
                 }
             }
             groups.push(group);
@@ -219,11 +194,9 @@ rationale = "A fee surcharge on rival payments steers merchants away from rivals
             .iter()
             .filter(|g| g.verdict == Verdict::Fail)
             .map(|g| {
-                let part = |k: &str| g.key.get(k).map_or("", String::as_str);
                 format!(
-                    "{} on {}: {:+.3} points over {}",
-                    ctx.rulebook.display_name(part("provider")),
-                    part("platform"),
+                    "{}: {:+.3} points over {}",
+                    super::rival_on_platform(g, ctx),
                     100.0 * g.value.unwrap_or(0.0),
                     plural(g.n as usize, "merchant")
                 )

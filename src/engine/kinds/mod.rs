@@ -238,6 +238,12 @@ registry! {
     FeeParity => fee_parity::FeeParity,
 }
 
+/// "UnionPay Cloud QuickPass on jd": a rival-vs-own group in words.
+pub(crate) fn rival_on_platform(g: &crate::findings::Group, ctx: &Context) -> String {
+    let part = |k: &str| g.key.get(k).map_or("", String::as_str);
+    format!("{} on {}", ctx.rulebook.display_name(part("provider")), part("platform"))
+}
+
 /// The template of a registered kind, for `hutong rules new KIND`.
 pub fn template(kind: &str) -> Option<&'static str> {
     KINDS.iter().find(|k| k.0 == kind).map(|k| k.2)

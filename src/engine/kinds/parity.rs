@@ -404,23 +404,7 @@ rationale = "Why the margin is what it is, in plain words"
         let family =
             Family::new(spec.alpha, pending.iter().filter(|p| p.data.is_some()).count(), breach(spec.threshold));
         let mut groups = Vec::new();
-        let mut evidence = EvidenceTable {
-            header: [
-                "platform",
-                "provider",
-                "rival_n",
-                "rival_value",
-                "reference_provider",
-                "reference_n",
-                "reference_value",
-                "value",
-                "ci_low",
-                "ci_high",
-            ]
-            .map(String::from)
-            .to_vec(),
-            rows: Vec::new(),
-        };
+        let mut evidence = comparison_table();
         for p in pending {
             let Pending { mut group, data, n } = p;
             if let Some(data) = data {
@@ -448,21 +432,7 @@ rationale = "Why the margin is what it is, in plain words"
                 }
                 group = group.judged(&j);
                 if group.verdict == Verdict::Fail {
-                    let g = &group;
-                    let num = crate::findings::number_text;
-                    let c = g.comparison().cloned().unwrap_or_default();
-                    evidence.rows.push(vec![
-                        g.key.get("platform").cloned().unwrap_or_default(),
-                        g.key.get("provider").cloned().unwrap_or_default(),
-                        g.n.to_string(),
-                        num(c.rival_value),
-                        c.reference_provider,
-                        c.reference_n.to_string(),
-                        num(c.reference_value),
-                        num(g.value),
-                        num(g.judged.ci_low),
-                        num(g.judged.ci_high),
-                    ]);
+                    evidence.rows.push(comparison_row(&group));
                 }
             }
             groups.push(group);
@@ -479,11 +449,9 @@ rationale = "Why the margin is what it is, in plain words"
             .iter()
             .filter(|g| g.verdict == Verdict::Fail)
             .map(|g| {
-                let part = |k: &str| g.key.get(k).map_or("", String::as_str);
                 format!(
-                    "{} on {}: {} (interval {} to {})",
-                    ctx.rulebook.display_name(part("provider")),
-                    part("platform"),
+                    "{}: {} (interval {} to {})",
+                    super::rival_on_platform(g, ctx),
                     g.value.map_or("n/a".into(), fmt_v),
                     g.judged.ci_low.map_or("-inf".into(), fmt_v),
                     g.judged.ci_high.map_or("+inf".into(), fmt_v),
@@ -573,6 +541,41 @@ rationale = "Why the margin is what it is, in plain words"
             threshold: p.threshold.describe(),
         }
     }
+}
+
+/// The evidence table of a rival-vs-own comparison, without rows.
+pub(super) fn comparison_table() -> EvidenceTable {
+    let header = [
+        "platform",
+        "provider",
+        "rival_n",
+        "rival_value",
+        "reference_provider",
+        "reference_n",
+        "reference_value",
+        "value",
+        "ci_low",
+        "ci_high",
+    ];
+    EvidenceTable { header: header.map(String::from).to_vec(), rows: Vec::new() }
+}
+
+/// One failing comparison as a row of `comparison_table`.
+pub(super) fn comparison_row(g: &Group) -> Vec<String> {
+    let num = crate::findings::number_text;
+    let c = g.comparison().cloned().unwrap_or_default();
+    vec![
+        g.key.get("platform").cloned().unwrap_or_default(),
+        g.key.get("provider").cloned().unwrap_or_default(),
+        g.n.to_string(),
+        num(c.rival_value),
+        c.reference_provider,
+        c.reference_n.to_string(),
+        num(c.reference_value),
+        num(g.value),
+        num(g.judged.ci_low),
+        num(g.judged.ci_high),
+    ]
 }
 
 /// What fails, passes and stays inconclusive for a rival-vs-own comparison

@@ -360,6 +360,15 @@ fn preview(t: &crate::findings::EvidenceTable) -> Table {
     }
 }
 
+/// A row for each group that does not pass, with the given cells.
+fn rows_not_passing(f: &Finding, cells: impl Fn(&Group) -> Vec<String>) -> Vec<Row> {
+    f.groups
+        .iter()
+        .filter(|g| g.verdict != Verdict::Pass)
+        .map(|g| Row { cells: cells(g), verdict: g.verdict.name() })
+        .collect()
+}
+
 fn capped(caption: &str, header: &[&str], rows: Vec<Row>) -> Table {
     let total = rows.len();
     Table {

@@ -37,24 +37,18 @@ pub(super) fn acceptance(f: &Finding, regions: &[String], providers: &[String], 
             .collect();
         s.heatmaps.push(Heatmap { region: region.clone(), issuers: providers.to_vec(), rows });
     }
-    let rows = f
-        .groups
-        .iter()
-        .filter(|g| g.verdict != Verdict::Pass)
-        .map(|g| Row {
-            cells: vec![
-                format!("{} {} → {}", key(g, "region"), key(g, "app"), key(g, "issuer")),
-                thousands(g.n),
-                g.value.map(pct).unwrap_or_else(|| "—".into()),
-                match ci(g) {
-                    Some((lo, hi)) => format!("{} – {}", pct(lo), pct(hi)),
-                    _ => "—".into(),
-                },
-                reason(g),
-            ],
-            verdict: g.verdict.name(),
-        })
-        .collect();
+    let rows = rows_not_passing(f, |g| {
+        vec![
+            format!("{} {} → {}", key(g, "region"), key(g, "app"), key(g, "issuer")),
+            thousands(g.n),
+            g.value.map(pct).unwrap_or_else(|| "—".into()),
+            match ci(g) {
+                Some((lo, hi)) => format!("{} – {}", pct(lo), pct(hi)),
+                _ => "—".into(),
+            },
+            reason(g),
+        ]
+    });
     s.table = capped("Cells that are not live", &["Cell", "Attempts", "Success", "Simultaneous interval", "Why"], rows);
     s
 }
@@ -65,25 +59,19 @@ pub(super) fn reciprocity_section(f: &Finding) -> Section {
         Some(r) => format!("{} of {}", pct(r), thousands(n)),
         None => "no scans".to_string(),
     };
-    let rows = f
-        .groups
-        .iter()
-        .filter(|g| g.verdict != Verdict::Pass)
-        .map(|g| Row {
-            cells: vec![
-                format!("{} {} ↔ {}", key(g, "region"), key(g, "provider_a"), key(g, "provider_b")),
-                dir(fields!(g, Pair, PairFields).success_a_to_b, fields!(g, Pair, PairFields).attempts_a_to_b),
-                dir(fields!(g, Pair, PairFields).success_b_to_a, fields!(g, Pair, PairFields).attempts_b_to_a),
-                match ci(g) {
-                    Some((lo, hi)) => format!("{:+.1} to {:+.1} pp", 100.0 * lo, 100.0 * hi),
-                    _ => "—".into(),
-                },
-                verdict_text(g.verdict).to_string(),
-                reason(g),
-            ],
-            verdict: g.verdict.name(),
-        })
-        .collect();
+    let rows = rows_not_passing(f, |g| {
+        vec![
+            format!("{} {} ↔ {}", key(g, "region"), key(g, "provider_a"), key(g, "provider_b")),
+            dir(fields!(g, Pair, PairFields).success_a_to_b, fields!(g, Pair, PairFields).attempts_a_to_b),
+            dir(fields!(g, Pair, PairFields).success_b_to_a, fields!(g, Pair, PairFields).attempts_b_to_a),
+            match ci(g) {
+                Some((lo, hi)) => format!("{:+.1} to {:+.1} pp", 100.0 * lo, 100.0 * hi),
+                _ => "—".into(),
+            },
+            verdict_text(g.verdict).to_string(),
+            reason(g),
+        ]
+    });
     s.table = capped(
         "Pairs not shown to work alike both ways",
         &["Pair", "A → B success", "B → A success", "Gap interval", "Verdict", "Why"],
