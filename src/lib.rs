@@ -18,9 +18,9 @@
 
 // Layer 1: foundations.
 pub mod contract;
-pub mod digest;
+pub(crate) mod digest;
 pub mod exec;
-pub mod progress;
+pub(crate) mod progress;
 pub mod stats;
 // Layer 2: the verdict protocol.
 pub mod verdict;
@@ -34,8 +34,8 @@ pub mod findings;
 pub mod engine;
 // Layer 6: outputs.
 pub mod audit;
-pub mod inspect;
-pub mod output;
+pub(crate) mod inspect;
+pub(crate) mod output;
 pub mod report;
 // Layer 7: commands.
 pub mod cli;

@@ -16,11 +16,6 @@ impl Progress {
         Progress { enabled: !quiet && (forced || std::io::stderr().is_terminal()), start: Instant::now() }
     }
 
-    /// A silent reporter, for library callers.
-    pub fn off() -> Progress {
-        Progress { enabled: false, start: Instant::now() }
-    }
-
     pub fn stage(&self, what: impl AsRef<str>) {
         if self.enabled {
             let mut err = std::io::stderr().lock();
