@@ -53,6 +53,7 @@ pub fn audit(
     generated_at: String,
     command: Vec<String>,
     templates: Option<&Path>,
+    baseline: Option<&crate::baseline::Snapshot>,
 ) -> anyhow::Result<Report> {
     let taxonomy = Arc::new(Taxonomy::new(rb).context("compiling the taxonomy's aliases")?);
     let ctx = Context { rulebook: rb, taxonomy, inputs };
@@ -109,7 +110,7 @@ pub fn audit(
     for old in previous.iter().filter(|p| p.starts_with("evidence/") && !written.contains(p)) {
         remove_stale(out, old, &previous)?;
     }
-    let report = Report {
+    let mut report = Report {
         schema_version: SCHEMA_VERSION,
         tool: Tool { name: "hutong", version: env!("CARGO_PKG_VERSION") },
         generated_at,
@@ -127,8 +128,17 @@ pub fn audit(
         summary: Summary::of(&findings),
         warnings: rb.warnings.iter().map(|w| w.trim_end().to_string()).chain(outcome.warnings).collect(),
         unmapped_labels: outcome.unmapped,
+        baseline: None,
         findings,
     };
+    for f in report.findings.iter_mut() {
+        for g in f.groups.iter_mut() {
+            g.fingerprint = Some(crate::baseline::fingerprint(&f.rule_id, &g.key));
+        }
+    }
+    if let Some(b) = baseline {
+        crate::baseline::classify(&mut report, b)?;
+    }
     let html = crate::report::render(&report, rb, templates)?;
     write_atomic(&out.join("report.html"), |p| std::fs::write(p, &html))?;
     write_atomic(&out.join("findings.json"), |p| {

@@ -35,6 +35,24 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Write synthetic logs that follow the data contract.
     Generate(GenerateArgs),
+    /// Compare two audits: failing groups new, resolved and persisting.
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier audit: a findings.json file or an audit output directory.
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+    /// The later audit: a findings.json file or an audit output directory.
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    /// What to print: a text list, or the comparison as JSON.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
+    /// Exit with 1 when a new failing group's rule has this severity or higher.
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = SeverityArg::High)]
+    pub fail_on: SeverityArg,
 }
 
 #[derive(Debug, Args)]
@@ -86,7 +104,7 @@ pub struct AuditArgs {
     /// Directory for findings.json, evidence/ and rejected/ (created if needed).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Exit with 1 when a rule of this severity or higher fails.
+    /// Exit with 1 when a rule of this severity or higher fails (`none`: never).
     #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = SeverityArg::High)]
     pub fail_on: SeverityArg,
     /// Also exit with 1 when a rule at or above --fail-on is inconclusive
@@ -100,6 +118,13 @@ pub struct AuditArgs {
     /// Both --fail-on-inconclusive and --fail-on-not-evaluable.
     #[arg(long)]
     pub strict: bool,
+    /// An earlier audit (findings.json or its directory): failing groups are
+    /// marked new, persisting or resolved in findings.json and the report.
+    #[arg(long, value_name = "FINDINGS")]
+    pub baseline: Option<PathBuf>,
+    /// With --baseline: the exit code counts new failing groups only.
+    #[arg(long, requires = "baseline")]
+    pub fail_on_new_only: bool,
     /// What to print on stdout: a text summary, or findings.json itself.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,
@@ -145,9 +170,10 @@ pub struct InputArgs {
     pub amount_unit: AmountUnit,
 }
 
-/// A finding severity, as `--fail-on` takes it.
+/// A finding severity, as `--fail-on` takes it; `none` never fails on findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SeverityArg {
+    None,
     Info,
     Low,
     Medium,

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::rulebook::{Rule, Severity, SpecInfo};
 
 /// Version of the `findings.json` contract (docs/findings-json.md).
-pub const SCHEMA_VERSION: &str = "1.1";
+pub const SCHEMA_VERSION: &str = "1.2";
 
 pub use crate::verdict::{Basis, Verdict};
 
@@ -31,6 +31,24 @@ pub struct Group {
     /// How the verdict was reached.
     #[serde(flatten)]
     pub judged: Judged,
+    /// Stable identity of the group across audits: rule id and key, hashed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// Against a baseline audit: `new`, `persisting` or `resolved` failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_status: Option<BaselineStatus>,
+}
+
+/// A group's failure compared with a baseline audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaselineStatus {
+    /// Failing now, not in the baseline.
+    New,
+    /// Failing now and in the baseline.
+    Persisting,
+    /// Failing in the baseline, not now.
+    Resolved,
 }
 
 /// How a group's verdict was reached (docs/statistics.md): the basis, and for
@@ -183,6 +201,8 @@ impl Group {
             detail: None,
             reason: None,
             judged: Judged::default(),
+            fingerprint: None,
+            baseline_status: None,
         }
     }
 
@@ -427,7 +447,31 @@ pub struct Report {
     /// What the rulebook and the data raised that does not stop the audit.
     pub warnings: Vec<String>,
     pub unmapped_labels: Vec<UnmappedLabel>,
+    /// Against `--baseline`: where it came from and how many failing groups
+    /// are new, persisting or resolved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineSummary>,
     pub findings: Vec<Finding>,
+}
+
+/// The comparison of an audit with its baseline.
+#[derive(Debug, Clone, Serialize)]
+pub struct BaselineSummary {
+    /// The baseline findings.json, as given.
+    pub path: String,
+    pub generated_at: String,
+    pub new: u64,
+    pub persisting: u64,
+    pub resolved: u64,
+    /// Failing groups of the baseline that this audit no longer has at all.
+    pub resolved_groups: Vec<GroupRef>,
+}
+
+/// A group named by its rule and key.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupRef {
+    pub rule_id: String,
+    pub key: BTreeMap<String, String>,
 }
 
 /// Counts of findings by verdict.

@@ -13,7 +13,7 @@
 //!    writes synthetic logs;
 //! 4. the findings model: [`findings`];
 //! 5. the engine: [`engine`], with every rule kind in `engine::kinds`;
-//! 6. outputs: [`report`], [`output`], [`inspect`], [`audit`];
+//! 6. outputs: [`report`], [`output`], [`inspect`], [`audit`], [`baseline`];
 //! 7. commands: [`cli`] (clap definitions) and [`commands`].
 
 // Layer 1: foundations.
@@ -34,6 +34,7 @@ pub mod findings;
 pub mod engine;
 // Layer 6: outputs.
 pub mod audit;
+pub mod baseline;
 pub(crate) mod inspect;
 pub(crate) mod output;
 pub mod report;

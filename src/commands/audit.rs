@@ -8,9 +8,10 @@ use anyhow::bail;
 
 use super::{ingest_options, input_spec};
 use crate::audit::{audit, datasets_needed, generated_at};
+use crate::baseline::Snapshot;
 use crate::cli::{AuditArgs, TextOrJson};
 use crate::engine::kinds;
-use crate::findings::{Finding, Report, Verdict};
+use crate::findings::{BaselineStatus, Finding, Report, Verdict};
 use crate::ingest;
 use crate::output::check_out_dir;
 
@@ -42,7 +43,18 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
     let generated_at = generated_at()?;
     // The program name as typed varies (cargo run, a path); record it as `hutong`.
     let command: Vec<String> = std::iter::once("hutong".to_string()).chain(std::env::args().skip(1)).collect();
-    let report = audit(&rb, &inputs, &args.out, generated_at, command, args.templates.as_deref())?;
+    let baseline = args.baseline.as_deref().map(Snapshot::load).transpose()?;
+    if let Some(b) = &baseline {
+        if b.rulebook_id != rb.meta.id && !args.quiet {
+            eprintln!(
+                "warning: the baseline {} was audited with rulebook `{}`, this audit uses `{}`",
+                b.path.display(),
+                b.rulebook_id,
+                rb.meta.id
+            );
+        }
+    }
+    let report = audit(&rb, &inputs, &args.out, generated_at, command, args.templates.as_deref(), baseline.as_ref())?;
     let rows: u64 = report.inputs.iter().map(|i| i.account.rows_read).sum();
     progress.stage(format!("done: {rows} rows audited, outputs in {}", args.out.display()));
     if !args.quiet {
@@ -56,7 +68,18 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
         Verdict::NotEvaluable => args.fail_on_not_evaluable || args.strict,
         Verdict::Pass => false,
     };
-    let worst = report.findings.iter().filter(counted).map(|f| f.severity).max();
+    // With --fail-on-new-only, a failing rule counts only through groups the
+    // baseline did not already have failing.
+    let new_only = |f: &&Finding| {
+        !args.fail_on_new_only
+            || f.verdict != Verdict::Fail
+            || f.groups.iter().any(|g| g.baseline_status == Some(BaselineStatus::New))
+    };
+    let worst = report.findings.iter().filter(counted).filter(new_only).map(|f| f.severity).max();
+    let code = match (worst, args.fail_on.threshold()) {
+        (Some(s), Some(t)) if s >= t => 1,
+        _ => 0,
+    };
     match args.format {
         TextOrJson::Json => {
             let mut out = std::io::stdout().lock();
@@ -66,13 +89,15 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
         TextOrJson::Text => {
             if !args.quiet {
                 print!("{}", summary_text(&report, &args.out));
+            } else if code == 1 {
+                // Quiet means no progress, not no reason.
+                for f in report.findings.iter().filter(|f| f.verdict == Verdict::Fail) {
+                    println!("{} FAIL {}: {}", f.rule_id, f.severity.name(), f.message);
+                }
             }
         }
     }
-    Ok(match worst {
-        Some(s) if s >= args.fail_on.into() => 1,
-        _ => 0,
-    })
+    Ok(code)
 }
 
 /// The terminal summary: one line per rule, then totals.
@@ -116,6 +141,12 @@ pub fn summary_text(report: &Report, out: &Path) -> String {
             "inconclusive and not-evaluable rules do not change the exit code unless --fail-on-inconclusive, \
              --fail-on-not-evaluable or --strict is given\n",
         );
+    }
+    if let Some(b) = &report.baseline {
+        s.push_str(&format!(
+            "since the baseline {}: {} new, {} persisting, {} resolved failing groups\n",
+            b.path, b.new, b.persisting, b.resolved
+        ));
     }
     if !report.unmapped_labels.is_empty() {
         let labels: Vec<String> =

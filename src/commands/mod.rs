@@ -4,6 +4,7 @@
 
 mod audit;
 mod convert;
+mod diff;
 mod generate;
 mod inspect;
 mod rules;
@@ -24,17 +25,20 @@ pub fn run(command: &Command) -> anyhow::Result<u8> {
         Command::Rules(cmd) => rules::run_cli(cmd),
         Command::Convert(args) => convert::run_cli(args),
         Command::Generate(args) => generate::run_cli(args),
+        Command::Diff(args) => diff::run_cli(args),
     }
 }
 
-impl From<SeverityArg> for Severity {
-    fn from(s: SeverityArg) -> Severity {
-        match s {
-            SeverityArg::Info => Severity::Info,
-            SeverityArg::Low => Severity::Low,
-            SeverityArg::Medium => Severity::Medium,
-            SeverityArg::High => Severity::High,
-            SeverityArg::Critical => Severity::Critical,
+impl SeverityArg {
+    /// The lowest severity that fails the run; `None` for `--fail-on none`.
+    pub(crate) fn threshold(self) -> Option<Severity> {
+        match self {
+            SeverityArg::None => None,
+            SeverityArg::Info => Some(Severity::Info),
+            SeverityArg::Low => Some(Severity::Low),
+            SeverityArg::Medium => Some(Severity::Medium),
+            SeverityArg::High => Some(Severity::High),
+            SeverityArg::Critical => Some(Severity::Critical),
         }
     }
 }

@@ -32,6 +32,12 @@ pub struct View {
     pub parity: Vec<Section>,
     pub datasets: Vec<DatasetView>,
     pub unmapped: Vec<Vec<String>>,
+    /// Against a baseline: status, rule, group, verdict now, for new and
+    /// resolved failing groups (persisting ones are counted only), at most
+    /// `TABLE_CAP` of them.
+    pub baseline_rows: Vec<[String; 4]>,
+    /// How many such groups there are in all.
+    pub baseline_total: usize,
     pub rules: Vec<RuleView>,
     pub command: String,
 }
@@ -308,9 +314,15 @@ pub fn build(report: &Report, rb: &Rulebook) -> View {
                 vec![label, u.dataset.clone(), u.column.clone(), thousands(u.rows)]
             })
             .collect(),
+        baseline_rows: Vec::new(),
+        baseline_total: 0,
         rules: rb.rules.iter().map(rule_view).collect(),
         command: report.command.join(" "),
     };
+    let mut rows = baseline_rows(report);
+    view.baseline_total = rows.len();
+    rows.truncate(TABLE_CAP);
+    view.baseline_rows = rows;
     // Pair findings mark the matrices' cells that work one way only.
     let pairs: Vec<&Finding> = findings.iter().filter(|f| f.presentation == Presentation::Pairs).collect();
     for f in findings {
@@ -519,6 +531,27 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
         gap
     };
     GlanceRow { head: Head::of(f), headline, gap }
+}
+
+fn baseline_rows(report: &Report) -> Vec<[String; 4]> {
+    let mut rows = Vec::new();
+    for f in &report.findings {
+        for g in &f.groups {
+            let status = match g.baseline_status {
+                Some(crate::findings::BaselineStatus::New) => "new",
+                Some(crate::findings::BaselineStatus::Resolved) => "resolved",
+                _ => continue,
+            };
+            rows.push([status.to_string(), f.rule_id.clone(), g.key_text(), verdict_text(g.verdict).to_string()]);
+        }
+    }
+    if let Some(b) = &report.baseline {
+        for gone in &b.resolved_groups {
+            let group = gone.key.values().cloned().collect::<Vec<_>>().join(" / ");
+            rows.push(["resolved".into(), gone.rule_id.clone(), group, "absent".into()]);
+        }
+    }
+    rows
 }
 
 fn datasets(report: &Report) -> Vec<DatasetView> {
