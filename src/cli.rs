@@ -125,6 +125,9 @@ pub struct AuditArgs {
     /// With --baseline: the exit code counts new failing groups only.
     #[arg(long, requires = "baseline")]
     pub fail_on_new_only: bool,
+    /// Also write JUnit XML for CI test reporters: one test case per rule.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// What to print on stdout: a text summary, or findings.json itself.
     #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,

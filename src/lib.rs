@@ -13,7 +13,8 @@
 //!    writes synthetic logs;
 //! 4. the findings model: [`findings`];
 //! 5. the engine: [`engine`], with every rule kind in `engine::kinds`;
-//! 6. outputs: [`report`], [`output`], [`inspect`], [`audit`], [`baseline`];
+//! 6. outputs: [`report`], [`output`], [`inspect`], [`audit`], [`baseline`],
+//!    [`junit`];
 //! 7. commands: [`cli`] (clap definitions) and [`commands`].
 
 // Layer 1: foundations.
@@ -36,6 +37,7 @@ pub mod engine;
 pub mod audit;
 pub mod baseline;
 pub(crate) mod inspect;
+pub mod junit;
 pub(crate) mod output;
 pub mod report;
 // Layer 7: commands.

@@ -41,8 +41,7 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
     }
     check_out_dir(&args.out, &inputs, args.out_inside_inputs)?;
     let generated_at = generated_at()?;
-    // The program name as typed varies (cargo run, a path); record it as `hutong`.
-    let command: Vec<String> = std::iter::once("hutong".to_string()).chain(std::env::args().skip(1)).collect();
+    let command = recorded_command(std::env::args().skip(1));
     let baseline = args.baseline.as_deref().map(Snapshot::load).transpose()?;
     if let Some(b) = &baseline {
         if b.rulebook_id != rb.meta.id && !args.quiet {
@@ -55,6 +54,10 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
         }
     }
     let report = audit(&rb, &inputs, &args.out, generated_at, command, args.templates.as_deref(), baseline.as_ref())?;
+    if let Some(path) = &args.junit {
+        let xml = crate::junit::render(&report);
+        crate::output::write_atomic(path, |tmp| std::fs::write(tmp, xml.as_bytes()))?;
+    }
     let rows: u64 = report.inputs.iter().map(|i| i.account.rows_read).sum();
     progress.stage(format!("done: {rows} rows audited, outputs in {}", args.out.display()));
     if !args.quiet {
@@ -154,4 +157,42 @@ pub fn summary_text(report: &Report, out: &Path) -> String {
         s.push_str(&format!("unmapped labels: {}\n", labels.join(", ")));
     }
     s
+}
+
+/// Flags that only say where and how to write, followed by their value (if any).
+const OUTPUT_ONLY: [(&str, bool); 5] =
+    [("--out", true), ("--junit", true), ("--format", true), ("--quiet", false), ("-q", false)];
+
+/// The command line as findings.json and the report record it. The program
+/// name as typed varies (cargo run, a path), so it is recorded as `hutong`;
+/// output-only flags are left out, so the same audit written into two
+/// directories gives byte-identical files.
+fn recorded_command(args: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out = vec!["hutong".to_string()];
+    let mut args = args.peekable();
+    while let Some(a) = args.next() {
+        let flag = a.split_once('=').map_or(a.as_str(), |(f, _)| f);
+        match OUTPUT_ONLY.iter().find(|(name, _)| *name == flag) {
+            Some((_, takes_value)) => {
+                if *takes_value && !a.contains('=') {
+                    args.next();
+                }
+            }
+            None => out.push(a),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recorded_command;
+
+    #[test]
+    fn output_only_flags_are_not_recorded() {
+        let args =
+            "audit --rules r.toml --out /tmp/x --data d -q --format=json --out=/y --quiet --format text --strict";
+        let recorded = recorded_command(args.split(' ').map(String::from));
+        assert_eq!(recorded.join(" "), "hutong audit --rules r.toml --data d --strict");
+    }
 }
