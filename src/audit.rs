@@ -45,6 +45,14 @@ pub fn generated_at() -> anyhow::Result<String> {
     Ok(dt.format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
+/// What an audit is judged against besides its rulebook: an earlier audit,
+/// and accepted exceptions.
+#[derive(Default)]
+pub struct History<'a> {
+    pub baseline: Option<&'a crate::baseline::Snapshot>,
+    pub waivers: Option<crate::waivers::Waivers<'a>>,
+}
+
 /// Runs the audit and writes every output file under `out`.
 pub fn audit(
     rb: &Rulebook,
@@ -53,7 +61,7 @@ pub fn audit(
     generated_at: String,
     command: Vec<String>,
     templates: Option<&Path>,
-    baseline: Option<&crate::baseline::Snapshot>,
+    history: &History,
 ) -> anyhow::Result<Report> {
     let taxonomy = Arc::new(Taxonomy::new(rb).context("compiling the taxonomy's aliases")?);
     let ctx = Context { rulebook: rb, taxonomy, inputs };
@@ -129,6 +137,7 @@ pub fn audit(
         warnings: rb.warnings.iter().map(|w| w.trim_end().to_string()).chain(outcome.warnings).collect(),
         unmapped_labels: outcome.unmapped,
         baseline: None,
+        waivers: None,
         findings,
     };
     for f in report.findings.iter_mut() {
@@ -136,7 +145,11 @@ pub fn audit(
             g.fingerprint = Some(crate::baseline::fingerprint(&f.rule_id, &g.key));
         }
     }
-    if let Some(b) = baseline {
+    // Waivers first: a waived group is not a failure, new or old.
+    if let Some(w) = &history.waivers {
+        crate::waivers::apply(&mut report, w);
+    }
+    if let Some(b) = history.baseline {
         crate::baseline::classify(&mut report, b)?;
     }
     let html = crate::report::render(&report, rb, templates)?;

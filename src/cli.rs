@@ -125,6 +125,14 @@ pub struct AuditArgs {
     /// With --baseline: the exit code counts new failing groups only.
     #[arg(long, requires = "baseline")]
     pub fail_on_new_only: bool,
+    /// Accepted exceptions (TOML, see docs/ci.md): a current waiver turns the
+    /// failing groups it names into `waived`; an expired one does not apply.
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
+    /// The day waiver expiry is judged at (YYYY-MM-DD); default today, or the
+    /// day of SOURCE_DATE_EPOCH when set.
+    #[arg(long, value_name = "DATE", requires = "waivers", value_parser = parse_date)]
+    pub as_of: Option<chrono::NaiveDate>,
     /// Also write JUnit XML for CI test reporters: one test case per rule.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -256,4 +264,8 @@ pub struct GenerateArgs {
     /// rival-fee, dirty-rows.
     #[arg(long, value_name = "LIST", default_value = "all")]
     pub plant: String,
+}
+
+fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("`{s}` is not a date such as 2022-03-31"))
 }

@@ -37,6 +37,56 @@ pub struct Group {
     /// Against a baseline audit: `new`, `persisting` or `resolved` failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline_status: Option<BaselineStatus>,
+    /// The waiver that turned this failing group's verdict into `waived`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<WaiverRef>,
+}
+
+/// The waiver applied to a group, as findings.json and the report show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WaiverRef {
+    pub reason: String,
+    pub owner: String,
+    /// The last day the waiver applies (YYYY-MM-DD).
+    pub expires: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+}
+
+/// What became of one waiver of `--waivers`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaiverStatus {
+    /// Current, and matched at least one failing group.
+    Applied,
+    /// Past its expiry date at `as_of`: the groups it names fail as usual.
+    Expired,
+    /// Current, but no failing group matched it.
+    Unused,
+}
+
+/// One waiver of the file and its outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct WaiverOutcome {
+    pub rule: String,
+    pub group: BTreeMap<String, String>,
+    #[serde(flatten)]
+    pub waiver: WaiverRef,
+    /// `file:line` of the waiver.
+    pub location: String,
+    pub status: WaiverStatus,
+    /// Failing groups it waived (applied) or would have waived (expired).
+    pub groups: u64,
+}
+
+/// The waivers an audit was run with.
+#[derive(Debug, Clone, Serialize)]
+pub struct WaiversReport {
+    pub file: String,
+    pub sha256: String,
+    /// The date expiry is judged at (`--as-of`).
+    pub as_of: String,
+    pub waivers: Vec<WaiverOutcome>,
 }
 
 /// A group's failure compared with a baseline audit.
@@ -203,6 +253,7 @@ impl Group {
             judged: Judged::default(),
             fingerprint: None,
             baseline_status: None,
+            waiver: None,
         }
     }
 
@@ -451,6 +502,9 @@ pub struct Report {
     /// are new, persisting or resolved.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineSummary>,
+    /// With `--waivers`: every waiver and whether it applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waivers: Option<WaiversReport>,
     pub findings: Vec<Finding>,
 }
 
@@ -481,6 +535,8 @@ pub struct Summary {
     pub fail: u64,
     pub inconclusive: u64,
     pub not_evaluable: u64,
+    /// Rules whose only failures are waived (`audit --waivers`).
+    pub waived: u64,
 }
 
 impl Summary {
@@ -492,6 +548,7 @@ impl Summary {
                 Verdict::Fail => s.fail += 1,
                 Verdict::Inconclusive => s.inconclusive += 1,
                 Verdict::NotEvaluable => s.not_evaluable += 1,
+                Verdict::Waived => s.waived += 1,
             }
         }
         s

@@ -47,7 +47,7 @@ fn test_case(x: &mut String, suite: &str, f: &Finding) {
         escape(&format!("{} {}", f.rule_id, f.title))
     );
     match f.verdict {
-        Verdict::Pass => x.push_str("/>\n"),
+        Verdict::Pass | Verdict::Waived => x.push_str("/>\n"),
         Verdict::Fail => {
             let _ = writeln!(
                 x,

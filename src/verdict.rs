@@ -20,6 +20,9 @@ pub enum Verdict {
     Fail,
     Inconclusive,
     NotEvaluable,
+    /// A failing group covered by a current waiver (`audit --waivers`), or a
+    /// rule whose only failures are waived. Never produced by a rule kind.
+    Waived,
 }
 
 impl Verdict {
@@ -29,13 +32,16 @@ impl Verdict {
             Verdict::Fail => "fail",
             Verdict::Inconclusive => "inconclusive",
             Verdict::NotEvaluable => "not_evaluable",
+            Verdict::Waived => "waived",
         }
     }
 
     /// A rule fails if any group fails, else is inconclusive if any group is,
-    /// else passes if any group passes; with no evaluable group it is not evaluable.
+    /// else passes if any group passes; waived groups count for nothing but
+    /// make a rule with no other evaluable group `waived`; with no evaluable
+    /// group it is not evaluable.
     pub fn combine(groups: impl IntoIterator<Item = Verdict>) -> Verdict {
-        let mut seen = [false; 4];
+        let mut seen = [false; 5];
         for v in groups {
             seen[v as usize] = true;
         }
@@ -45,6 +51,8 @@ impl Verdict {
             Verdict::Inconclusive
         } else if seen[Verdict::Pass as usize] {
             Verdict::Pass
+        } else if seen[Verdict::Waived as usize] {
+            Verdict::Waived
         } else {
             Verdict::NotEvaluable
         }

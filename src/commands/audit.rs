@@ -7,13 +7,14 @@ use std::path::Path;
 use anyhow::bail;
 
 use super::{ingest_options, input_spec};
-use crate::audit::{audit, datasets_needed, generated_at};
+use crate::audit::{audit, datasets_needed, generated_at, History};
 use crate::baseline::Snapshot;
 use crate::cli::{AuditArgs, TextOrJson};
 use crate::engine::kinds;
-use crate::findings::{BaselineStatus, Finding, Report, Verdict};
+use crate::findings::{BaselineStatus, Finding, Report, Verdict, WaiverStatus};
 use crate::ingest;
 use crate::output::check_out_dir;
+use crate::waivers::Waivers;
 
 pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
     let progress = crate::progress::Progress::new(args.quiet || args.format == TextOrJson::Json);
@@ -53,7 +54,21 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    let report = audit(&rb, &inputs, &args.out, generated_at, command, args.templates.as_deref(), baseline.as_ref())?;
+    let waiver_file = match &args.waivers {
+        Some(path) => {
+            let ids = rb.rules.iter().map(|r| r.head.id.clone()).collect();
+            Some(crate::rulebook::waivers::load(path, &ids)?)
+        }
+        None => None,
+    };
+    let as_of = match args.as_of {
+        Some(d) => d,
+        None => today(&generated_at)?,
+    };
+    let history =
+        History { baseline: baseline.as_ref(), waivers: waiver_file.as_ref().map(|file| Waivers { file, as_of }) };
+    let report = audit(&rb, &inputs, &args.out, generated_at, command, args.templates.as_deref(), &history)?;
+
     if let Some(path) = &args.junit {
         let xml = crate::junit::render(&report);
         crate::output::write_atomic(path, |tmp| std::fs::write(tmp, xml.as_bytes()))?;
@@ -69,7 +84,7 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
         Verdict::Fail => true,
         Verdict::Inconclusive => args.fail_on_inconclusive || args.strict,
         Verdict::NotEvaluable => args.fail_on_not_evaluable || args.strict,
-        Verdict::Pass => false,
+        Verdict::Pass | Verdict::Waived => false,
     };
     // With --fail-on-new-only, a failing rule counts only through groups the
     // baseline did not already have failing.
@@ -131,12 +146,13 @@ pub fn summary_text(report: &Report, out: &Path) -> String {
     }
     let sm = &report.summary;
     s.push_str(&format!(
-        "\n{} of {} rules fail, {} inconclusive, {} not evaluable, {} pass; findings in {}\n",
+        "\n{} of {} rules fail, {} inconclusive, {} not evaluable, {} pass{}; findings in {}\n",
         sm.fail,
         report.findings.len(),
         sm.inconclusive,
         sm.not_evaluable,
         sm.pass,
+        if sm.waived > 0 { format!(", {} waived", sm.waived) } else { String::new() },
         out.join("findings.json").display()
     ));
     if sm.inconclusive + sm.not_evaluable > 0 {
@@ -151,12 +167,29 @@ pub fn summary_text(report: &Report, out: &Path) -> String {
             b.path, b.new, b.persisting, b.resolved
         ));
     }
+    if let Some(w) = &report.waivers {
+        let count = |st: WaiverStatus| w.waivers.iter().filter(|x| x.status == st).count();
+        s.push_str(&format!(
+            "waivers {} (as of {}): {} applied, {} expired, {} unused\n",
+            w.file,
+            w.as_of,
+            count(WaiverStatus::Applied),
+            count(WaiverStatus::Expired),
+            count(WaiverStatus::Unused)
+        ));
+    }
     if !report.unmapped_labels.is_empty() {
         let labels: Vec<String> =
             report.unmapped_labels.iter().map(|u| format!("{} ({} rows)", u.label, u.rows)).collect();
         s.push_str(&format!("unmapped labels: {}\n", labels.join(", ")));
     }
     s
+}
+
+/// The day of `generated_at` (SOURCE_DATE_EPOCH when set, else now), UTC.
+fn today(generated_at: &str) -> anyhow::Result<chrono::NaiveDate> {
+    let day = generated_at.get(..10).unwrap_or_default();
+    Ok(chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")?)
 }
 
 /// Flags that only say where and how to write, followed by their value (if any).

@@ -36,6 +36,8 @@ pub mod codes {
     /// A warning: an alias written with a character labels lose in normalisation.
     pub const ALIAS_NORMALISED: &str = "R014";
     pub const UNKNOWN_FAILURE_CLASS: &str = "R015";
+    /// A waiver names a rule the rulebook does not have.
+    pub const UNKNOWN_RULE: &str = "R016";
 }
 
 /// Problems collected while reading one rulebook.

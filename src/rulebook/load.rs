@@ -33,17 +33,20 @@ const PROVIDER_KEYS: &str = "allowed in a provider: name, operator, kind, aliase
 const PLATFORM_KEYS: &str = "allowed in a platform: name, aliases";
 const PROVIDER_KINDS: [&str; 4] = ["wallet", "bank", "card_scheme", "cbdc"];
 
-/// Parses and validates a rulebook. On failure, every problem found.
-pub fn parse<S>(path: &str, source: &str, kinds: &dyn KindTable<S>) -> Result<Rulebook<S>, Diagnostics> {
-    let mut d = Diagnostics::default();
+/// Parses TOML text, reporting every syntax error; `None` when there is one.
+pub(crate) fn parse_toml<'i>(source: &'i str, d: &mut Diagnostics) -> Option<toml::Spanned<DeTable<'i>>> {
     let (doc, errors) = DeTable::parse_recoverable(source);
     for e in &errors {
         let span = e.span().unwrap_or(0..0);
         d.push(codes::SYNTAX, span, format!("TOML syntax: {}", e.message().trim()), "here");
     }
-    if !errors.is_empty() {
-        return Err(d);
-    }
+    errors.is_empty().then_some(doc)
+}
+
+/// Parses and validates a rulebook. On failure, every problem found.
+pub fn parse<S>(path: &str, source: &str, kinds: &dyn KindTable<S>) -> Result<Rulebook<S>, Diagnostics> {
+    let mut d = Diagnostics::default();
+    let doc = parse_toml(source, &mut d).ok_or_else(|| std::mem::take(&mut d))?;
     let root = Obj::new(doc.get_ref(), 0..source.len().max(1), "the rulebook");
     let meta = read_meta(&root, &mut d);
     let sets = read_sets(&root, &mut d);

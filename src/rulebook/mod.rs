@@ -8,6 +8,7 @@ mod load;
 pub mod model;
 pub mod reader;
 pub mod taxonomy;
+pub mod waivers;
 
 use std::path::Path;
 
@@ -28,13 +29,19 @@ pub enum RulebookError {
 
 /// Reads and validates a rulebook file with the given rule kinds.
 pub fn load<S>(path: &Path, kinds: &dyn KindTable<S>) -> Result<Rulebook<S>, RulebookError> {
+    let (shown, source) = read_source(path)?;
+    parse(&shown, &source, kinds)
+}
+
+/// A TOML file's path as shown in messages, and its text (UTF-8 required).
+pub(crate) fn read_source(path: &Path) -> Result<(String, String), RulebookError> {
     let shown = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|cause| RulebookError::Unreadable { path: shown.clone(), cause })?;
     let source = String::from_utf8(bytes).map_err(|e| RulebookError::Unreadable {
         path: shown.clone(),
         cause: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8: {e}")),
     })?;
-    parse(&shown, &source, kinds)
+    Ok((shown, source))
 }
 
 /// Validates rulebook text with the given rule kinds; `path` is used in messages.

@@ -380,7 +380,9 @@ rationale = "Why it matters, in plain words"
                  more sessions would decide them.",
                 plural(undecided, "group")
             ),
-            Verdict::NotEvaluable => format!("{what}: no group could be evaluated (no checkout sessions matched)."),
+            Verdict::NotEvaluable | Verdict::Waived => {
+                format!("{what}: no group could be evaluated (no checkout sessions matched).")
+            }
         };
         let threshold_text = if p.relative { format!("ratio >= {}", p.min) } else { format!("share >= {}", p.min) };
         let mut f = Finding::new(rule, verdict, message, value, Some(p.min), threshold_text, groups);

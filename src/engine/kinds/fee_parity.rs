@@ -217,7 +217,9 @@ rationale = "A fee surcharge on rival payments steers merchants away from rivals
                 plural(undecided, "group")
             ),
             Verdict::Pass => "Rival fee rates within the margin of the platform's own on every platform.".to_string(),
-            Verdict::NotEvaluable => "No platform with an affiliated provider had merchants taking both.".to_string(),
+            Verdict::NotEvaluable | Verdict::Waived => {
+                "No platform with an affiliated provider had merchants taking both.".to_string()
+            }
         };
         let threshold_text = format!(
             "rival fee rate - own fee rate <= {} within merchant, alpha {}, min {} merchants",

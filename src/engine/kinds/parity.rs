@@ -489,7 +489,7 @@ rationale = "Why the margin is what it is, in plain words"
                 "Rival {what} within {} of the affiliated provider's on every platform, at {confidence}.",
                 spec.threshold.describe()
             ),
-            Verdict::NotEvaluable => {
+            Verdict::NotEvaluable | Verdict::Waived => {
                 if not_evaluable.is_empty() {
                     format!("No platform with an affiliated provider had comparable {what} data.")
                 } else {

@@ -32,12 +32,13 @@ pub struct View {
     pub parity: Vec<Section>,
     pub datasets: Vec<DatasetView>,
     pub unmapped: Vec<Vec<String>>,
-    /// Against a baseline: status, rule, group, verdict now, for new and
-    /// resolved failing groups (persisting ones are counted only), at most
-    /// `TABLE_CAP` of them.
-    pub baseline_rows: Vec<[String; 4]>,
-    /// How many such groups there are in all.
-    pub baseline_total: usize,
+    /// Against a baseline: the failing groups new or resolved since it
+    /// (persisting ones are counted only).
+    pub baseline_table: Table,
+    /// With `--waivers`: every waiver and what became of it.
+    pub waiver_table: Table,
+    /// With `--waivers`: the waived groups.
+    pub waived_table: Table,
     pub rules: Vec<RuleView>,
     pub command: String,
 }
@@ -159,6 +160,7 @@ pub fn verdict_text(v: Verdict) -> &'static str {
         Verdict::Fail => "Fail",
         Verdict::Inconclusive => "Inconclusive",
         Verdict::NotEvaluable => "Not evaluable",
+        Verdict::Waived => "Waived",
     }
 }
 
@@ -169,6 +171,7 @@ pub fn icon(v: Verdict) -> &'static str {
         Verdict::Fail => "✗",
         Verdict::Inconclusive => "?",
         Verdict::NotEvaluable => "–",
+        Verdict::Waived => "W",
     }
 }
 
@@ -314,15 +317,20 @@ pub fn build(report: &Report, rb: &Rulebook) -> View {
                 vec![label, u.dataset.clone(), u.column.clone(), thousands(u.rows)]
             })
             .collect(),
-        baseline_rows: Vec::new(),
-        baseline_total: 0,
+        baseline_table: capped(
+            "Failing groups new or resolved since the baseline",
+            &["Status", "Rule", "Group", "Verdict now"],
+            baseline_rows(report),
+        ),
+        waiver_table: capped(
+            "Every waiver and what became of it",
+            &["Status", "Rule", "Group", "Reason", "Owner", "Expires", "Ticket", "Failing groups matched"],
+            waiver_rows(report),
+        ),
+        waived_table: capped("Waived groups", &["Rule", "Group", "Value", "Waiver reason"], waived_groups(report)),
         rules: rb.rules.iter().map(rule_view).collect(),
         command: report.command.join(" "),
     };
-    let mut rows = baseline_rows(report);
-    view.baseline_total = rows.len();
-    rows.truncate(TABLE_CAP);
-    view.baseline_rows = rows;
     // Pair findings mark the matrices' cells that work one way only.
     let pairs: Vec<&Finding> = findings.iter().filter(|f| f.presentation == Presentation::Pairs).collect();
     for f in findings {
@@ -533,7 +541,7 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
     GlanceRow { head: Head::of(f), headline, gap }
 }
 
-fn baseline_rows(report: &Report) -> Vec<[String; 4]> {
+fn baseline_rows(report: &Report) -> Vec<Row> {
     let mut rows = Vec::new();
     for f in &report.findings {
         for g in &f.groups {
@@ -542,13 +550,59 @@ fn baseline_rows(report: &Report) -> Vec<[String; 4]> {
                 Some(crate::findings::BaselineStatus::Resolved) => "resolved",
                 _ => continue,
             };
-            rows.push([status.to_string(), f.rule_id.clone(), g.key_text(), verdict_text(g.verdict).to_string()]);
+            let cells = vec![status.to_string(), f.rule_id.clone(), g.key_text(), verdict_text(g.verdict).to_string()];
+            rows.push(Row { cells, verdict: g.verdict.name() });
         }
     }
     if let Some(b) = &report.baseline {
         for gone in &b.resolved_groups {
             let group = gone.key.values().cloned().collect::<Vec<_>>().join(" / ");
-            rows.push(["resolved".into(), gone.rule_id.clone(), group, "absent".into()]);
+            rows.push(Row {
+                cells: vec!["resolved".into(), gone.rule_id.clone(), group, "absent".into()],
+                verdict: "",
+            });
+        }
+    }
+    rows
+}
+
+fn waiver_rows(report: &Report) -> Vec<Row> {
+    let Some(w) = &report.waivers else { return Vec::new() };
+    w.waivers
+        .iter()
+        .map(|x| {
+            let status = match x.status {
+                crate::findings::WaiverStatus::Applied => "applied",
+                crate::findings::WaiverStatus::Expired => "expired: not applied",
+                crate::findings::WaiverStatus::Unused => "unused",
+            };
+            let group = if x.group.is_empty() {
+                "every group".to_string()
+            } else {
+                x.group.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ")
+            };
+            let cells = vec![
+                status.to_string(),
+                x.rule.clone(),
+                group,
+                x.waiver.reason.clone(),
+                x.waiver.owner.clone(),
+                x.waiver.expires.clone(),
+                x.waiver.ticket.clone().unwrap_or_default(),
+                x.groups.to_string(),
+            ];
+            Row { cells, verdict: "" }
+        })
+        .collect()
+}
+
+fn waived_groups(report: &Report) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for f in &report.findings {
+        for g in f.groups.iter().filter(|g| g.verdict == Verdict::Waived) {
+            let reason = g.waiver.as_ref().map(|w| w.reason.clone()).unwrap_or_default();
+            let cells = vec![f.rule_id.clone(), g.key_text(), crate::findings::number_text(g.value), reason];
+            rows.push(Row { cells, verdict: "waived" });
         }
     }
     rows
