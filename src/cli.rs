@@ -37,6 +37,8 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Compare two audits: failing groups new, resolved and persisting.
     Diff(DiffArgs),
+    /// Print the JSON Schema of findings.json (docs/findings.schema.json).
+    Schema,
 }
 
 #[derive(Debug, Args)]

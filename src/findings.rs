@@ -15,7 +15,7 @@ pub const SCHEMA_VERSION: &str = "1.2";
 pub use crate::verdict::{Basis, Verdict};
 
 /// One breakdown group of a rule (a platform, a city cell, ...).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, PartialEq)]
 pub struct Group {
     pub key: BTreeMap<String, String>,
     pub n: u64,
@@ -43,7 +43,7 @@ pub struct Group {
 }
 
 /// The waiver applied to a group, as findings.json and the report show it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct WaiverRef {
     pub reason: String,
     pub owner: String,
@@ -54,7 +54,7 @@ pub struct WaiverRef {
 }
 
 /// What became of one waiver of `--waivers`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WaiverStatus {
     /// Current, and matched at least one failing group.
@@ -66,7 +66,7 @@ pub enum WaiverStatus {
 }
 
 /// One waiver of the file and its outcome.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct WaiverOutcome {
     pub rule: String,
     pub group: BTreeMap<String, String>,
@@ -80,7 +80,7 @@ pub struct WaiverOutcome {
 }
 
 /// The waivers an audit was run with.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct WaiversReport {
     pub file: String,
     pub sha256: String,
@@ -90,7 +90,7 @@ pub struct WaiversReport {
 }
 
 /// A group's failure compared with a baseline audit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BaselineStatus {
     /// Failing now, not in the baseline.
@@ -104,7 +104,7 @@ pub enum BaselineStatus {
 /// How a group's verdict was reached (docs/statistics.md): the basis, and for
 /// a sample the interval used, each bound's confidence, the Bonferroni level
 /// and family size, and the observations that would decide it.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema, PartialEq)]
 pub struct Judged {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub basis: Option<Basis>,
@@ -124,7 +124,7 @@ pub struct Judged {
 
 /// A group's own fields, by the drawing its kind uses; every field keeps the
 /// name findings.json has always used (docs/findings-json.md).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, PartialEq)]
 #[serde(untagged)]
 pub enum Detail {
     Coverage(CoverageFields),
@@ -136,7 +136,7 @@ pub enum Detail {
 }
 
 /// A coverage group: units offering the provider and the gap to target.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema, PartialEq)]
 pub struct CoverageFields {
     pub offered: u64,
     /// Relative form: the rival's share, and the affiliated provider's.
@@ -155,14 +155,14 @@ pub struct CoverageFields {
 }
 
 /// A mutual-recognition cell: successful scans, and whether it is live.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema, PartialEq)]
 pub struct CellFields {
     pub successes: u64,
     pub live: bool,
 }
 
 /// A provider pair's two directions.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema, PartialEq)]
 pub struct PairFields {
     pub attempts_a_to_b: u64,
     pub successes_a_to_b: u64,
@@ -175,7 +175,7 @@ pub struct PairFields {
 }
 
 /// A platform's exclusive merchants.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema, PartialEq)]
 pub struct ExclusivityFields {
     pub exclusive_merchants: u64,
     /// Merchants that showed only the own provider in too few sessions to judge.
@@ -184,7 +184,7 @@ pub struct ExclusivityFields {
 }
 
 /// A group's provider shares (of all weight, unmapped included).
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema, PartialEq)]
 pub struct ShareFields {
     #[serde(serialize_with = "ser_f64")]
     pub hhi: f64,
@@ -197,6 +197,7 @@ pub struct ShareFields {
     pub presumed_dominant: Vec<String>,
     /// Firm → share, largest first.
     #[serde(serialize_with = "ser_shares")]
+    #[schemars(with = "BTreeMap<String, f64>")]
     pub shares: Vec<(String, f64)>,
     #[serde(serialize_with = "ser_f64")]
     pub unmapped_weight: f64,
@@ -207,7 +208,7 @@ pub struct ShareFields {
 }
 
 /// A rival against the platform's own provider.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema, PartialEq)]
 pub struct ComparisonFields {
     #[serde(serialize_with = "ser_opt_f64")]
     pub rival_value: Option<f64>,
@@ -320,6 +321,23 @@ fn ser_shares<S: serde::Serializer>(v: &[(String, f64)], s: S) -> Result<S::Ok, 
     m.serialize(s)
 }
 
+/// The JSON Schema of findings.json, generated from these types (so it
+/// cannot drift from what `audit` writes), as pretty JSON with a newline.
+pub fn schema() -> String {
+    // The schema of what audit writes (serialisation), not of what a reader
+    // would accept: fields skipped when empty are not required.
+    let generator = schemars::generate::SchemaSettings::draft2020_12().for_serialize().into_generator();
+    let mut schema = generator.into_root_schema_for::<Report>();
+    schema.insert("title".into(), "hutong findings.json".into());
+    schema.insert(
+        "description".into(),
+        format!("findings.json schema {SCHEMA_VERSION}; see docs/findings-json.md").into(),
+    );
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 /// Rounds to 6 significant decimals so output does not depend on summation order noise.
 pub fn round(v: f64) -> f64 {
     if !v.is_finite() {
@@ -381,14 +399,14 @@ pub enum MetricUnit {
 }
 
 /// Where the complete list of offenders is.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Evidence {
     pub file: String,
     pub rows: u64,
 }
 
 /// One rule's finding.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Finding {
     pub rule_id: String,
     pub kind: &'static str,
@@ -459,13 +477,13 @@ impl Finding {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Tool {
     pub name: &'static str,
     pub version: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct RulebookRef {
     pub id: String,
     pub title: String,
@@ -476,7 +494,7 @@ pub struct RulebookRef {
 }
 
 /// One dataset's inputs, as `findings.json` reports them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct InputReport {
     #[serde(flatten)]
     pub account: crate::ingest::accounting::DatasetAccount,
@@ -485,7 +503,7 @@ pub struct InputReport {
 }
 
 /// The root of `findings.json`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Report {
     pub schema_version: &'static str,
     pub tool: Tool,
@@ -509,7 +527,7 @@ pub struct Report {
 }
 
 /// The comparison of an audit with its baseline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct BaselineSummary {
     /// The baseline findings.json, as given.
     pub path: String,
@@ -522,14 +540,14 @@ pub struct BaselineSummary {
 }
 
 /// A group named by its rule and key.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct GroupRef {
     pub rule_id: String,
     pub key: BTreeMap<String, String>,
 }
 
 /// Counts of findings by verdict.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     pub pass: u64,
     pub fail: u64,
@@ -556,7 +574,7 @@ impl Summary {
 }
 
 /// A raw label no provider's aliases match.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 pub struct UnmappedLabel {
     pub dataset: String,
     pub column: String,

@@ -13,7 +13,7 @@ pub const POWER: f64 = 0.8;
 use serde::Serialize;
 
 /// The outcome of a rule or of one of its groups.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
@@ -60,7 +60,7 @@ impl Verdict {
 }
 
 /// Whether a group's number is the whole population or a sample of events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Basis {
     /// Every unit of the population (e.g. every merchant of a platform): the

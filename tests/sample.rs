@@ -165,6 +165,20 @@ fn fail_on_sets_the_exit_code() {
     assert_eq!(code, Some(1), "the concentration screens fail at info");
 }
 
+/// docs/findings.schema.json is `hutong schema`; .ci/run validates audits against it.
+#[test]
+fn the_checked_in_json_schema_is_current() {
+    let o = Command::new(env!("CARGO_BIN_EXE_hutong")).arg("schema").output().unwrap();
+    assert!(o.status.success());
+    let fresh = String::from_utf8(o.stdout).unwrap();
+    let checked_in = std::fs::read_to_string("docs/findings.schema.json").unwrap();
+    assert!(fresh == checked_in, "regenerate with: cargo run --release -- schema > docs/findings.schema.json");
+    let v: serde_json::Value = serde_json::from_str(&fresh).unwrap();
+    assert_eq!(v["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    let verdicts = &v["$defs"]["Verdict"];
+    assert!(verdicts.to_string().contains("\"waived\""), "{verdicts}");
+}
+
 #[test]
 fn same_inputs_give_byte_identical_outputs() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());

@@ -26,6 +26,10 @@ pub fn run(command: &Command) -> anyhow::Result<u8> {
         Command::Convert(args) => convert::run_cli(args),
         Command::Generate(args) => generate::run_cli(args),
         Command::Diff(args) => diff::run_cli(args),
+        Command::Schema => {
+            print!("{}", crate::findings::schema());
+            Ok(0)
+        }
     }
 }
 

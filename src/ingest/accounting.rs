@@ -13,7 +13,7 @@ use crate::contract::Dataset;
 use crate::exec::{Batch, Handle, Results};
 
 /// The accounting of one input file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FileAccount {
     pub path: PathBuf,
     pub format: Format,
@@ -24,7 +24,7 @@ pub struct FileAccount {
 }
 
 /// The accounting of one dataset.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DatasetAccount {
     pub dataset: Dataset,
     pub files: Vec<FileAccount>,

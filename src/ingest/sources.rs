@@ -13,7 +13,7 @@ use super::IngestError;
 use crate::contract::Dataset;
 
 /// The on-disk format of one input file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Csv,

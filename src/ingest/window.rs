@@ -8,7 +8,7 @@ use super::timefmt;
 use super::{DatasetInput, Offset};
 
 /// Accepted-row time window.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Window {
     pub from: String,
     pub to: String,
