@@ -11,7 +11,7 @@ use crate::contract::Dataset;
 use crate::engine::Rulebook;
 use crate::engine::{self, Context};
 use crate::exec::{Batch, Handle};
-use crate::findings::{Evidence, InputReport, Report, RulebookRef, Summary, Tool, SCHEMA_VERSION};
+use crate::findings::{Evidence, Finding, InputReport, Report, RulebookRef, Summary, Tool, Verdict, SCHEMA_VERSION};
 use crate::ingest::accounting::AccountingPlans;
 use crate::ingest::rejects;
 use crate::ingest::window::{window_bounds, window_plan, Window};
@@ -43,6 +43,29 @@ pub fn generated_at() -> anyhow::Result<String> {
     };
     let dt = chrono::DateTime::from_timestamp(secs, 0).context("SOURCE_DATE_EPOCH out of range")?;
     Ok(dt.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+/// Records each finding's effective day (the rulebook's when the rule has
+/// none) and, for a rule with a deadline, whether the data end before it: the
+/// latest row falls before the day after the deadline in the audit's time
+/// zone. Failing findings and groups in such data are `before_deadline`.
+fn mark_dates(findings: &mut [Finding], rb: &Rulebook, data_end: Option<i64>, tz: crate::ingest::Offset) {
+    let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    for f in findings.iter_mut() {
+        let Some(rule) = rb.rules.iter().find(|r| r.id == f.rule_id) else { continue };
+        if f.effective.is_none() {
+            f.effective = rb.effective_date().map(day);
+        }
+        let (Some(deadline), Some(end)) = (rule.deadline, data_end) else { continue };
+        let Some(after) = deadline.succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0)) else { continue };
+        let after_us = (after.and_utc().timestamp() - i64::from(tz.0)) * 1_000_000;
+        if end < after_us && f.verdict == Verdict::Fail {
+            f.before_deadline = true;
+            for g in f.groups.iter_mut().filter(|g| g.verdict == Verdict::Fail) {
+                g.before_deadline = true;
+            }
+        }
+    }
 }
 
 /// What an audit is judged against besides its rulebook: an earlier audit,
@@ -103,6 +126,7 @@ pub fn audit(
     let window = Window::of(bounds, inputs.options.timezone);
     let mut findings = outcome.findings;
     findings.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
+    mark_dates(&mut findings, rb, bounds.map(|b| b.1), inputs.options.timezone);
     for f in findings.iter_mut() {
         let rel = format!("evidence/{}.csv", f.rule_id);
         match f.evidence_table.as_ref() {

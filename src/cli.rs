@@ -120,6 +120,10 @@ pub struct AuditArgs {
     /// Both --fail-on-inconclusive and --fail-on-not-evaluable.
     #[arg(long)]
     pub strict: bool,
+    /// Also exit with 1 for failures in data that ends before the rule's
+    /// `deadline` (reported `before_deadline`).
+    #[arg(long)]
+    pub strict_deadlines: bool,
     /// An earlier audit (findings.json or its directory): failing groups are
     /// marked new, persisting or resolved in findings.json and the report.
     #[arg(long, value_name = "FINDINGS")]

@@ -40,6 +40,9 @@ pub struct Group {
     /// The waiver that turned this failing group's verdict into `waived`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiver: Option<WaiverRef>,
+    /// A failing group in data that ends before the rule's deadline.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub before_deadline: bool,
 }
 
 /// The waiver applied to a group, as findings.json and the report show it.
@@ -255,6 +258,7 @@ impl Group {
             fingerprint: None,
             baseline_status: None,
             waiver: None,
+            before_deadline: false,
         }
     }
 
@@ -424,6 +428,16 @@ pub struct Finding {
     /// The family-wise error rate of the rule's verdicts (sample basis).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alpha: Option<f64>,
+    /// The first day the rule evaluates (its own `effective`, or the rulebook's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effective: Option<String>,
+    /// The day by which the rule must be met.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<String>,
+    /// Failing, but the data ends before the deadline: counts for the exit
+    /// code only with `--strict-deadlines`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub before_deadline: bool,
     pub groups: Vec<Group>,
     pub evidence: Option<Evidence>,
     /// Rows of evidence, written to `evidence/<rule>.csv`; not serialised here.
@@ -469,6 +483,9 @@ impl Finding {
             engineering_default: rule.engineering_default,
             basis: rule.spec.basis(),
             alpha: rule.spec.alpha(),
+            effective: rule.effective.map(|d| d.format("%Y-%m-%d").to_string()),
+            deadline: rule.deadline.map(|d| d.format("%Y-%m-%d").to_string()),
+            before_deadline: false,
             groups,
             evidence: None,
             evidence_table: None,

@@ -81,7 +81,7 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
         }
     }
     let counted = |f: &&Finding| match f.verdict {
-        Verdict::Fail => true,
+        Verdict::Fail => !f.before_deadline || args.strict_deadlines,
         Verdict::Inconclusive => args.fail_on_inconclusive || args.strict,
         Verdict::NotEvaluable => args.fail_on_not_evaluable || args.strict,
         Verdict::Pass | Verdict::Waived => false,
@@ -136,8 +136,12 @@ pub fn summary_text(report: &Report, out: &Path) -> String {
     }
     s.push('\n');
     for f in &report.findings {
+        let note = match (&f.deadline, f.before_deadline) {
+            (Some(d), true) => format!("[before the deadline of {d}: not counted without --strict-deadlines] "),
+            _ => String::new(),
+        };
         s.push_str(&format!(
-            "{:<10} {:<13} {:<8} {}\n",
+            "{:<10} {:<13} {:<8} {note}{}\n",
             f.rule_id,
             f.verdict.name().to_uppercase(),
             f.severity.name(),

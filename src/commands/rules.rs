@@ -83,6 +83,12 @@ pub fn explain(r: &Rule) -> String {
     if let Some(w) = &r.filter {
         let _ = writeln!(s, "where      {}", w.text);
     }
+    if let Some(d) = r.effective {
+        let _ = writeln!(s, "effective  {d} (rows before it are not evaluated)");
+    }
+    if let Some(d) = r.deadline {
+        let _ = writeln!(s, "deadline   {d} (failures in data ending before it count only with --strict-deadlines)");
+    }
     for (k, v) in parameters(&r.spec) {
         let _ = writeln!(s, "{k:<10} {v}");
     }

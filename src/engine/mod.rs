@@ -62,6 +62,14 @@ impl Context<'_> {
         Ok(input.accepted().with_columns(mapped))
     }
 
+    /// The first instant a rule sees, in UTC microseconds: midnight of its
+    /// `effective` day (or the rulebook's) in the audit's time zone.
+    pub(crate) fn effective_start(&self, rule: &Rule) -> Option<i64> {
+        let day = rule.head.effective.or_else(|| self.rulebook.effective_date())?;
+        let utc = day.and_hms_opt(0, 0, 0)?.and_utc().timestamp() - i64::from(self.inputs.options.timezone.0);
+        Some(utc * 1_000_000)
+    }
+
     /// The rows a rule sees: its dataset's accepted rows, filtered by `where`,
     /// provided every column it needs is present.
     pub(crate) fn rule_frame(&self, rule: &Rule, ds: Dataset, needs: &[&str]) -> Result<LazyFrame, NotEvaluable> {
@@ -75,6 +83,11 @@ impl Context<'_> {
                 }
             }
             frame = frame.filter(filter.expr.clone());
+        }
+        if let Some(start) = self.effective_start(rule) {
+            if input.has_column("ts") {
+                frame = frame.filter(col("ts").gt_eq(lit(start)));
+            }
         }
         if !missing.is_empty() {
             return Err(format!(

@@ -335,8 +335,18 @@ fn first_line(s: &str) -> String {
 }
 
 /// Keys every rule may have, before its kind's parameters.
-const COMMON_RULE_KEYS: &[&str] =
-    &["id", "title", "kind", "severity", "citation", "rationale", "where", "engineering_default"];
+const COMMON_RULE_KEYS: &[&str] = &[
+    "id",
+    "title",
+    "kind",
+    "severity",
+    "citation",
+    "rationale",
+    "where",
+    "engineering_default",
+    "effective",
+    "deadline",
+];
 
 fn read_rules<S>(
     root: &Obj,
@@ -425,6 +435,18 @@ fn read_rule<S>(p: &Params, d: &mut Diagnostics, source: &str, kinds: &dyn KindT
         }
     });
     let engineering_default = o.bool(d, "engineering_default").unwrap_or(false);
+    let effective = o.date(d, "effective");
+    let deadline = o.date(d, "deadline");
+    if let (Some(e), Some(dl)) = (&effective, &deadline) {
+        if dl.get_ref() < e.get_ref() {
+            d.push(
+                codes::OUT_OF_RANGE,
+                dl.span(),
+                "`deadline` is before `effective`",
+                format!("the rule takes effect on {}", e.get_ref()),
+            );
+        }
+    }
     let dataset = kind.as_deref().and_then(|k| kinds.dataset(k, p));
     let filter = o
         .str(d, "where", false)
@@ -443,6 +465,8 @@ fn read_rule<S>(p: &Params, d: &mut Diagnostics, source: &str, kinds: &dyn KindT
             rationale: rationale?.into_inner(),
             filter,
             engineering_default,
+            effective: effective.map(|e| e.into_inner()),
+            deadline: deadline.map(|e| e.into_inner()),
             line,
         },
         spec: spec?,

@@ -141,6 +141,15 @@ pub struct RuleHead {
     pub filter: Option<super::filter::Filter>,
     /// The thresholds are engineering defaults, not set by law.
     pub engineering_default: bool,
+    /// Rows before this day (in the audit's time zone) are not evaluated by
+    /// the rule; when absent, the rulebook's `effective` applies.
+    #[serde(serialize_with = "date_text")]
+    pub effective: Option<chrono::NaiveDate>,
+    /// The day by which the rule must be met: failures in data that ends
+    /// before it are reported `before_deadline` and do not fail the run
+    /// unless `--strict-deadlines`.
+    #[serde(serialize_with = "date_text")]
+    pub deadline: Option<chrono::NaiveDate>,
     /// 1-based line of the rule in its file.
     #[serde(skip)]
     pub line: usize,
@@ -183,6 +192,11 @@ pub struct Rulebook<S> {
 }
 
 impl<S> Rulebook<S> {
+    /// The rulebook's `effective` as a day, the default for its rules.
+    pub fn effective_date(&self) -> Option<chrono::NaiveDate> {
+        chrono::NaiveDate::parse_from_str(self.meta.effective.get(..10)?, "%Y-%m-%d").ok()
+    }
+
     pub fn provider(&self, id: &str) -> Option<&Provider> {
         self.providers.iter().find(|p| p.id == id)
     }
@@ -213,4 +227,8 @@ impl<S> Rulebook<S> {
             .find(|(_, codes)| codes.iter().any(|c| c == normalized_code))
             .map_or(FailureClass::Technical, |(class, _)| *class)
     }
+}
+
+fn date_text<S: serde::Serializer>(d: &Option<chrono::NaiveDate>, s: S) -> Result<S::Ok, S::Error> {
+    d.map(|d| d.format("%Y-%m-%d").to_string()).serialize(s)
 }

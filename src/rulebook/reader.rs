@@ -158,6 +158,26 @@ impl<'a, 'i> Obj<'a, 'i> {
         }
     }
 
+    /// A date (`2022-03-31`, bare or quoted).
+    pub(crate) fn date(&self, d: &mut Diagnostics, key: &str) -> Option<Spanned<chrono::NaiveDate>> {
+        let v = self.get(key)?;
+        let text = match v.get_ref() {
+            DeValue::Datetime(dt) => Some(dt.to_string()),
+            DeValue::String(s) => Some(s.to_string()),
+            _ => None,
+        };
+        let date = text.as_deref().and_then(|t| chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").ok());
+        if date.is_none() {
+            d.push(
+                codes::BAD_VALUE,
+                v.span(),
+                format!("`{key}` must be a date such as 2022-03-31"),
+                format!("found {}", text.unwrap_or_else(|| type_name(v.get_ref()).to_string())),
+            );
+        }
+        date.map(|x| Spanned::new(v.span(), x))
+    }
+
     /// Reports every key that was never asked for.
     pub(crate) fn finish(&self, d: &mut Diagnostics, hint: &str) {
         let used = self.used.borrow();

@@ -110,29 +110,10 @@ fn read_waiver(o: &Obj, d: &mut Diagnostics, rule_ids: &BTreeSet<String>, locati
     let reason = o.str(d, "reason", true);
     let owner = o.str(d, "owner", true);
     let ticket = o.str(d, "ticket", false);
-    let expires = match o.get("expires") {
-        None => {
-            o.missing(d, "expires");
-            None
-        }
-        Some(v) => {
-            let text = match v.get_ref() {
-                DeValue::Datetime(dt) => Some(dt.to_string()),
-                DeValue::String(s) => Some(s.to_string()),
-                _ => None,
-            };
-            let date = text.as_deref().and_then(|t| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok());
-            if date.is_none() {
-                d.push(
-                    codes::BAD_VALUE,
-                    v.span(),
-                    "`expires` must be a date such as 2022-03-31",
-                    format!("found {}", text.unwrap_or_else(|| type_name(v.get_ref()).to_string())),
-                );
-            }
-            date
-        }
-    };
+    let expires = o.date(d, "expires").map(|x| x.into_inner());
+    if o.get("expires").is_none() {
+        o.missing(d, "expires");
+    }
     for (key, value) in [("reason", &reason), ("owner", &owner)] {
         if let Some(s) = value {
             if s.get_ref().trim().is_empty() {

@@ -59,6 +59,8 @@ pub struct Head {
     pub verdict: &'static str,
     pub verdict_text: &'static str,
     pub icon: &'static str,
+    /// "before the deadline of 2022-03-31" for a failure that does not count yet.
+    pub deadline_note: String,
 }
 
 impl Head {
@@ -71,6 +73,10 @@ impl Head {
             verdict: f.verdict.name(),
             verdict_text: verdict_text(f.verdict),
             icon: icon(f.verdict),
+            deadline_note: match (&f.deadline, f.before_deadline) {
+                (Some(d), true) => format!("before the deadline of {d}"),
+                _ => String::new(),
+            },
         }
     }
 }
