@@ -173,6 +173,13 @@ pub struct InputArgs {
     /// Merchants: a file, a directory or a quoted glob; overrides --data.
     #[arg(long, value_name = "PATH")]
     pub merchants: Option<String>,
+    /// Audit only rows at or after this time (RFC 3339, or a date meaning its
+    /// midnight at --timezone); earlier rows are counted as outside the window.
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Audit only rows before this time (exclusive; RFC 3339 or a date).
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
     /// UTC offset for timestamps written without one, e.g. +08:00 or Z.
     #[arg(long, value_name = "OFFSET", default_value = "+08:00")]
     pub timezone: String,

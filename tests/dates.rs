@@ -107,3 +107,24 @@ fn bad_dates_are_located_rulebook_errors() {
     assert_eq!(code, Some(2));
     assert!(err.contains("R012") && err.contains("`deadline` must be a date"), "{err}");
 }
+
+#[test]
+fn from_and_to_restrict_the_window_and_count_the_rows_left_out() {
+    // From 5 October: the four 1 October rows are outside, not rejected.
+    let (code, v, text) = audit("0.6", "", &["--from", "2021-10-05"]);
+    assert_eq!((code, group(&v)["n"].as_u64(), group(&v)["value"].as_f64()), (Some(0), Some(3), Some(0.666667)));
+    let input = &v["inputs"][0];
+    let counts: Vec<u64> = ["rows_read", "rows_accepted", "rows_rejected", "rows_outside_window"]
+        .iter()
+        .map(|k| input[k].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [9, 5, 0, 4]);
+    assert!(text.contains("9 rows read = 5 accepted + 0 rejected + 4 outside the window"), "{text}");
+    assert_eq!(v["window"]["from"], "2021-10-06T10:00:00+08:00");
+    // Until 6 October 10:00 exclusive, in RFC 3339: only the 1 October rows.
+    let (_, v, _) = audit("0.6", "", &["--to", "2021-10-06T10:00:00+08:00"]);
+    assert_eq!((group(&v)["n"].as_u64(), v["inputs"][0]["rows_outside_window"].as_u64()), (Some(4), Some(5)));
+    // An empty or unreadable window is a usage error.
+    assert_eq!(audit("0.6", "", &["--from", "2021-10-06", "--to", "2021-10-05"]).0, Some(2));
+    assert_eq!(audit("0.6", "", &["--from", "soon"]).0, Some(2));
+}

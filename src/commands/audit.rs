@@ -127,11 +127,12 @@ pub fn summary_text(report: &Report, out: &Path) -> String {
     }
     for i in &report.inputs {
         s.push_str(&format!(
-            "{:<13} {} rows read = {} accepted + {} rejected\n",
+            "{:<13} {} rows read = {} accepted + {} rejected{}\n",
             i.account.dataset.name(),
             i.account.rows_read,
             i.account.rows_accepted,
-            i.account.rows_rejected
+            i.account.rows_rejected,
+            i.account.outside_text()
         ));
     }
     s.push('\n');

@@ -68,12 +68,13 @@ pub fn run_cli(args: &ConvertArgs) -> anyhow::Result<u8> {
         total_rejected += account.rows_rejected;
         if !args.quiet {
             println!(
-                "{:<13} {} rows read = {} written to {} + {} rejected",
+                "{:<13} {} rows read = {} written to {} + {} rejected{}",
                 input.dataset.name(),
                 account.rows_read,
                 account.rows_accepted,
                 target.display(),
-                account.rows_rejected
+                account.rows_rejected,
+                account.outside_text()
             );
         }
     }

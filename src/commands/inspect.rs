@@ -48,8 +48,11 @@ fn render_text(insp: &Inspection) -> String {
         }
         let _ = writeln!(
             s,
-            "  rows      {} read = {} accepted + {} rejected",
-            a.rows_read, a.rows_accepted, a.rows_rejected
+            "  rows      {} read = {} accepted + {} rejected{}",
+            a.rows_read,
+            a.rows_accepted,
+            a.rows_rejected,
+            a.outside_text()
         );
         for (reason, n) in &a.rejected_by_reason {
             let _ = writeln!(s, "    rejected {n:>8}  {reason}");

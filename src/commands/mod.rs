@@ -85,10 +85,26 @@ pub(crate) fn ingest_options(args: &InputArgs) -> anyhow::Result<IngestOptions> 
         d if d.len() == 1 && d.is_ascii() && d != "\"" && d != "\n" && d != "\r" => d.as_bytes()[0],
         d => anyhow::bail!("--delimiter `{d}`: expected one ASCII character other than a quote or line end, or `tab`"),
     };
+    let instant = |flag: &str, text: &Option<String>| -> anyhow::Result<Option<i64>> {
+        let Some(t) = text else { return Ok(None) };
+        // A bare date is its midnight in the audit's time zone.
+        let full = if t.len() == 10 { format!("{t}T00:00:00") } else { t.clone() };
+        match crate::ingest::parse::timestamp_micros(&full, timezone) {
+            Some(us) => Ok(Some(us)),
+            None => anyhow::bail!("{flag} `{t}`: expected a date (2021-10-05) or an RFC 3339 time"),
+        }
+    };
+    let (from, to) = (instant("--from", &args.from)?, instant("--to", &args.to)?);
+    if let (Some(f), Some(t)) = (from, to) {
+        if f >= t {
+            anyhow::bail!("--from must be before --to: the window would be empty");
+        }
+    }
     Ok(IngestOptions {
         timezone,
         delimiter,
         encoding: args.encoding.into(),
+        window: (from, to),
         amounts_in_fen: args.amount_unit == AmountUnit::Fen,
     })
 }

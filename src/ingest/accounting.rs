@@ -1,5 +1,6 @@
 //! Row accounting: rows read, accepted and rejected by reason, per file and
-//! per dataset, so that `rows_read = rows_accepted + rows_rejected` is shown.
+//! per dataset, so that `rows_read = rows_accepted + rows_rejected +
+//! rows_outside_window` is shown.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -31,6 +32,8 @@ pub struct DatasetAccount {
     pub rows_read: u64,
     pub rows_accepted: u64,
     pub rows_rejected: u64,
+    /// Valid rows outside `--from` / `--to`: read, not rejected, not audited.
+    pub rows_outside_window: u64,
     pub rejected_by_reason: BTreeMap<String, u64>,
     /// Accepted rows whose id (`txn_id`) repeats an earlier row's; such rows
     /// are kept and audited as logged. None for datasets without a unique id.
@@ -40,6 +43,17 @@ pub struct DatasetAccount {
     /// Optional contract columns no file provides.
     pub columns_missing: Vec<&'static str>,
     pub extra_columns: Vec<String>,
+}
+
+impl DatasetAccount {
+    /// ` + N outside the window` when `--from` / `--to` left rows out.
+    pub fn outside_text(&self) -> String {
+        if self.rows_outside_window > 0 {
+            format!(" + {} outside the window", self.rows_outside_window)
+        } else {
+            String::new()
+        }
+    }
 }
 
 /// The accounting plans of one dataset, added to a batch: row counts per
@@ -79,7 +93,11 @@ impl AccountingPlans {
 
 /// The plan that counts rows per file and reason.
 fn counts_plan(input: &DatasetInput) -> LazyFrame {
-    input.frame.clone().group_by([col(FILE), col(REASON)]).agg([len().cast(DataType::UInt64).alias("n")])
+    input
+        .frame
+        .clone()
+        .group_by([col(FILE), col(REASON), col(super::OUTSIDE)])
+        .agg([len().cast(DataType::UInt64).alias("n")])
 }
 
 /// The column that must be unique per row, if the dataset has one.
@@ -115,10 +133,15 @@ fn from_counts(input: &DatasetInput, counts: &DataFrame) -> Result<DatasetAccoun
     let reasons = counts.column(REASON).and_then(|c| c.u16().cloned()).map_err(err)?;
     let table = super::validate::reason_table(input.dataset);
     let ns = counts.column("n").and_then(|c| c.u64().cloned()).map_err(err)?;
+    let outside = counts.column(super::OUTSIDE).and_then(|c| c.bool().cloned()).map_err(err)?;
     let mut per_file = vec![(0u64, 0u64); input.files.len()];
     let mut by_reason = BTreeMap::new();
-    for ((f, reason), n) in files.iter().zip(reasons.iter()).zip(ns.iter()) {
+    let mut rows_outside_window = 0;
+    for (((f, reason), n), out) in files.iter().zip(reasons.iter()).zip(ns.iter()).zip(outside.iter()) {
         let (Some(f), Some(n)) = (f, n) else { continue };
+        if out == Some(true) {
+            rows_outside_window += n;
+        }
         if let Some(slot) = per_file.get_mut(f as usize) {
             slot.0 += n;
             if let Some(r) = reason {
@@ -168,8 +191,9 @@ fn from_counts(input: &DatasetInput, counts: &DataFrame) -> Result<DatasetAccoun
         dataset: input.dataset,
         files,
         rows_read,
-        rows_accepted: rows_read - rows_rejected,
+        rows_accepted: rows_read - rows_rejected - rows_outside_window,
         rows_rejected,
+        rows_outside_window,
         rejected_by_reason: by_reason,
         duplicate_ids: None,
         columns_present: input.present.clone(),

@@ -97,6 +97,9 @@ pub struct IngestOptions {
     pub encoding: encoding::TextEncoding,
     /// Amounts (amount, discount, surcharge) are written in fen, not yuan.
     pub amounts_in_fen: bool,
+    /// `--from` (inclusive) and `--to` (exclusive), UTC microseconds: valid
+    /// rows outside are counted as outside the window, not audited.
+    pub window: (Option<i64>, Option<i64>),
 }
 
 impl Default for IngestOptions {
@@ -106,6 +109,7 @@ impl Default for IngestOptions {
             delimiter: b',',
             encoding: encoding::TextEncoding::Utf8,
             amounts_in_fen: false,
+            window: (None, None),
         }
     }
 }
@@ -128,6 +132,9 @@ pub struct InputFile {
     pub records: Option<u64>,
 }
 
+/// Marks a valid row outside `--from` / `--to`.
+pub const OUTSIDE: &str = "__outside";
+
 /// A dataset ready to execute: its files and the validated lazy frame.
 pub struct DatasetInput {
     pub dataset: Dataset,
@@ -145,9 +152,9 @@ impl DatasetInput {
         self.present.contains(&name)
     }
 
-    /// The rows that passed validation.
+    /// The rows that passed validation, inside `--from` / `--to`.
     pub fn accepted(&self) -> LazyFrame {
-        self.frame.clone().filter(col(validate::REASON).is_null())
+        self.frame.clone().filter(col(validate::REASON).is_null().and(col(OUTSIDE).not()))
     }
 }
 
@@ -236,6 +243,17 @@ fn open_dataset(
     // One explicit cache: every plan of an audit (accounting, rejected rows,
     // each rule) reads this node, so the files are scanned once, with the
     // union of the columns the plans need.
+    // Valid rows outside --from / --to are marked, not rejected.
+    let outside = match (present.contains(&"ts"), options.window) {
+        (true, (from, to)) if from.is_some() || to.is_some() => {
+            let ts = || col("ts");
+            let before = from.map_or(lit(false), |f| ts().lt(lit(f)));
+            let after = to.map_or(lit(false), |t| ts().gt_eq(lit(t)));
+            col(validate::REASON).is_null().and(before.or(after))
+        }
+        _ => lit(false),
+    };
+    let frame = frame.with_column(outside.alias(OUTSIDE));
     let frame = if std::env::var_os("HUTONG_NO_CACHE").is_some() { frame } else { frame.cache() };
     Ok(DatasetInput { dataset: ds, files: inputs, present, extra_columns: extra, frame })
 }

@@ -137,6 +137,8 @@ pub struct DatasetView {
     pub rows_read: String,
     pub rows_accepted: String,
     pub rows_rejected: String,
+    /// ` + N outside the window`, or empty.
+    pub outside: String,
     pub reasons: Vec<(String, String)>,
     pub rejected_file: Option<String>,
     pub missing: String,
@@ -632,6 +634,11 @@ fn datasets(report: &Report) -> Vec<DatasetView> {
                 rows_read: thousands(a.rows_read),
                 rows_accepted: thousands(a.rows_accepted),
                 rows_rejected: thousands(a.rows_rejected),
+                outside: if a.rows_outside_window > 0 {
+                    format!(" + {} outside the audit window (--from / --to)", thousands(a.rows_outside_window))
+                } else {
+                    String::new()
+                },
                 reasons: a.rejected_by_reason.iter().map(|(r, n)| (r.clone(), thousands(*n))).collect(),
                 rejected_file: i.rejected_file.clone(),
                 missing: a.columns_missing.join(", "),
