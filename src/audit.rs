@@ -57,9 +57,8 @@ fn mark_dates(findings: &mut [Finding], rb: &Rulebook, data_end: Option<i64>, tz
             f.effective = rb.effective_date().map(day);
         }
         let (Some(deadline), Some(end)) = (rule.deadline, data_end) else { continue };
-        let Some(after) = deadline.succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0)) else { continue };
-        let after_us = (after.and_utc().timestamp() - i64::from(tz.0)) * 1_000_000;
-        if end < after_us && f.verdict == Verdict::Fail {
+        let Some(after) = deadline.succ_opt().and_then(|d| tz.day_start_micros(d)) else { continue };
+        if end < after && f.verdict == Verdict::Fail {
             f.before_deadline = true;
             for g in f.groups.iter_mut().filter(|g| g.verdict == Verdict::Fail) {
                 g.before_deadline = true;

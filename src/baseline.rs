@@ -102,9 +102,23 @@ impl Snapshot {
         })
     }
 
-    /// The snapshot of an audit just run.
-    pub fn of(report: &Report) -> anyhow::Result<Snapshot> {
-        Snapshot::from_value(Path::new("(this audit)"), &serde_json::to_value(report)?)
+    /// The snapshot of an audit just run, read from its findings directly.
+    pub fn of(report: &Report) -> Snapshot {
+        let mut groups = BTreeMap::new();
+        for f in &report.findings {
+            for g in &f.groups {
+                // As findings.json writes it: a non-finite value is null.
+                let side = Side { verdict: g.verdict.name().to_string(), value: g.value.filter(|v| v.is_finite()) };
+                groups.insert((f.rule_id.clone(), g.key.clone()), (side, Some(f.severity)));
+            }
+        }
+        Snapshot {
+            path: PathBuf::from("(this audit)"),
+            schema_major: report.schema_version.split('.').next().unwrap_or_default().to_string(),
+            rulebook_id: report.rulebook.id.clone(),
+            generated_at: report.generated_at.clone(),
+            groups,
+        }
     }
 }
 
@@ -156,7 +170,7 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> anyhow::Result<Diff> {
 /// Marks each group of `report` as a new, persisting or resolved failure
 /// against `baseline`, and records the counts.
 pub fn classify(report: &mut Report, baseline: &Snapshot) -> anyhow::Result<()> {
-    let d = diff(baseline, &Snapshot::of(report)?)?;
+    let d = diff(baseline, &Snapshot::of(report))?;
     let status = |list: &[Entry], s: BaselineStatus| -> Vec<(GroupId, BaselineStatus)> {
         list.iter().map(|e| ((e.rule_id.clone(), e.key.clone()), s)).collect()
     };

@@ -456,6 +456,11 @@ pub struct EvidenceTable {
 }
 
 impl Finding {
+    /// The deadline a failure comes before (data ending on or before it), if any.
+    pub fn before_deadline_of(&self) -> Option<&str> {
+        self.deadline.as_deref().filter(|_| self.before_deadline)
+    }
+
     /// A finding for a rule whose data lacks what it needs.
     pub fn not_evaluable<S: SpecInfo>(rule: &Rule<S>, reason: String) -> Finding {
         Finding::new(rule, Verdict::NotEvaluable, reason, None, None, String::new(), Vec::new())

@@ -89,7 +89,7 @@ pub fn apply(report: &mut Report, waivers: &Waivers) {
         }
         f.message = format!(
             "{} waived ({}){}. Without waivers: {}",
-            if waived.len() == 1 { "1 failing group".to_string() } else { format!("{} failing groups", waived.len()) },
+            crate::engine::util::plural(waived.len(), "failing group"),
             waived.join("; "),
             if f.verdict == Verdict::Fail { ", others still fail" } else { "" },
             f.message

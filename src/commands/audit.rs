@@ -137,10 +137,10 @@ pub fn summary_text(report: &Report, out: &Path) -> String {
     }
     s.push('\n');
     for f in &report.findings {
-        let note = match (&f.deadline, f.before_deadline) {
-            (Some(d), true) => format!("[before the deadline of {d}: not counted without --strict-deadlines] "),
-            _ => String::new(),
-        };
+        let note = f
+            .before_deadline_of()
+            .map(|d| format!("[before the deadline of {d}: not counted without --strict-deadlines] "))
+            .unwrap_or_default();
         s.push_str(&format!(
             "{:<10} {:<13} {:<8} {note}{}\n",
             f.rule_id,

@@ -88,8 +88,9 @@ pub(crate) fn ingest_options(args: &InputArgs) -> anyhow::Result<IngestOptions> 
     let instant = |flag: &str, text: &Option<String>| -> anyhow::Result<Option<i64>> {
         let Some(t) = text else { return Ok(None) };
         // A bare date is its midnight in the audit's time zone.
-        let full = if t.len() == 10 { format!("{t}T00:00:00") } else { t.clone() };
-        match crate::ingest::parse::timestamp_micros(&full, timezone) {
+        let day = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").ok();
+        match day.map_or_else(|| crate::ingest::parse::timestamp_micros(t, timezone), |d| timezone.day_start_micros(d))
+        {
             Some(us) => Ok(Some(us)),
             None => anyhow::bail!("{flag} `{t}`: expected a date (2021-10-05) or an RFC 3339 time"),
         }

@@ -9,7 +9,7 @@
 
 pub mod explain;
 pub mod kinds;
-mod util;
+pub(crate) mod util;
 
 pub use kinds::{Rule, RuleSpec, Rulebook};
 
@@ -66,8 +66,7 @@ impl Context<'_> {
     /// `effective` day (or the rulebook's) in the audit's time zone.
     pub(crate) fn effective_start(&self, rule: &Rule) -> Option<i64> {
         let day = rule.head.effective.or_else(|| self.rulebook.effective_date())?;
-        let utc = day.and_hms_opt(0, 0, 0)?.and_utc().timestamp() - i64::from(self.inputs.options.timezone.0);
-        Some(utc * 1_000_000)
+        self.inputs.options.timezone.day_start_micros(day)
     }
 
     /// The rows a rule sees: its dataset's accepted rows, filtered by `where`,

@@ -22,6 +22,13 @@ impl Offset {
         rest.is_empty().then_some(Offset(secs))
     }
 
+    /// Midnight starting `day` at this offset, in UTC microseconds: where
+    /// rule `effective` days, deadlines and `--from`/`--to` dates begin.
+    pub fn day_start_micros(self, day: NaiveDate) -> Option<i64> {
+        let utc = day.and_hms_opt(0, 0, 0)?.and_utc().timestamp() - i64::from(self.0);
+        utc.checked_mul(1_000_000)
+    }
+
     /// `+08:00` style text.
     pub fn to_rfc3339(self) -> String {
         let sign = if self.0 < 0 { '-' } else { '+' };
@@ -157,6 +164,14 @@ pub fn enumeration(text: &str, allowed: &'static [&'static str]) -> Option<&'sta
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_day_starts_at_midnight_of_the_offset() {
+        let day = NaiveDate::from_ymd_opt(2021, 10, 1).unwrap();
+        assert_eq!(Offset::CHINA.day_start_micros(day), Some(1_633_017_600_000_000));
+        assert_eq!(Offset(0).day_start_micros(day), Some(1_633_046_400_000_000));
+    }
+
     use super::*;
 
     const CST: Offset = Offset::CHINA;

@@ -435,8 +435,8 @@ fn read_rule<S>(p: &Params, d: &mut Diagnostics, source: &str, kinds: &dyn KindT
         }
     });
     let engineering_default = o.bool(d, "engineering_default").unwrap_or(false);
-    let effective = o.date(d, "effective");
-    let deadline = o.date(d, "deadline");
+    let effective = o.date(d, "effective", false);
+    let deadline = o.date(d, "deadline", false);
     if let (Some(e), Some(dl)) = (&effective, &deadline) {
         if dl.get_ref() < e.get_ref() {
             d.push(

@@ -159,8 +159,13 @@ impl<'a, 'i> Obj<'a, 'i> {
     }
 
     /// A date (`2022-03-31`, bare or quoted).
-    pub(crate) fn date(&self, d: &mut Diagnostics, key: &str) -> Option<Spanned<chrono::NaiveDate>> {
-        let v = self.get(key)?;
+    pub(crate) fn date(&self, d: &mut Diagnostics, key: &str, required: bool) -> Option<Spanned<chrono::NaiveDate>> {
+        let Some(v) = self.get(key) else {
+            if required {
+                self.missing(d, key);
+            }
+            return None;
+        };
         let text = match v.get_ref() {
             DeValue::Datetime(dt) => Some(dt.to_string()),
             DeValue::String(s) => Some(s.to_string()),

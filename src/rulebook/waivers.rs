@@ -110,10 +110,7 @@ fn read_waiver(o: &Obj, d: &mut Diagnostics, rule_ids: &BTreeSet<String>, locati
     let reason = o.str(d, "reason", true);
     let owner = o.str(d, "owner", true);
     let ticket = o.str(d, "ticket", false);
-    let expires = o.date(d, "expires").map(|x| x.into_inner());
-    if o.get("expires").is_none() {
-        o.missing(d, "expires");
-    }
+    let expires = o.date(d, "expires", true).map(|x| x.into_inner());
     for (key, value) in [("reason", &reason), ("owner", &owner)] {
         if let Some(s) = value {
             if s.get_ref().trim().is_empty() {

@@ -73,10 +73,7 @@ impl Head {
             verdict: f.verdict.name(),
             verdict_text: verdict_text(f.verdict),
             icon: icon(f.verdict),
-            deadline_note: match (&f.deadline, f.before_deadline) {
-                (Some(d), true) => format!("before the deadline of {d}"),
-                _ => String::new(),
-            },
+            deadline_note: f.before_deadline_of().map(|d| format!("before the deadline of {d}")).unwrap_or_default(),
         }
     }
 }
