@@ -16,7 +16,7 @@ use crate::ingest::accounting::AccountingPlans;
 use crate::ingest::rejects;
 use crate::ingest::window::{window_bounds, window_plan, Window};
 use crate::ingest::{DatasetInput, Inputs};
-use crate::output::{read_manifest, remove_stale, write_atomic, write_evidence, MANIFEST};
+use crate::output::{inside, read_manifest, remove_stale, write_atomic, write_evidence, MANIFEST};
 use crate::rulebook::{SpecInfo, Taxonomy};
 
 /// The datasets a rulebook's rules read.
@@ -130,7 +130,7 @@ pub fn audit(
         let rel = format!("evidence/{}.csv", f.rule_id);
         match f.evidence_table.as_ref() {
             Some(table) => {
-                write_atomic(&out.join(&rel), |p| write_evidence(p, table))?;
+                write_atomic(&inside(out, &rel)?, |p| write_evidence(p, table))?;
                 f.evidence = Some(Evidence { file: rel.clone(), rows: table.rows.len() as u64 });
                 written.push(rel);
             }

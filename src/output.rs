@@ -2,7 +2,7 @@
 //! (temporary file renamed into place) and which earlier outputs may be
 //! removed (only those the previous run's manifest lists).
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 
@@ -49,6 +49,17 @@ fn absolute(p: &Path) -> PathBuf {
 /// only those files are ever removed as stale.
 pub const MANIFEST: &str = ".hutong-outputs";
 
+/// `out` joined with a relative output path, refused when the path could
+/// leave `out` (absolute, `..`, a root or drive): output names come from
+/// rule ids and from the manifest on disk, which are user data.
+pub fn inside(out: &Path, rel: &str) -> anyhow::Result<PathBuf> {
+    let p = Path::new(rel);
+    if rel.is_empty() || !p.components().all(|c| matches!(c, Component::Normal(_))) {
+        bail!("refusing output path `{rel}`: it would leave the output directory {}", out.display());
+    }
+    Ok(out.join(p))
+}
+
 pub fn read_manifest(out: &Path) -> Vec<String> {
     std::fs::read_to_string(out.join(MANIFEST)).map(|t| t.lines().map(str::to_string).collect()).unwrap_or_default()
 }
@@ -72,7 +83,7 @@ pub fn remove_stale(out: &Path, rel: &str, previous: &[String]) -> anyhow::Resul
     if !previous.iter().any(|p| p == rel) {
         return Ok(());
     }
-    let path = out.join(rel);
+    let path = inside(out, rel)?;
     match std::fs::remove_file(&path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -87,4 +98,18 @@ pub fn write_evidence(path: &Path, table: &crate::findings::EvidenceTable) -> st
         w.write_record(row).map_err(std::io::Error::other)?;
     }
     w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_paths_cannot_leave_the_output_directory() {
+        let out = Path::new("/audits/out");
+        assert_eq!(inside(out, "evidence/CN-PL-01.csv").unwrap(), Path::new("/audits/out/evidence/CN-PL-01.csv"));
+        for bad in ["", "../x.csv", "evidence/../../x.csv", "/etc/x.csv", "evidence/../.."] {
+            assert!(inside(out, bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -79,3 +79,34 @@ fn inputs_are_never_modified() {
         .collect();
     assert!(before == after);
 }
+
+#[test]
+fn neither_a_rule_id_nor_the_manifest_can_reach_outside_out() {
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("out");
+    // A rule id that would name a file two levels up is a rulebook error.
+    let rules = std::fs::read_to_string(common::RULES).unwrap().replace("\"CN-PL-03\"", "\"../../ESCAPED\"");
+    let bad = root.path().join("bad.toml");
+    std::fs::write(&bad, rules).unwrap();
+    let (code, _, err) = common::run(&[
+        "audit",
+        "--rules",
+        bad.to_str().unwrap(),
+        "--data",
+        "testdata/sample",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("R012") && err.contains("rule id `../../ESCAPED`"), "{err}");
+    assert!(!root.path().join("ESCAPED.csv").exists());
+    // A manifest line that climbs out of --out is refused, and the file it names stays.
+    let victim = root.path().join("victim.csv");
+    std::fs::write(&victim, "keep me").unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join(".hutong-outputs"), "evidence/../../victim.csv\n").unwrap();
+    let o = audit(Path::new("testdata/sample"), &out, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("would leave the output directory"));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+}

@@ -405,7 +405,22 @@ fn read_rules<S>(
 
 fn read_rule<S>(p: &Params, d: &mut Diagnostics, source: &str, kinds: &dyn KindTable<S>) -> Option<Rule<S>> {
     let o = p.obj;
-    let id = o.str(d, "id", true);
+    let id = o.str(d, "id", true).filter(|id| {
+        // The id names the rule's evidence file, so it must be a plain file name.
+        let text = id.get_ref();
+        let ok = !text.is_empty()
+            && !text.starts_with('.')
+            && text.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !ok {
+            d.push(
+                codes::BAD_VALUE,
+                id.span(),
+                format!("rule id `{text}` may hold only letters, digits, `-`, `_` and `.`, and not start with `.`"),
+                "it names the rule's evidence file",
+            );
+        }
+        ok
+    });
     let title = o.str(d, "title", true);
     let citation = o.str(d, "citation", true);
     let rationale = o.str(d, "rationale", true);
