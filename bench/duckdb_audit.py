@@ -75,14 +75,16 @@ def run(rules: str, data: str) -> dict:
     for plat, value in con.execute("SELECT platform, value FROM r_pl03").fetchall():
         put("CN-PL-03", f"platform={plat}", value)
     cells = {(r, a, i): (n, s) for r, a, i, n, s in con.execute("SELECT * FROM r_io").fetchall()}
-    regions = rb["sets"]["pilot_regions"]
-    for region in regions:
-        for a in MAJORS:
-            for i in MAJORS:
-                if a != i:
-                    n, s = cells.get((region, a, i), (0, 0))
-                    put("CN-IO-01#n", f"app={a},issuer={i},region={region}", n)
-                    put("CN-IO-01#successes", f"app={a},issuer={i},region={region}", s)
+    # CN-IO-01 requires the pilot cities; CN-IO-03 (regions = "*") every
+    # region with offline scans in the data.
+    for rule, regions in [("CN-IO-01", rb["sets"]["pilot_regions"]), ("CN-IO-03", sorted({r for r, _, _ in cells}))]:
+        for region in regions:
+            for a in MAJORS:
+                for i in MAJORS:
+                    if a != i:
+                        n, s = cells.get((region, a, i), (0, 0))
+                        put(f"{rule}#n", f"app={a},issuer={i},region={region}", n)
+                        put(f"{rule}#successes", f"app={a},issuer={i},region={region}", s)
     shares = {}
     for channel, firm, share in con.execute("SELECT channel, firm, share FROM r_mk").fetchall():
         shares.setdefault(channel, []).append(share)

@@ -67,12 +67,14 @@ fn mark_dates(findings: &mut [Finding], rb: &Rulebook, data_end: Option<i64>, tz
     }
 }
 
-/// What an audit is judged against besides its rulebook: an earlier audit,
-/// and accepted exceptions.
+/// How an audit is judged over time besides its rulebook: per period, against
+/// an earlier audit, and with accepted exceptions.
 #[derive(Default)]
 pub struct History<'a> {
     pub baseline: Option<&'a crate::baseline::Snapshot>,
     pub waivers: Option<crate::waivers::Waivers<'a>>,
+    /// `--period`: also judge every rule in each period of the window.
+    pub period: Option<crate::ingest::period::Period>,
 }
 
 /// Runs the audit and writes every output file under `out`.
@@ -86,7 +88,7 @@ pub fn audit(
     history: &History,
 ) -> anyhow::Result<Report> {
     let taxonomy = Arc::new(Taxonomy::new(rb).context("compiling the taxonomy's aliases")?);
-    let ctx = Context { rulebook: rb, taxonomy, inputs };
+    let ctx = Context { rulebook: rb, taxonomy, inputs, period: history.period };
     // Accounting, rejected rows and the time window ride along in the same
     // pass as the rules.
     let mut batch = Batch::new();
@@ -156,6 +158,7 @@ pub fn audit(
         },
         inputs: input_reports,
         window,
+        period: history.period,
         summary: Summary::of(&findings),
         warnings: rb.warnings.iter().map(|w| w.trim_end().to_string()).chain(outcome.warnings).collect(),
         unmapped_labels: outcome.unmapped,

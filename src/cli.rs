@@ -139,6 +139,11 @@ pub struct AuditArgs {
     /// day of SOURCE_DATE_EPOCH when set.
     #[arg(long, value_name = "DATE", requires = "waivers", value_parser = parse_date)]
     pub as_of: Option<chrono::NaiveDate>,
+    /// Also judge every rule in each period of the window (calendar of
+    /// --timezone; weeks are ISO weeks): findings and groups gain `periods`,
+    /// the report a trend chart per rule.
+    #[arg(long, value_enum, value_name = "PERIOD")]
+    pub period: Option<PeriodArg>,
     /// Also write JUnit XML for CI test reporters: one test case per rule.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -180,7 +185,8 @@ pub struct InputArgs {
     /// Audit only rows before this time (exclusive; RFC 3339 or a date).
     #[arg(long, value_name = "TIME")]
     pub to: Option<String>,
-    /// UTC offset for timestamps written without one, e.g. +08:00 or Z.
+    /// UTC offset for timestamps written without one, e.g. +08:00 or Z; also
+    /// the time zone of dates, effective days, deadlines and --period.
     #[arg(long, value_name = "OFFSET", default_value = "+08:00")]
     pub timezone: String,
     /// CSV field separator: one ASCII character, or `tab` / `\t`.
@@ -227,6 +233,28 @@ pub enum AmountUnit {
     Yuan,
     /// Hundredths of a yuan, as WeChat Pay logs amounts.
     Fen,
+}
+
+/// The periods `audit --period` cuts the window into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PeriodArg {
+    Day,
+    /// ISO 8601 weeks, Monday to Sunday, labelled like 2021-W40.
+    Week,
+    Month,
+    Quarter,
+}
+
+impl PeriodArg {
+    pub fn period(self) -> crate::ingest::period::Period {
+        use crate::ingest::period::Period;
+        match self {
+            PeriodArg::Day => Period::Day,
+            PeriodArg::Week => Period::Week,
+            PeriodArg::Month => Period::Month,
+            PeriodArg::Quarter => Period::Quarter,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::rulebook::{Rule, Severity, SpecInfo};
 
 /// Version of the `findings.json` contract (docs/findings-json.md).
-pub const SCHEMA_VERSION: &str = "1.2";
+pub const SCHEMA_VERSION: &str = "1.3";
 
 pub use crate::verdict::{Basis, Verdict};
 
@@ -43,6 +43,53 @@ pub struct Group {
     /// A failing group in data that ends before the rule's deadline.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub before_deadline: bool,
+    /// With `audit --period`: the group judged in each period it has data in.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub periods: Vec<PeriodPoint>,
+    /// A coverage group of a rule with a deadline, with `--period`: when the
+    /// per-period trend reaches the target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub projection: Option<Projection>,
+}
+
+/// A finding or group judged within one period of `audit --period`: the
+/// rule's own evaluation on that period's rows alone (its family-wise control
+/// over the period's groups), before waivers, baselines and deadlines.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct PeriodPoint {
+    /// `2021-10-04` (day), `2021-W40` (ISO week), `2021-10` (month), `2021-Q4` (quarter).
+    pub period: String,
+    /// The period's first day (YYYY-MM-DD, in the audit's time zone).
+    pub from: String,
+    /// The first day after the period: `from` inclusive, `to` exclusive.
+    pub to: String,
+    /// Observations: the group's `n`; for a finding, the sum of its groups' `n`.
+    pub n: u64,
+    #[serde(serialize_with = "ser_opt_f64")]
+    pub value: Option<f64>,
+    pub verdict: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_opt_f64")]
+    pub ci_low: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_opt_f64")]
+    pub ci_high: Option<f64>,
+}
+
+/// When a coverage group's trend reaches the rule's target: a plain linear
+/// fit (least squares) of the value on the period index, extended forward.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Projection {
+    /// How the projection was made, e.g. `linear fit over 3 months`.
+    pub method: String,
+    /// Change of the fitted value per period.
+    #[serde(serialize_with = "ser_f64")]
+    pub slope: f64,
+    /// The first period whose fitted value is at or past the target; `null`
+    /// when the trend never gets there (flat or moving away).
+    pub reaches: Option<String>,
+    /// Whether `reaches` ends on or before the rule's deadline.
+    pub by_deadline: bool,
+    /// The projection in one sentence, as the report shows it.
+    pub text: String,
 }
 
 /// The waiver applied to a group, as findings.json and the report show it.
@@ -259,6 +306,8 @@ impl Group {
             baseline_status: None,
             waiver: None,
             before_deadline: false,
+            periods: Vec::new(),
+            projection: None,
         }
     }
 
@@ -438,6 +487,9 @@ pub struct Finding {
     /// code only with `--strict-deadlines`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub before_deadline: bool,
+    /// With `audit --period`: the rule judged in each period, oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub periods: Vec<PeriodPoint>,
     pub groups: Vec<Group>,
     pub evidence: Option<Evidence>,
     /// Rows of evidence, written to `evidence/<rule>.csv`; not serialised here.
@@ -491,6 +543,7 @@ impl Finding {
             effective: rule.effective.map(|d| d.format("%Y-%m-%d").to_string()),
             deadline: rule.deadline.map(|d| d.format("%Y-%m-%d").to_string()),
             before_deadline: false,
+            periods: Vec::new(),
             groups,
             evidence: None,
             evidence_table: None,
@@ -534,6 +587,9 @@ pub struct Report {
     pub rulebook: RulebookRef,
     pub inputs: Vec<InputReport>,
     pub window: Option<crate::ingest::window::Window>,
+    /// With `audit --period`: how the window is cut into periods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period: Option<crate::ingest::period::Period>,
     pub summary: Summary,
     /// What the rulebook and the data raised that does not stop the audit.
     pub warnings: Vec<String>,

@@ -53,7 +53,7 @@ fn test_case(x: &mut String, suite: &str, f: &Finding) {
                 x,
                 ">\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>",
                 f.severity.name(),
-                escape(&f.message),
+                escape(&format!("{}{}", deadline_note(f), f.message)),
                 // Element text keeps its line breaks readable.
                 escape(&failing_groups(f)).replace("&#10;", "\n")
             );
@@ -67,6 +67,12 @@ fn test_case(x: &mut String, suite: &str, f: &Finding) {
             );
         }
     }
+}
+
+/// `[before the deadline of D] ` for a failure the exit code counts only
+/// with `--strict-deadlines`.
+pub fn deadline_note(f: &Finding) -> String {
+    f.before_deadline_of().map(|d| format!("[before the deadline of {d}] ")).unwrap_or_default()
 }
 
 /// One line per failing group: key, value, and how many there are.

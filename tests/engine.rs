@@ -344,9 +344,9 @@ fn every_input_file_is_scanned_once_for_all_rules() {
     let spec = InputSpec { data: Some("testdata/sample".into()), ..Default::default() };
     let inputs = ingest::open(&spec, IngestOptions::default()).unwrap();
     let taxonomy = std::sync::Arc::new(hutong::rulebook::Taxonomy::new(&rb).unwrap());
-    let ctx = hutong::engine::Context { rulebook: &rb, taxonomy, inputs: &inputs };
+    let ctx = hutong::engine::Context { rulebook: &rb, taxonomy, inputs: &inputs, period: None };
     let plan = hutong::engine::explain(&ctx, hutong::exec::Batch::new()).unwrap();
-    // 13 rules, label counts and merchant names share three scans: one per file.
+    // 14 rules, label counts and merchant names share three scans: one per file.
     for file in ["transactions.csv", "checkout.csv", "merchants.csv"] {
         let scans = plan.lines().filter(|l| l.contains("SCAN [") && l.contains(file)).count();
         assert_eq!(scans, 1, "{file}:\n{plan}");

@@ -242,7 +242,7 @@ fn fair_logs_never_fail_a_compliance_rule() {
         }
         assert_eq!(code, Some(0), "seed {seed}");
     }
-    assert_eq!(evaluations, 9 * 11);
+    assert_eq!(evaluations, 9 * 12);
     assert!(fails.is_empty(), "{fails:#?}");
 }
 

@@ -15,9 +15,9 @@ fn sample_audit_reports_every_planted_violation() {
     let out = out.path();
     let (code, v) = audit(Path::new("testdata/sample"), out, &[]);
     assert_eq!(code, Some(1));
-    assert_eq!(v["schema_version"], "1.2");
+    assert_eq!(v["schema_version"], "1.3");
     assert_eq!(v["generated_at"], "2023-11-14T22:13:20Z");
-    assert_eq!(v["summary"]["fail"], 13);
+    assert_eq!(v["summary"]["fail"], 14);
 
     // exclusive-merchants: 12 taobao merchants offer only Alipay.
     let f = finding(&v, "CN-PL-03");
@@ -113,6 +113,24 @@ fn sample_audit_reports_every_planted_violation() {
             "provider_a=alipay,provider_b=unionpay,region=610100",
             "provider_a=wechat_pay,provider_b=unionpay,region=440300"
         ]
+    );
+    // The all-cities rule (regions = "*") requires every city with offline
+    // scans: the seven pilot cities, Shanghai, Nanjing, Hangzhou and Wuhan, each
+    // with 6 ordered pairs. The same two cells fail, before the March 2022
+    // deadline, so they do not count for the exit code.
+    let f = finding(&v, "CN-IO-03");
+    let dated = (f["verdict"].as_str(), f["before_deadline"].as_bool(), f["deadline"].as_str());
+    assert_eq!(dated, (Some("fail"), Some(true), Some("2022-03-31")));
+    let mut cities: Vec<&str> =
+        f["groups"].as_array().unwrap().iter().map(|g| g["key"]["region"].as_str().unwrap()).collect();
+    assert_eq!(cities.len(), 66);
+    cities.dedup();
+    let want =
+        ["110000", "120000", "310000", "320100", "330100", "420100", "440100", "440300", "500000", "510100", "610100"];
+    assert_eq!(cities, want);
+    assert_eq!(
+        groups_with(f, "fail"),
+        ["app=unionpay,issuer=alipay,region=610100", "app=wechat_pay,issuer=unionpay,region=440300"]
     );
 
     // Market structure is not planted: three similar majors make both screens fail (info).

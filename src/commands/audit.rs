@@ -65,8 +65,11 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
         Some(d) => d,
         None => today(&generated_at)?,
     };
-    let history =
-        History { baseline: baseline.as_ref(), waivers: waiver_file.as_ref().map(|file| Waivers { file, as_of }) };
+    let history = History {
+        baseline: baseline.as_ref(),
+        waivers: waiver_file.as_ref().map(|file| Waivers { file, as_of }),
+        period: args.period.map(|p| p.period()),
+    };
     let report = audit(&rb, &inputs, &args.out, generated_at, command, args.templates.as_deref(), &history)?;
 
     if let Some(path) = &args.junit {
@@ -110,7 +113,8 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
             } else if code == 1 {
                 // Quiet means no progress, not no reason.
                 for f in report.findings.iter().filter(|f| f.verdict == Verdict::Fail) {
-                    println!("{} FAIL {}: {}", f.rule_id, f.severity.name(), f.message);
+                    let note = crate::junit::deadline_note(f);
+                    println!("{} FAIL {}: {note}{}", f.rule_id, f.severity.name(), f.message);
                 }
             }
         }

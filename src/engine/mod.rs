@@ -9,6 +9,7 @@
 
 pub mod explain;
 pub mod kinds;
+mod periods;
 pub(crate) mod util;
 
 pub use kinds::{Rule, RuleSpec, Rulebook};
@@ -23,6 +24,7 @@ use std::collections::BTreeMap;
 use crate::contract::Dataset;
 use crate::exec::{Batch, Handle, Results};
 use crate::findings::{Finding, UnmappedLabel};
+use crate::ingest::period::Period;
 use crate::ingest::{DatasetInput, Inputs};
 use crate::rulebook::Taxonomy;
 
@@ -31,7 +33,13 @@ pub struct Context<'a> {
     pub rulebook: &'a Rulebook,
     pub taxonomy: Arc<Taxonomy>,
     pub inputs: &'a Inputs,
+    /// When set, every plan groups by the period as well (`audit --period`):
+    /// the column [`PERIOD`] holds the first day of each row's period.
+    pub period: Option<Period>,
 }
+
+/// The column holding a row's period in plans compiled per period.
+pub(crate) const PERIOD: &str = "__period";
 
 /// Why a rule cannot be evaluated on this data.
 pub type NotEvaluable = String;
@@ -69,6 +77,17 @@ impl Context<'_> {
         self.inputs.options.timezone.day_start_micros(day)
     }
 
+    /// A plan's group keys, with the period appended when plans are compiled
+    /// per period: every aggregate of a kind goes through here, so a kind
+    /// never needs to know whether it runs per period.
+    pub(crate) fn keys<I: IntoIterator<Item = Expr>>(&self, keys: I) -> Vec<Expr> {
+        let mut out: Vec<Expr> = keys.into_iter().collect();
+        if self.period.is_some() {
+            out.push(col(PERIOD));
+        }
+        out
+    }
+
     /// The rows a rule sees: its dataset's accepted rows, filtered by `where`,
     /// provided every column it needs is present.
     pub(crate) fn rule_frame(&self, rule: &Rule, ds: Dataset, needs: &[&str]) -> Result<LazyFrame, NotEvaluable> {
@@ -87,6 +106,12 @@ impl Context<'_> {
             if input.has_column("ts") {
                 frame = frame.filter(col("ts").gt_eq(lit(start)));
             }
+        }
+        if let Some(period) = self.period {
+            if !input.has_column("ts") {
+                return Err(format!("the {ds} data has no `ts` to cut into periods"));
+            }
+            frame = frame.with_column(period.expr(col("ts"), self.inputs.options.timezone).alias(PERIOD));
         }
         if !missing.is_empty() {
             return Err(format!(
@@ -171,9 +196,10 @@ pub struct Outcome {
     pub warnings: Vec<String>,
 }
 
-/// A rule compiled to its plans' handles, or already decided as not evaluable.
+/// A rule compiled to its plans' handles (and, with `--period`, those of
+/// the same plans grouped by period), or already decided as not evaluable.
 enum Compiled {
-    Plans(Vec<Handle>),
+    Plans(Vec<Handle>, Option<Vec<Handle>>),
     NotEvaluable(NotEvaluable),
 }
 
@@ -186,10 +212,23 @@ struct Plan {
 
 /// Adds every rule's plans, the label counts and the merchant names to `batch`.
 fn compile(ctx: &Context, batch: &mut Batch) -> Plan {
+    // The pooled plans never group by period; the per-period ones always do.
+    let pooled = Context { rulebook: ctx.rulebook, taxonomy: ctx.taxonomy.clone(), inputs: ctx.inputs, period: None };
     let mut compiled = Vec::new();
     for rule in &ctx.rulebook.rules {
-        compiled.push(match rule.spec.plans(rule, ctx) {
-            Ok(p) => Compiled::Plans(p.into_iter().map(|lf| batch.add(lf)).collect()),
+        compiled.push(match rule.spec.plans(rule, &pooled) {
+            Ok(p) => {
+                let handles = p.into_iter().map(|lf| batch.add(lf)).collect();
+                let periods = match ctx.period {
+                    Some(_) => match rule.spec.plans(rule, ctx) {
+                        Ok(p) => Some(p.into_iter().map(|lf| batch.add(lf)).collect()),
+                        // A rule evaluable as a whole but not per period keeps its pooled verdict.
+                        Err(_) => None,
+                    },
+                    None => None,
+                };
+                Compiled::Plans(handles, periods)
+            }
             Err(reason) => Compiled::NotEvaluable(reason),
         });
     }
@@ -242,9 +281,26 @@ pub fn run(ctx: &Context, mut batch: Batch) -> anyhow::Result<(Outcome, Results)
                 f.presentation = rule.spec.presentation();
                 f
             }
-            Compiled::Plans(handles) => {
+            Compiled::Plans(handles, periods) => {
                 let frames = handles.into_iter().map(|h| results.take(h)).collect::<PolarsResult<Vec<_>>>()?;
-                rule.spec.evaluate(rule, ctx, frames, &seen).with_context(|| format!("evaluating rule {}", rule.id))?
+                let mut f = rule
+                    .spec
+                    .evaluate(rule, ctx, frames, &seen)
+                    .with_context(|| format!("evaluating rule {}", rule.id))?;
+                if let (Some(handles), Some(period)) = (periods, ctx.period) {
+                    let frames = handles.into_iter().map(|h| results.take(h)).collect::<PolarsResult<Vec<_>>>()?;
+                    let mut per = Vec::new();
+                    for (start, frames) in periods::split(&frames)? {
+                        let pf = rule
+                            .spec
+                            .evaluate(rule, ctx, frames, &seen)
+                            .with_context(|| format!("evaluating rule {} in {}", rule.id, period.label(start)))?;
+                        per.push((start, pf));
+                    }
+                    periods::attach(&mut f, per, period);
+                    periods::project(&mut f, rule, period);
+                }
+                f
             }
         };
         findings.push(finding);

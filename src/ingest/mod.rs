@@ -10,6 +10,7 @@ pub mod csvscan;
 pub mod encoding;
 pub mod fileread;
 pub mod parse;
+pub mod period;
 pub mod rejects;
 pub mod sources;
 pub mod timefmt;

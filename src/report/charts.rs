@@ -69,11 +69,25 @@ pub enum Scale {
     Ratio,
     /// Differences of rates: `+1 pp`.
     Points,
+    /// Plain numbers (an HHI, a count): `2990`, `1.25`.
+    Number,
 }
 
 impl Scale {
-    fn label(self, v: f64) -> String {
+    /// A value read off a point, with one more digit than an axis tick.
+    pub fn precise(self, v: f64) -> String {
         match self {
+            Scale::Percent => format!("{:.1}%", 100.0 * v),
+            Scale::Ratio => format!("{v:.3}×"),
+            Scale::Points => format!("{:+.2} pp", 100.0 * v),
+            Scale::Number => self.label(v),
+        }
+    }
+
+    pub fn label(self, v: f64) -> String {
+        match self {
+            Scale::Number if v.abs() >= 100.0 => format!("{v:.0}"),
+            Scale::Number => format!("{v:.2}"),
             Scale::Percent => format!("{:.0}%", 100.0 * v),
             Scale::Ratio => format!("{v:.2}×"),
             Scale::Points => format!("{:+.1} pp", 100.0 * v),

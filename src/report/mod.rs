@@ -2,6 +2,7 @@
 //! rendered with Tera from the same findings model as `findings.json`.
 
 pub mod charts;
+pub mod trend;
 pub mod view;
 
 use std::path::Path;

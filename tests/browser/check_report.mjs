@@ -1,7 +1,7 @@
 // Opens a rendered report in headless Chromium with the network blocked and
 // checks what a reader would meet: no console errors, no network requests,
 // no script dialogs (injection), no serious or critical axe-core
-// violations, no horizontal overflow on a phone, readable with scripts off,
+// violations, trend points inside their charts, no horizontal overflow on a phone, readable with scripts off,
 // and a clean A4 print. Takes a screenshot.
 //
 // usage: node check_report.mjs REPORT.html SCREENSHOT.png AXE_PATH
@@ -57,6 +57,22 @@ async function open(options) {
   check("console", events.console.length === 0, events.console.join(" | "));
   check("page errors", events.errors.length === 0, events.errors.join(" | "));
   check("dialogs", events.dialogs.length === 0, events.dialogs.join(" | "));
+  // Trend charts (audit --period): every point inside its chart and named.
+  const trend = await page.evaluate(() => {
+    const bad = [];
+    for (const svg of document.querySelectorAll("svg.panel, .spark svg")) {
+      const [, , w, h] = svg.getAttribute("viewBox").split(" ").map(Number);
+      for (const c of svg.querySelectorAll("circle")) {
+        const x = Number(c.getAttribute("cx"));
+        const y = Number(c.getAttribute("cy"));
+        if (!(x >= 0 && x <= w && y >= 0 && y <= h)) bad.push(`point ${x},${y} outside ${w}x${h}`);
+        if (!c.querySelector("title")) bad.push("a point without a title");
+      }
+      if (!svg.querySelector("title") && !svg.getAttribute("aria-label")) bad.push("a chart without a name");
+    }
+    return bad;
+  });
+  check("trend charts", trend.length === 0, trend.slice(0, 5).join("; "));
   const h1 = await page.locator("h1").count();
   check("heading", h1 === 1, `${h1} h1 elements`);
   await page.emulateMedia({ media: "print" });

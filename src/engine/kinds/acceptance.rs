@@ -43,7 +43,7 @@ id = "XX-IO-01"
 title = "Bar-code mutual recognition live in every pilot city"
 kind = "acceptance"
 severity = "high"
-regions = ["110000", "440300"]  # GB/T 2260 codes, or the name of a set; districts roll up
+regions = ["110000", "440300"]  # GB/T 2260 codes, a set's name, or "*" (every city in the data); districts roll up
 providers = ["alipay", "wechat_pay", "unionpay"]  # every ordered pair app -> issuer is a cell
 min_attempts = 100             # a live cell needs at least this many scans
 min_success = 0.95             # ... and its whole interval at or above this success rate
@@ -85,8 +85,9 @@ rationale = "A shop's single collection code must be payable from any major wall
         _: &Seen,
     ) -> anyhow::Result<Finding> {
         let cells = cells(&frames.into_iter().next().unwrap_or_default(), &spec.regions)?;
+        let regions = required_regions(&spec.regions, &cells);
         let pairs = spec.providers.len() * spec.providers.len().saturating_sub(1);
-        let family = Family::new(spec.alpha, spec.regions.len() * pairs, Breach::Below);
+        let family = Family::new(spec.alpha, regions.len() * pairs, Breach::Below);
         let mut groups = Vec::new();
         let mut evidence = EvidenceTable {
             header: ["region", "app", "issuer", "attempts", "successes", "success_rate", "ci_low", "ci_high", "reason"]
@@ -94,7 +95,7 @@ rationale = "A shop's single collection code must be payable from any major wall
                 .to_vec(),
             rows: Vec::new(),
         };
-        for region in &spec.regions {
+        for region in &regions {
             for app in &spec.providers {
                 for issuer in &spec.providers {
                     if app == issuer {
@@ -174,7 +175,7 @@ rationale = "A shop's single collection code must be payable from any major wall
 
     fn parameters(a: &AcceptanceSpec) -> Vec<(&'static str, String)> {
         vec![
-            ("regions", a.regions.join(", ")),
+            ("regions", regions_text(&a.regions)),
             ("providers", a.providers.join(", ")),
             ("attempts", format!(">= {}", a.min_attempts)),
             ("success", format!(">= {}", a.min_success)),
@@ -194,9 +195,17 @@ rationale = "A shop's single collection code must be payable from any major wall
     }
 }
 
+/// `regions = "*"`: every city with offline scans in the data (districts
+/// rolled up to their city), instead of a list.
+pub const EVERY_REGION: &str = "*";
+
 /// `regions` and `providers`, which acceptance and reciprocity both require.
 pub(super) fn read_cells(p: &Params, d: &mut Diagnostics) -> (Option<Vec<String>>, Option<Vec<String>>) {
-    let regions = p.list(d, "regions");
+    let regions = if p.peek_str("regions").as_deref() == Some(EVERY_REGION) && p.has("regions") {
+        Some(vec![EVERY_REGION.to_string()])
+    } else {
+        p.list(d, "regions")
+    };
     let regions = p.required(d, "regions", regions);
     let providers = p.providers(d, "providers");
     (regions, p.required(d, "providers", providers))
@@ -207,7 +216,7 @@ pub fn scan_plan(rule: &Rule, ctx: &Context) -> Result<LazyFrame, NotEvaluable> 
     let frame = ctx.rule_frame(rule, Dataset::Transactions, &["wallet_app", "code_issuer"])?;
     Ok(frame
         .filter(col("channel").eq(lit("offline")).and(col("app").is_not_null()).and(col("issuer").is_not_null()))
-        .group_by([col("region"), col("app"), col("issuer")])
+        .group_by(ctx.keys([col("region"), col("app"), col("issuer")]))
         .agg([
             len().cast(DataType::UInt64).alias("attempts"),
             col("status").eq(lit("success")).sum().cast(DataType::UInt64).alias("successes"),
@@ -223,7 +232,8 @@ pub type Cells = BTreeMap<(String, String, String), (u64, u64)>;
 /// Shanghai and Chongqing (11, 12, 31, 50), to the province-level code
 /// (110105 → 110000).
 pub fn region_key(region: &str, rule_regions: &[String]) -> String {
-    if rule_regions.iter().any(|r| r == region) {
+    let every = every(rule_regions);
+    if !every && rule_regions.iter().any(|r| r == region) {
         return region.to_string();
     }
     if region.len() == 6 && region.bytes().all(|b| b.is_ascii_digit()) {
@@ -233,11 +243,36 @@ pub fn region_key(region: &str, rule_regions: &[String]) -> String {
         } else {
             format!("{}00", &region[..4])
         };
-        if rule_regions.contains(&rolled) {
+        if every || rule_regions.contains(&rolled) {
             return rolled;
         }
     }
     region.to_string()
+}
+
+/// A rule's regions as `rules explain` and the report's method section list them.
+pub fn regions_text(rule_regions: &[String]) -> String {
+    if every(rule_regions) {
+        "every city with offline scans in the data (\"*\")".to_string()
+    } else {
+        rule_regions.join(", ")
+    }
+}
+
+/// Whether a rule's regions are every city of the data (`regions = "*"`).
+pub fn every(rule_regions: &[String]) -> bool {
+    rule_regions.len() == 1 && rule_regions[0] == EVERY_REGION
+}
+
+/// The regions whose cells a rule requires: its list, or with `"*"` every
+/// city with offline scans in the data, in code order.
+pub fn required_regions(rule_regions: &[String], cells: &Cells) -> Vec<String> {
+    if every(rule_regions) {
+        let seen: std::collections::BTreeSet<&String> = cells.keys().map(|(r, _, _)| r).collect();
+        seen.into_iter().cloned().collect()
+    } else {
+        rule_regions.to_vec()
+    }
 }
 
 /// Reads the scan aggregate, rolling districts up to the rule's regions.
@@ -314,5 +349,22 @@ mod tests {
         // Not a city the rule names, or not a code: kept.
         assert_eq!(region_key("440306", &cities), "440306");
         assert_eq!(region_key("Shenzhen", &cities), "Shenzhen");
+    }
+
+    #[test]
+    fn every_region_rolls_each_district_up_to_its_city() {
+        let every = vec![EVERY_REGION.to_string()];
+        assert_eq!(region_key("440106", &every), "440100");
+        assert_eq!(region_key("110105", &every), "110000");
+        assert_eq!(region_key("440300", &every), "440300");
+        assert_eq!(region_key("Shenzhen", &every), "Shenzhen");
+        let mut cells = Cells::new();
+        cells.insert(("440300".into(), "a".into(), "b".into()), (3, 2));
+        cells.insert(("110000".into(), "b".into(), "a".into()), (1, 1));
+        cells.insert(("440300".into(), "b".into(), "a".into()), (1, 1));
+        assert_eq!(required_regions(&every, &cells), ["110000", "440300"]);
+        let listed = vec!["510100".to_string()];
+        assert_eq!(required_regions(&listed, &cells), ["510100"]);
+        assert_eq!(regions_text(&every), "every city with offline scans in the data (\"*\")");
     }
 }

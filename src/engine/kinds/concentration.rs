@@ -113,6 +113,7 @@ rationale = "Context for the other findings: a screen, not a market definition"
         let mut keys: Vec<Expr> = by.iter().map(|b| col(b.as_str())).collect();
         keys.push(col("firm"));
         keys.push(col("label"));
+        let keys = ctx.keys(keys);
         Ok(vec![frame
             .filter(col("status").eq(lit("success")))
             .with_column(firm)

@@ -109,6 +109,7 @@ rationale = "Why it matters, in plain words"
         };
         let mut group: Vec<Expr> = keys(p.by_region).into_iter().map(col).collect();
         group.push(col(unit_col).alias("unit"));
+        let group = ctx.keys(group);
         let flagged = flagged(p, ctx);
         let flags: Vec<Expr> = flagged
             .iter()
@@ -132,7 +133,7 @@ rationale = "Why it matters, in plain words"
                         }
                     }
                 }
-                per_unit.group_by(keys(p.by_region).into_iter().map(col).collect::<Vec<_>>()).agg(agg)
+                per_unit.group_by(ctx.keys(keys(p.by_region).into_iter().map(col))).agg(agg)
             }
         }])
     }

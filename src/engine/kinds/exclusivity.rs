@@ -65,7 +65,7 @@ rationale = "A checkout that never shows a rival is the footprint of an exclusiv
 
     fn plans(rule: &Rule, _: &ExclusivitySpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
         let frame = ctx.rule_frame(rule, Dataset::Checkout, &[])?;
-        Ok(vec![frame.group_by([col("platform"), col("merchant_id")]).agg([
+        Ok(vec![frame.group_by(ctx.keys([col("platform"), col("merchant_id")])).agg([
             col("provider").n_unique().cast(DataType::UInt64).alias("n_providers"),
             col("provider").first().alias("only"),
             col("session_id").n_unique().cast(DataType::UInt64).alias("sessions"),

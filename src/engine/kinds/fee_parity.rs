@@ -84,7 +84,7 @@ rationale = "A fee surcharge on rival payments steers merchants away from rivals
                 .and(col("amount").gt(lit(0.0))),
         );
         Ok(vec![frame
-            .group_by([col("platform"), col("merchant_id"), col("provider")])
+            .group_by(ctx.keys([col("platform"), col("merchant_id"), col("provider")]))
             .agg([col("fee").sum().alias("fee"), col("amount").sum().alias("amount")])])
     }
 

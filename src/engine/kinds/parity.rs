@@ -225,40 +225,40 @@ rationale = "Why the margin is what it is, in plain words"
         }
         let frame = ctx.rule_frame(rule, spec.metric.dataset(), &needs)?;
         // Which providers (null: unmapped labels) each platform logged at all.
-        let present =
-            frame.clone().group_by([col("platform"), col("provider")]).agg([len().cast(DataType::UInt64).alias("n")]);
+        let present = frame
+            .clone()
+            .group_by(ctx.keys([col("platform"), col("provider")]))
+            .agg([len().cast(DataType::UInt64).alias("n")]);
         let mapped = frame.filter(col("provider").is_not_null());
         let main = match spec.metric {
             // The exact latency distribution of successful payments per arm: few
             // distinct values, so exact quantiles without holding the column.
             Metric::P95Latency => mapped
                 .filter(col("status").eq(lit("success")).and(col("latency_ms").is_not_null()))
-                .group_by([col("platform"), col("provider"), col("latency_ms")])
+                .group_by(ctx.keys([col("platform"), col("provider"), col("latency_ms")]))
                 .agg([len().cast(DataType::UInt64).alias("n")]),
-            Metric::FailureRate => mapped.group_by([col("platform"), col("provider")]).agg([
+            Metric::FailureRate => mapped.group_by(ctx.keys([col("platform"), col("provider")])).agg([
                 len().cast(DataType::UInt64).alias("n"),
                 event(spec, ctx).sum().cast(DataType::UInt64).alias("x"),
                 col("status").eq(lit("failed")).sum().cast(DataType::UInt64).alias("failed"),
             ]),
             _ => {
                 let per = mapped
-                    .group_by([col("platform"), col("session_id"), col("provider")])
+                    .group_by(ctx.keys([col("platform"), col("session_id"), col("provider")]))
                     .agg([event(spec, ctx).any(true).alias("ev")])
                     .join(affiliations(ctx), [col("platform")], [col("platform")], JoinArgs::new(JoinType::Inner));
-                let own = per.clone().filter(col("provider").eq(col("aff"))).select([
-                    col("platform"),
-                    col("session_id"),
-                    col("ev").alias("ev_a"),
-                ]);
+                // A session is matched with itself within its period.
+                let session = ctx.keys([col("platform"), col("session_id")]);
+                let own = per
+                    .clone()
+                    .filter(col("provider").eq(col("aff")))
+                    .select(session.iter().cloned().chain([col("ev").alias("ev_a")]).collect::<Vec<_>>());
                 per.filter(col("provider").neq(col("aff")))
-                    .select([col("platform"), col("session_id"), col("provider"), col("ev").alias("ev_r")])
-                    .join(
-                        own,
-                        [col("platform"), col("session_id")],
-                        [col("platform"), col("session_id")],
-                        JoinArgs::new(JoinType::Inner),
+                    .select(
+                        session.iter().cloned().chain([col("provider"), col("ev").alias("ev_r")]).collect::<Vec<_>>(),
                     )
-                    .group_by([col("platform"), col("provider"), col("ev_r"), col("ev_a")])
+                    .join(own, session.clone(), session, JoinArgs::new(JoinType::Inner))
+                    .group_by(ctx.keys([col("platform"), col("provider"), col("ev_r"), col("ev_a")]))
                     .agg([len().cast(DataType::UInt64).alias("n")])
             }
         };

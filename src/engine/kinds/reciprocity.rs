@@ -9,7 +9,7 @@ use polars::prelude::*;
 
 use serde::Serialize;
 
-use super::acceptance::{cells, read_cells, scan_plan};
+use super::acceptance::{cells, read_cells, regions_text, required_regions, scan_plan};
 use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::pct;
@@ -41,7 +41,7 @@ id = "XX-IO-02"
 title = "Interconnection works both ways"
 kind = "reciprocity"
 severity = "medium"
-regions = ["110000", "440300"]  # GB/T 2260 codes, or the name of a set
+regions = ["110000", "440300"]  # GB/T 2260 codes, a set's name, or "*" (every city in the data)
 providers = ["alipay", "wechat_pay", "unionpay"]  # every unordered pair is compared
 max_gap = 0.05                 # tolerated gap between the two directions' success rates
 alpha = 0.05                   # family-wise error rate over all pairs (two-sided)
@@ -75,11 +75,12 @@ rationale = "Recognition that works only one way keeps one network's codes close
         _: &Seen,
     ) -> anyhow::Result<Finding> {
         let cells = cells(&frames.into_iter().next().unwrap_or_default(), &spec.regions)?;
+        let regions = required_regions(&spec.regions, &cells);
         let get = |r: &String, a: &String, b: &String| {
             cells.get(&(r.clone(), a.clone(), b.clone())).copied().unwrap_or((0, 0))
         };
         let k = spec.providers.len();
-        let family = Family::new(spec.alpha, spec.regions.len() * k * k.saturating_sub(1) / 2, Breach::Outside);
+        let family = Family::new(spec.alpha, regions.len() * k * k.saturating_sub(1) / 2, Breach::Outside);
         let mut groups = Vec::new();
         let mut evidence = EvidenceTable {
             header: [
@@ -96,7 +97,7 @@ rationale = "Recognition that works only one way keeps one network's codes close
             .to_vec(),
             rows: Vec::new(),
         };
-        for region in &spec.regions {
+        for region in &regions {
             for (i, a) in spec.providers.iter().enumerate() {
                 for b in spec.providers.iter().skip(i + 1) {
                     let (ab, ba) = (get(region, a, b), get(region, b, a));
@@ -183,7 +184,7 @@ rationale = "Recognition that works only one way keeps one network's codes close
 
     fn parameters(r: &ReciprocitySpec) -> Vec<(&'static str, String)> {
         vec![
-            ("regions", r.regions.join(", ")),
+            ("regions", regions_text(&r.regions)),
             ("providers", r.providers.join(", ")),
             ("max_gap", format!("{} between the directions' success rates", r.max_gap)),
         ]

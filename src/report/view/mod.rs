@@ -84,6 +84,8 @@ pub struct GlanceRow {
     pub head: Head,
     pub headline: String,
     pub gap: String,
+    /// With `--period`: the rule's value per period and its last verdict.
+    pub spark: Option<super::trend::Spark>,
 }
 
 /// One rule's section: its finding in words, a chart and a table.
@@ -101,6 +103,8 @@ pub struct Section {
     /// Show the first evidence rows in the page: true where the evidence
     /// lists merchants rather than repeating the group table.
     pub show_preview: bool,
+    /// With `--period`: the rule's value per period, group by group.
+    pub trend: Option<super::trend::Trend>,
 }
 
 #[derive(Debug, Serialize, Default)]
@@ -372,6 +376,7 @@ fn section(f: &Finding) -> Section {
             preview: f.evidence_table.as_ref().map(preview).unwrap_or_default(),
         }),
         show_preview: false,
+        trend: super::trend::trend(f, Group::key_text),
     }
 }
 
@@ -543,7 +548,7 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
     } else {
         gap
     };
-    GlanceRow { head: Head::of(f), headline, gap }
+    GlanceRow { head: Head::of(f), headline, gap, spark: super::trend::spark(f) }
 }
 
 fn baseline_rows(report: &Report) -> Vec<Row> {

@@ -13,7 +13,14 @@ pub(super) fn acceptance(f: &Finding, regions: &[String], providers: &[String], 
         .collect();
     let by_cell: BTreeMap<(String, String, String), &Group> =
         f.groups.iter().map(|g| ((key(g, "region"), key(g, "app"), key(g, "issuer")), g)).collect();
-    for region in regions {
+    // `regions = "*"`: the cities the rule found in the data, from its groups.
+    let regions: Vec<String> = if regions.iter().any(|r| r == "*") {
+        let seen: std::collections::BTreeSet<String> = f.groups.iter().map(|g| key(g, "region")).collect();
+        seen.into_iter().collect()
+    } else {
+        regions.to_vec()
+    };
+    for region in &regions {
         let rows = providers
             .iter()
             .map(|app| charts::MatrixRow {
