@@ -33,6 +33,11 @@ pub enum Command {
     Rules(RulesCommand),
     /// Rewrite validated logs as typed Parquet (streaming), for faster audits.
     Convert(ConvertArgs),
+    /// Turn real exports (WeChat Pay, Alipay, UnionPay, in-house) into the data contract with a profile.
+    Import(ImportArgs),
+    /// List, show and validate import profiles.
+    #[command(subcommand)]
+    Profiles(ProfilesCommand),
     /// Write synthetic logs that follow the data contract.
     Generate(GenerateArgs),
     /// Compare two audits: failing groups new, resolved and persisting.
@@ -67,6 +72,55 @@ pub struct ConvertArgs {
     /// Print nothing on success.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A shipped profile's name (see `hutong profiles list`) or a profile TOML file.
+    #[arg(long, value_name = "NAME|PATH")]
+    pub profile: String,
+    /// The export files (a `.zip` is read from the entries the profile names).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Directory for transactions.<format>, set-aside.csv, rejected/ and import.json.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// A constant for a contract column the export lacks, e.g. --set platform=wechat_mp
+    /// (repeatable; replaces the profile's mapping of that column).
+    #[arg(long = "set", value_name = "COLUMN=VALUE", value_parser = parse_set)]
+    pub set: Vec<(String, String)>,
+    /// The format written.
+    #[arg(long, value_enum, default_value_t = FileFormat::Parquet)]
+    pub format: FileFormat,
+    /// The date of files whose times carry no year, when their names do not say it.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub file_date: Option<chrono::NaiveDate>,
+    /// Print nothing on success.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfilesCommand {
+    /// List the shipped profiles.
+    List,
+    /// Print a profile's text (a shipped name or a file).
+    Show {
+        #[arg(value_name = "NAME|PATH")]
+        profile: String,
+    },
+    /// Report every problem in one or more profile files, with file:line:column.
+    Check {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn parse_set(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("`{s}` is not COLUMN=VALUE")),
+    }
 }
 
 #[derive(Debug, Subcommand)]

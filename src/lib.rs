@@ -13,8 +13,9 @@
 //!    writes synthetic logs;
 //! 4. the findings model: [`findings`];
 //! 5. the engine: [`engine`], with every rule kind in `engine::kinds`;
-//! 6. outputs: [`report`], [`output`], [`inspect`], [`audit`], [`baseline`],
-//!    [`waivers`], [`junit`];
+//! 6. outputs: [`report`], [`output`], [`inspect`], [`audit`], [`import`]
+//!    (real exports into the contract by a profile), [`baseline`], [`waivers`],
+//!    [`junit`];
 //! 7. commands: [`cli`] (clap definitions) and [`commands`].
 
 // Layer 1: foundations.
@@ -36,6 +37,7 @@ pub mod engine;
 // Layer 6: outputs.
 pub mod audit;
 pub mod baseline;
+pub mod import;
 pub(crate) mod inspect;
 pub mod junit;
 pub(crate) mod output;

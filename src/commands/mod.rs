@@ -6,6 +6,7 @@ mod audit;
 mod convert;
 mod diff;
 mod generate;
+mod import;
 mod inspect;
 mod rules;
 
@@ -24,6 +25,8 @@ pub fn run(command: &Command) -> anyhow::Result<u8> {
         Command::Audit(args) => audit::run_cli(args),
         Command::Rules(cmd) => rules::run_cli(cmd),
         Command::Convert(args) => convert::run_cli(args),
+        Command::Import(args) => import::run_cli(args),
+        Command::Profiles(cmd) => import::profiles_cli(cmd),
         Command::Generate(args) => generate::run_cli(args),
         Command::Diff(args) => diff::run_cli(args),
         Command::Schema => {

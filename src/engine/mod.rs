@@ -54,7 +54,10 @@ const MAPPED: &[(Dataset, &str, &str)] = &[
 
 impl Context<'_> {
     pub(crate) fn input(&self, ds: Dataset) -> Result<&DatasetInput, NotEvaluable> {
-        self.inputs.get(ds).ok_or_else(|| format!("no {ds} data was given"))
+        self.inputs.get(ds).ok_or_else(|| match &self.inputs.imported {
+            Some(i) => format!("no {ds} data was given (the data was imported from a `{}` export)", i.profile),
+            None => format!("no {ds} data was given"),
+        })
     }
 
     /// Accepted rows of a dataset with `platform` mapped to platform ids and
@@ -114,10 +117,12 @@ impl Context<'_> {
             frame = frame.with_column(period.expr(col("ts"), self.inputs.options.timezone).alias(PERIOD));
         }
         if !missing.is_empty() {
+            let note = self.inputs.imported.as_ref().and_then(|i| i.lacks_note(&missing[0]));
             return Err(format!(
-                "the {ds} data lacks column{} {}",
+                "the {ds} data lacks column{} {}{}",
                 if missing.len() == 1 { "" } else { "s" },
-                missing.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+                missing.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
+                note.map(|n| format!(" ({n})")).unwrap_or_default()
             ));
         }
         Ok(frame)

@@ -75,6 +75,20 @@ impl AccountingPlans {
         }
     }
 
+    /// Adds the plans without the exact duplicate-id count, whose memory grows
+    /// with the rows: for writers (`import`) that must stay flat.
+    pub fn add_without_duplicates(input: &DatasetInput, batch: &mut Batch) -> AccountingPlans {
+        AccountingPlans { duplicates: None, ..AccountingPlans::add_counts(input, batch) }
+    }
+
+    fn add_counts(input: &DatasetInput, batch: &mut Batch) -> AccountingPlans {
+        AccountingPlans {
+            counts: batch.add(counts_plan(input)),
+            rejected: batch.add(super::rejects::rejected_plan(input)),
+            duplicates: None,
+        }
+    }
+
     /// The accounting and every rejected row, located, from the batch's results.
     pub fn finish(
         self,

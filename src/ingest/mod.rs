@@ -6,6 +6,7 @@
 //! `__reason` on the row; only file-level problems are errors.
 
 pub mod accounting;
+pub mod convert;
 pub mod csvscan;
 pub mod encoding;
 pub mod fileread;
@@ -163,8 +164,34 @@ impl DatasetInput {
 pub struct Inputs {
     pub datasets: BTreeMap<Dataset, DatasetInput>,
     pub options: IngestOptions,
+    /// Data written by `hutong import`: the profile and what its export lacks.
+    pub imported: Option<Imported>,
     /// Holds transcoded copies of non-UTF-8 inputs for as long as the inputs live.
     _scratch: Option<tempfile::TempDir>,
+}
+
+/// What the `import.json` beside imported data says about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    pub profile: String,
+    /// Contract columns the export cannot supply.
+    pub lacks: Vec<String>,
+}
+
+impl Imported {
+    /// Reads `import.json` in `dir`, if there is one.
+    fn read(dir: &std::path::Path) -> Option<Imported> {
+        let text = std::fs::read_to_string(dir.join("import.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let profile = v["profile"]["id"].as_str()?.to_string();
+        let lacks = v["lacks"].as_array()?.iter().filter_map(|c| c.as_str().map(str::to_string)).collect();
+        Some(Imported { profile, lacks })
+    }
+
+    /// Why a column is missing, when the export could not have it.
+    pub fn lacks_note(&self, column: &str) -> Option<String> {
+        self.lacks.iter().any(|c| c == column).then(|| format!("the `{}` export does not provide it", self.profile))
+    }
 }
 
 impl Inputs {
@@ -189,7 +216,17 @@ pub fn open(spec: &InputSpec, options: IngestOptions) -> Result<Inputs, IngestEr
     for (ds, files) in found {
         datasets.insert(ds, open_dataset(ds, files, options, scratch.as_ref().map(|t| t.path()))?);
     }
-    Ok(Inputs { datasets, options, _scratch: scratch })
+    // An imported delivery says what its export format lacks.
+    let dir = spec.data.clone().or_else(|| {
+        let t = std::path::PathBuf::from(spec.transactions.as_deref()?);
+        if t.is_dir() {
+            Some(t)
+        } else {
+            t.parent().map(std::path::Path::to_path_buf)
+        }
+    });
+    let imported = dir.as_deref().and_then(Imported::read);
+    Ok(Inputs { datasets, options, imported, _scratch: scratch })
 }
 
 fn open_dataset(
