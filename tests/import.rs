@@ -228,6 +228,11 @@ fn mismatched_files_and_bad_rows_are_located_never_lost() {
     let (code, _, err, _) = import("wechat-trade-bill", &[&fixture("alipay-trade-detail.csv")], &WECHAT_SET);
     assert_eq!(code, Some(2));
     assert!(err.contains("alipay-trade-detail.csv:1: not valid UTF-8 before the header"), "{err}");
+    // An empty file has no header to read.
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    let (code, _, err, _) = import("wechat-trade-bill", &[empty.path().to_str().unwrap()], &WECHAT_SET);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("the file is empty (profile `wechat-trade-bill`)"), "{err}");
     // Required columns the export lacks must be given.
     let (code, _, err, _) = import("wechat-trade-bill", &[&fixture("wechat-ALL.csv")], &[]);
     assert_eq!(code, Some(2));

@@ -497,8 +497,9 @@ impl State<'_, '_> {
                 }
             }
         }
-        if reader.index().is_none() && report.rows_read == 0 && line_no > 0 {
-            bail!("{shown}: no header line found (profile `{}`)", p.id);
+        if reader.index().is_none() && report.rows_read == 0 {
+            let what = if line_no == 0 { "the file is empty" } else { "no header line found" };
+            bail!("{shown}: {what} (profile `{}`)", p.id);
         }
         Ok(())
     }
