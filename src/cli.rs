@@ -69,6 +69,10 @@ pub struct ConvertArgs {
     /// Directory for <dataset>.parquet (and rejected/<dataset>.csv); not an input directory.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Write CSV cells exactly as found: no `'` before values a spreadsheet
+    /// would run as formulas. For machine consumers.
+    #[arg(long)]
+    pub raw_csv: bool,
     /// Print nothing on success.
     #[arg(long, short)]
     pub quiet: bool,
@@ -95,6 +99,10 @@ pub struct ImportArgs {
     /// The date of files whose times carry no year, when their names do not say it.
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub file_date: Option<chrono::NaiveDate>,
+    /// Write CSV cells exactly as found: no `'` before values a spreadsheet
+    /// would run as formulas. For machine consumers.
+    #[arg(long)]
+    pub raw_csv: bool,
     /// Print nothing on success.
     #[arg(long, short)]
     pub quiet: bool,
@@ -211,6 +219,10 @@ pub struct AuditArgs {
     /// Allow --out to be, or lie inside, a directory holding input files.
     #[arg(long)]
     pub out_inside_inputs: bool,
+    /// Write CSV cells exactly as found: no `'` before values a spreadsheet
+    /// would run as formulas (=, +, -, @). For machine consumers.
+    #[arg(long)]
+    pub raw_csv: bool,
     /// Print nothing on success (files are still written).
     #[arg(long, short)]
     pub quiet: bool,

@@ -6,7 +6,7 @@
 //! checks it):
 //!
 //! 1. foundations: [`contract`] (the data contract), [`stats`], [`digest`],
-//!    [`exec`], [`progress`];
+//!    [`exec`], [`progress`], [`text`];
 //! 2. the verdict protocol: [`verdict`];
 //! 3. inputs and rules: [`ingest`] reads and validates the logs, [`rulebook`]
 //!    reads rulebooks (generic over the kinds' parameters), [`generate`]
@@ -24,6 +24,7 @@ pub(crate) mod digest;
 pub mod exec;
 pub(crate) mod progress;
 pub mod stats;
+pub mod text;
 // Layer 2: the verdict protocol.
 pub mod verdict;
 // Layer 3: inputs and rules.

@@ -34,6 +34,28 @@ pub fn check_out_dir(out: &Path, inputs: &Inputs, allow: bool) -> anyhow::Result
     Ok(())
 }
 
+/// Checks before any input is read that `out` is, or can be made, a
+/// directory hutong can write in: a bad `--out` should not cost a whole run.
+pub fn ensure_writable(out: &Path) -> anyhow::Result<()> {
+    // The directory, or the nearest existing one it would be created in:
+    // nothing is created by the check.
+    let mut dir = absolute(out);
+    while !dir.exists() {
+        match dir.parent() {
+            Some(p) => dir = p.to_path_buf(),
+            None => break,
+        }
+    }
+    if !dir.is_dir() {
+        bail!("--out {}: {} exists and is not a directory", out.display(), dir.display());
+    }
+    tempfile::Builder::new()
+        .prefix(".hutong-write-check-")
+        .tempfile_in(&dir)
+        .with_context(|| format!("--out {}: cannot write in {}", out.display(), dir.display()))?;
+    Ok(())
+}
+
 /// An absolute, symlink-resolved path, also for paths that do not exist yet.
 fn absolute(p: &Path) -> PathBuf {
     if let Ok(c) = std::fs::canonicalize(p) {
@@ -95,7 +117,8 @@ pub fn write_evidence(path: &Path, table: &crate::findings::EvidenceTable) -> st
     let mut w = csv::Writer::from_path(path).map_err(std::io::Error::other)?;
     w.write_record(&table.header).map_err(std::io::Error::other)?;
     for row in &table.rows {
-        w.write_record(row).map_err(std::io::Error::other)?;
+        let cells: Vec<std::borrow::Cow<str>> = row.iter().map(|c| crate::text::csv_cell(c)).collect();
+        w.write_record(cells.iter().map(|c| c.as_bytes())).map_err(std::io::Error::other)?;
     }
     w.flush()
 }

@@ -18,6 +18,8 @@ use crate::waivers::Waivers;
 
 pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
     let progress = crate::progress::Progress::new(args.quiet || args.format == TextOrJson::Json);
+    crate::text::set_raw_csv(args.raw_csv);
+    crate::output::ensure_writable(&args.out)?;
     let rb = kinds::load(&args.rules)?;
     if !args.quiet {
         for w in &rb.warnings {
@@ -82,7 +84,7 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
     progress.stage(format!("done: {rows} rows audited, outputs in {}", args.out.display()));
     if !args.quiet {
         for w in report.warnings.iter().skip(rb.warnings.len()) {
-            eprintln!("warning: {w}");
+            eprintln!("warning: {}", crate::text::terminal(w));
         }
     }
     let counted = |f: &&Finding| match f.verdict {
@@ -111,12 +113,13 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
         }
         TextOrJson::Text => {
             if !args.quiet {
-                print!("{}", summary_text(&report, &args.out));
+                print!("{}", crate::text::terminal(&summary_text(&report, &args.out)));
             } else if code == 1 {
                 // Quiet means no progress, not no reason.
                 for f in report.findings.iter().filter(|f| f.verdict == Verdict::Fail) {
                     let note = crate::junit::deadline_note(f);
-                    println!("{} FAIL {}: {note}{}", f.rule_id, f.severity.name(), f.message);
+                    let line = format!("{} FAIL {}: {note}{}", f.rule_id, f.severity.name(), f.message);
+                    println!("{}", crate::text::terminal(&line));
                 }
             }
         }

@@ -10,6 +10,8 @@ use crate::ingest::rejects;
 
 pub fn run_cli(args: &ConvertArgs) -> anyhow::Result<u8> {
     let progress = crate::progress::Progress::new(args.quiet);
+    crate::text::set_raw_csv(args.raw_csv);
+    crate::output::ensure_writable(&args.out)?;
     let spec = input_spec(&args.input);
     if spec.data.is_none() && spec.transactions.is_none() && spec.checkout.is_none() && spec.merchants.is_none() {
         bail!("no input given: use --data DIR, or --transactions / --checkout / --merchants PATH");

@@ -9,6 +9,8 @@ use crate::ingest::convert::OutputFormat;
 
 pub fn run_cli(args: &ImportArgs) -> anyhow::Result<u8> {
     let progress = crate::progress::Progress::new(args.quiet);
+    crate::text::set_raw_csv(args.raw_csv);
+    crate::output::ensure_writable(&args.out)?;
     let p = profile::resolve(&args.profile)?;
     // Outputs beside the inputs could overwrite them (or be read back as input).
     if let Ok(out) = args.out.canonicalize() {

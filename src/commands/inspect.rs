@@ -32,7 +32,7 @@ pub fn run_cli(args: &InspectArgs) -> anyhow::Result<u8> {
     }
     let text = match args.format {
         TextOrJson::Json => serde_json::to_string_pretty(&inspection)? + "\n",
-        TextOrJson::Text => render_text(&inspection),
+        TextOrJson::Text => crate::text::terminal(&render_text(&inspection)).into_owned(),
     };
     print!("{text}");
     Ok(0)

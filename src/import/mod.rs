@@ -475,7 +475,7 @@ impl State<'_, '_> {
                         shown,
                         &line_no.to_string(),
                         &reason,
-                        raw.trim_end_matches('\r'),
+                        &crate::text::csv_cell(raw.trim_end_matches('\r')),
                     ])?;
                 }
                 Outcome::Rejected(reason) => {

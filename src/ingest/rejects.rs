@@ -131,7 +131,8 @@ pub fn write_to(path: &Path, rows: &[RejectedRow]) -> io::Result<()> {
     w.write_record(["source_file", "line", "record", "reason", "raw"]).map_err(io::Error::other)?;
     for r in rows {
         let line = r.line.map(|l| l.to_string()).unwrap_or_default();
-        w.write_record([r.file.as_str(), &line, &r.record.to_string(), &r.reason, &r.raw]).map_err(io::Error::other)?;
+        let raw = crate::text::csv_cell(&r.raw);
+        w.write_record([r.file.as_str(), &line, &r.record.to_string(), &r.reason, &raw]).map_err(io::Error::other)?;
     }
     w.flush()
 }

@@ -1,0 +1,107 @@
+//! Hardening: each test is named after the item of the red-team list it
+//! covers (formula injection, terminal control characters, a bad --out).
+
+mod common;
+
+use std::path::Path;
+
+use common::run;
+
+/// Appended to `common::HEADER`.
+const RULE: &str = r#"
+[[rules]]
+id = "H-01"
+title = "No merchant offers only its platform's own provider"
+severity = "critical"
+citation = "fixture"
+rationale = "fixture"
+kind = "exclusivity"
+"#;
+
+/// Five taobao sessions of merchant `merchant` offering only Alipay, on `platform`.
+fn checkout(platform: &str, merchant: &str) -> String {
+    let mut s = String::from("session_id,ts,platform,merchant_id,region,method,position,is_default,folded\n");
+    let merchant = merchant.replace('"', "\"\"");
+    for i in 0..5 {
+        s.push_str(&format!("S{i},2021-10-04T10:00:00+08:00,{platform},\"{merchant}\",110000,Alipay,1,true,false\n"));
+    }
+    s
+}
+
+/// Audits the fixture; exit code, stdout, stderr and the output directory.
+fn audit(platform: &str, merchant: &str, extra: &[&str]) -> (Option<i32>, String, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    let rules = dir.path().join("in/rules.toml");
+    std::fs::write(&rules, format!("{}{RULE}", common::HEADER)).unwrap();
+    let data = dir.path().join("in/checkout.csv");
+    std::fs::write(&data, checkout(platform, merchant)).unwrap();
+    let out = dir.path().join("out");
+    let mut args = vec!["audit", "--rules", rules.to_str().unwrap(), "--checkout", data.to_str().unwrap()];
+    args.extend(["--out", out.to_str().unwrap()]);
+    args.extend_from_slice(extra);
+    let (code, stdout, stderr) = run(&args);
+    (code, stdout, stderr, dir)
+}
+
+fn evidence(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("out/evidence/H-01.csv")).unwrap()
+}
+
+#[test]
+fn item_02_formula_prefixes_are_neutralised_in_csv_outputs() {
+    let (code, _, err, dir) = audit("taobao", "=HYPERLINK(\"http://x\",\"M1\")", &["--quiet"]);
+    assert_eq!(code, Some(1), "{err}");
+    let text = evidence(dir.path());
+    assert!(text.contains("\"'=HYPERLINK(\"\"http://x\"\",\"\"M1\"\")\""), "{text}");
+    // --raw-csv keeps cells exactly as found, for machines.
+    let (_, _, _, dir) = audit("taobao", "@SUM(1)", &["--quiet", "--raw-csv"]);
+    assert!(evidence(dir.path()).contains("taobao,@SUM(1),"), "{}", evidence(dir.path()));
+    let (_, _, _, dir) = audit("taobao", "  -1+2", &["--quiet"]);
+    assert!(evidence(dir.path()).contains("taobao,'  -1+2,"), "{}", evidence(dir.path()));
+    // Rejected rows carry the raw record: neutralised there too.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("checkout.csv");
+    let mut text = checkout("taobao", "M1");
+    text.push_str("=cmd|' /C calc'!A0,not a time,taobao,M1,110000,Alipay,1,true,false\n");
+    std::fs::write(&file, text).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(&["inspect", "--checkout", file.to_str().unwrap(), "--out", out.path().to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    let rejected = std::fs::read_to_string(out.path().join("rejected/checkout.csv")).unwrap();
+    assert!(rejected.contains(",\"'=cmd|' /C calc'!A0,not a time,"), "{rejected}");
+}
+
+#[test]
+fn item_03_control_characters_do_not_reach_the_terminal() {
+    // A platform the rulebook does not know is named in a warning: with ESC
+    // sequences that would clear the screen and recolour the text.
+    let (code, stdout, stderr, _dir) = audit("evil\u{1b}[2J\u{1b}[31m\u{7}", "M1", &[]);
+    assert!(code == Some(0) || code == Some(1), "{stderr}");
+    assert!(!stderr.contains('\u{1b}') && !stderr.contains('\u{7}'), "{stderr:?}");
+    assert!(!stdout.contains('\u{1b}') && !stdout.contains('\u{7}'), "{stdout:?}");
+    assert!(stderr.contains("evil\\u{1b}[2J\\u{1b}[31m\\u{7}"), "{stderr}");
+}
+
+#[test]
+fn item_11_a_bad_out_is_refused_before_any_input_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    // The data does not even exist: the --out problem is reported first.
+    let missing = dir.path().join("no-such-data");
+    for cmd in [
+        vec!["audit", "--rules", common::RULES, "--data", missing.to_str().unwrap(), "--out", file.to_str().unwrap()],
+        vec!["convert", "--data", missing.to_str().unwrap(), "--out", file.to_str().unwrap()],
+    ] {
+        let (code, _, err) = run(&cmd);
+        assert_eq!(code, Some(2));
+        assert!(err.contains("exists and is not a directory"), "{cmd:?}: {err}");
+    }
+    let nested = file.join("sub");
+    let (code, _, err) = run(&["convert", "--data", missing.to_str().unwrap(), "--out", nested.to_str().unwrap()]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("a-file exists and is not a directory"), "{err}");
+    // Nothing was created by the check.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
