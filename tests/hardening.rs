@@ -105,3 +105,75 @@ fn item_11_a_bad_out_is_refused_before_any_input_is_read() {
     // Nothing was created by the check.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
+
+const TXN_HEADER: &str = "txn_id,ts,platform,channel,merchant_id,region,method,amount,status,fee,discount";
+
+/// `inspect --format json` of a transactions file: its rejected-by-reason counts and accepted rows.
+fn inspect(path: &Path) -> serde_json::Value {
+    let (code, out, err) = run(&["inspect", "--transactions", path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v["datasets"][0].clone()
+}
+
+#[test]
+fn item_05_quoted_empty_fields_are_missing_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("transactions.csv");
+    // Every field quoted, as many tools write: "" is an empty optional value,
+    // not an invalid number; a required platform of "" is missing.
+    let text = format!(
+        "{TXN_HEADER}\n\
+         \"T1\",\"2021-10-04T10:00:00+08:00\",\"taobao\",\"online\",\"M1\",\"110000\",\"Alipay\",\"12.50\",\"success\",\"\",\"\"\n\
+         \"T2\",\"2021-10-04T10:00:00+08:00\",\"\",\"online\",\"M1\",\"110000\",\"Alipay\",\"12.50\",\"success\",\"\",\"\"\n"
+    );
+    std::fs::write(&file, text).unwrap();
+    let v = inspect(&file);
+    assert_eq!((v["rows_accepted"].as_u64(), v["rows_rejected"].as_u64()), (Some(1), Some(1)), "{v:#}");
+    assert_eq!(v["rejected_by_reason"]["missing_value:platform"], 1, "{v:#}");
+}
+
+#[test]
+fn item_06_non_finite_and_absurd_amounts_are_rejected() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    // Parquet floats: NaN and +inf are not amounts; a required '' is missing.
+    let mut df = df!(
+        "txn_id" => ["T1", "T2", "T3", "T4"],
+        "ts" => ["2021-10-04T10:00:00+08:00"; 4],
+        "platform" => ["taobao", "taobao", "taobao", ""],
+        "channel" => ["online"; 4],
+        "merchant_id" => ["M1"; 4],
+        "region" => ["110000"; 4],
+        "method" => ["Alipay"; 4],
+        "amount" => [12.5, f64::NAN, f64::INFINITY, 3.0],
+        "status" => ["success"; 4],
+    )
+    .unwrap();
+    let file = dir.path().join("transactions.parquet");
+    ParquetWriter::new(std::fs::File::create(&file).unwrap()).finish(&mut df).unwrap();
+    let v = inspect(&file);
+    assert_eq!((v["rows_accepted"].as_u64(), v["rows_rejected"].as_u64()), (Some(1), Some(3)), "{v:#}");
+    assert_eq!(v["rejected_by_reason"]["invalid_number:amount"], 2, "{v:#}");
+    assert_eq!(v["rejected_by_reason"]["missing_value:platform"], 1, "{v:#}");
+    // CSV: two amounts of 1e308 would sum to infinity; beyond 10^12 yuan is out of range.
+    let csv = dir.path().join("transactions.csv");
+    let row = |id: &str, amount: &str| {
+        format!("{id},2021-10-04T10:00:00+08:00,taobao,online,M1,110000,Alipay,{amount},success,,\n")
+    };
+    std::fs::write(
+        &csv,
+        format!(
+            "{TXN_HEADER}\n{}{}{}{}",
+            row("T1", "1e308"),
+            row("T2", "1e308"),
+            row("T3", "NaN"),
+            row("T4", "999999999999")
+        ),
+    )
+    .unwrap();
+    let v = inspect(&csv);
+    assert_eq!((v["rows_accepted"].as_u64(), v["rows_rejected"].as_u64()), (Some(1), Some(3)), "{v:#}");
+    assert_eq!(v["rejected_by_reason"]["out_of_range:amount"], 2, "{v:#}");
+    assert_eq!(v["rejected_by_reason"]["invalid_number:amount"], 1, "{v:#}");
+}

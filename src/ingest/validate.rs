@@ -64,7 +64,14 @@ enum Check {
     Missing,
     Invalid,
     Range,
+    /// A money value beyond ±`MAX_MONEY`.
+    Magnitude,
 }
+
+/// The largest money value accepted, in yuan: no payment, fee or discount is
+/// a trillion yuan, and with values below it a sum over billions of rows
+/// stays far from f64's range (a pair of 1e308 amounts once summed to inf).
+pub const MAX_MONEY: f64 = 1e12;
 
 fn column_reasons(column: &ContractColumn) -> Vec<(Check, String)> {
     let name = column.name;
@@ -87,6 +94,9 @@ fn column_reasons(column: &ContractColumn) -> Vec<(Check, String)> {
         Kind::Decimal { non_negative: true } => out.push((Check::Range, format!("negative_value:{name}"))),
         Kind::Integer { .. } => out.push((Check::Range, format!("out_of_range:{name}"))),
         _ => {}
+    }
+    if let Kind::Decimal { .. } = column.kind {
+        out.push((Check::Magnitude, format!("out_of_range:{name}")));
     }
     out
 }
@@ -147,7 +157,12 @@ pub fn validated(lf: LazyFrame, raw: &RawFile, options: super::IngestOptions) ->
                     let t = col(tmp.as_str());
                     let cond = match (check, column.kind) {
                         (Check::Missing, _) => raw_col.is_null(),
+                        // NaN and infinities are not amounts, in any format.
+                        (Check::Invalid, Kind::Decimal { .. }) => {
+                            raw_col.is_not_null().and(t.clone().is_null().or(t.is_finite().not()))
+                        }
                         (Check::Invalid, _) => raw_col.is_not_null().and(t.is_null()),
+                        (Check::Magnitude, _) => t.abs().gt(lit(MAX_MONEY)),
                         (Check::Range, Kind::Integer { min }) => t.lt(lit(min)),
                         (Check::Range, _) => t.lt(lit(0.0)),
                     };
@@ -156,6 +171,21 @@ pub fn validated(lf: LazyFrame, raw: &RawFile, options: super::IngestOptions) ->
             }
         }
     }
+    // An empty value is missing however it was written: an unquoted empty
+    // CSV field (null), a quoted `""`, or a Parquet `''`.
+    let empties: Vec<Expr> = raw
+        .dataset
+        .columns()
+        .iter()
+        .filter(|c| matches!(raw.schema.get(c.name), Some(DataType::String)))
+        .map(|c| {
+            when(col(c.name).str().len_bytes().eq(lit(0u32)))
+                .then(lit(NULL).cast(DataType::String))
+                .otherwise(col(c.name))
+                .alias(c.name)
+        })
+        .collect();
+    let lf = if empties.is_empty() { lf } else { lf.with_columns(empties) };
     let mut out = vec![lit(raw.index).cast(DataType::UInt32).alias(FILE), col(ROW)];
     for column in raw.dataset.columns() {
         let name = column.name;
