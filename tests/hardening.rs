@@ -177,3 +177,70 @@ fn item_06_non_finite_and_absurd_amounts_are_rejected() {
     assert_eq!(v["rejected_by_reason"]["out_of_range:amount"], 2, "{v:#}");
     assert_eq!(v["rejected_by_reason"]["invalid_number:amount"], 1, "{v:#}");
 }
+
+#[test]
+fn item_08_unreadable_entries_in_a_dataset_folder_are_errors_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("transactions");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::copy("testdata/sample/transactions.csv", folder.join("a.csv")).unwrap();
+    let check = |name: &str, want: &str| {
+        let (code, _, err) = run(&["inspect", "--data", dir.path().to_str().unwrap()]);
+        assert_eq!(code, Some(2), "{name}: {err}");
+        assert!(err.contains(name) && err.contains(want), "{name}: {err}");
+    };
+    // A dangling link, then a link to itself: never skipped in silence.
+    std::os::unix::fs::symlink(dir.path().join("gone.csv"), folder.join("b.csv")).unwrap();
+    check("b.csv", "is a symbolic link that leads nowhere readable");
+    std::fs::remove_file(folder.join("b.csv")).unwrap();
+    std::os::unix::fs::symlink(folder.join("c.csv"), folder.join("c.csv")).unwrap();
+    check("c.csv", "is a symbolic link that leads nowhere readable");
+    std::fs::remove_file(folder.join("c.csv")).unwrap();
+    // A FIFO is named as one, not as a missing file; also when given directly.
+    let fifo = folder.join("d.csv");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    check("d.csv", "is a FIFO (named pipe)");
+    let (code, _, err) = run(&["inspect", "--transactions", fifo.to_str().unwrap()]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("is a FIFO (named pipe); name a regular file"), "{err}");
+}
+
+/// The sample's header and first `n` transactions.
+fn sample_head(n: usize) -> Vec<String> {
+    std::fs::read_to_string("testdata/sample/transactions.csv")
+        .unwrap()
+        .lines()
+        .take(n + 1)
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn item_04_cr_only_line_ends_are_read_not_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("transactions.csv");
+    std::fs::write(&file, sample_head(20).join("\r") + "\r").unwrap();
+    let v = inspect(&file);
+    assert_eq!((v["rows_read"].as_u64(), v["rows_accepted"].as_u64()), (Some(20), Some(20)), "{v:#}");
+    // The file's own hash, not the fixed copy's.
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(v["files"][0]["sha256"], hutong::ingest::sources::sha256_bytes(&bytes));
+}
+
+#[test]
+fn item_09_blank_lines_before_the_header_are_skipped_and_lines_stay_true() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("transactions.csv");
+    let mut lines = sample_head(5);
+    lines.insert(3, "broken,row".to_string());
+    std::fs::write(&file, format!("\n  \n{}\n", lines.join("\n"))).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let (code, _, err) =
+        run(&["inspect", "--transactions", file.to_str().unwrap(), "--out", out.path().to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    let v = inspect(&file);
+    assert_eq!((v["rows_read"].as_u64(), v["rows_accepted"].as_u64()), (Some(6), Some(5)), "{v:#}");
+    // Two blank lines, the header on line 3: the broken row is on line 6.
+    let rejected = std::fs::read_to_string(out.path().join("rejected/transactions.csv")).unwrap();
+    assert!(rejected.contains("transactions.csv,6,3,wrong_field_count,\"broken,row\""), "{rejected}");
+}

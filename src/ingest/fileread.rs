@@ -114,6 +114,94 @@ pub fn scan_csv(path: &Path, delimiter: u8, header_len: usize) -> io::Result<Csv
     Ok(layout)
 }
 
+/// What must be fixed at the start of a CSV file before it can be read as
+/// one: line ends of a lone CR (old Mac exports), and blank lines before the
+/// header.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StartFix {
+    pub cr_only: bool,
+    pub blank_lines: u64,
+}
+
+impl StartFix {
+    pub fn needed(self) -> bool {
+        self.cr_only || self.blank_lines > 0
+    }
+}
+
+/// Looks at the first 64 KiB of a file for what [`StartFix`] describes.
+pub fn start_fix(path: &Path) -> io::Result<StartFix> {
+    let buf = head(path)?;
+    let cr_only = memchr::memchr(b'\r', &buf).is_some() && memchr::memchr(b'\n', &buf).is_none();
+    let sep = if cr_only { b'\r' } else { b'\n' };
+    let mut blank_lines = 0;
+    let mut rest = &buf[..];
+    while let Some(end) = memchr::memchr(sep, rest) {
+        let line = &rest[..end];
+        let line = if blank_lines == 0 { line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line) } else { line };
+        if !line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
+            break;
+        }
+        blank_lines += 1;
+        rest = &rest[end + 1..];
+    }
+    // Nothing but blank lines in the first 64 KiB: leave it to the empty-file check.
+    if memchr::memchr(sep, rest).is_none() && rest.iter().all(|b| b.is_ascii_whitespace()) {
+        blank_lines = 0;
+    }
+    Ok(StartFix { cr_only, blank_lines })
+}
+
+/// Writes `src` to `dst` with `fix` applied: lone CRs become line feeds, and
+/// the leading blank lines are dropped (the caller adds them back to line
+/// numbers).
+pub fn normalise(src: &Path, dst: &Path, fix: StartFix) -> io::Result<()> {
+    let mut input = File::open(src)?;
+    let mut out = io::BufWriter::new(File::create(dst)?);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut to_skip = fix.blank_lines;
+    loop {
+        let n = input.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &mut buf[..n];
+        if fix.cr_only {
+            chunk.iter_mut().filter(|b| **b == b'\r').for_each(|b| *b = b'\n');
+        }
+        let mut start = 0;
+        while to_skip > 0 {
+            match memchr::memchr(b'\n', &chunk[start..]) {
+                Some(i) => {
+                    start += i + 1;
+                    to_skip -= 1;
+                }
+                None => {
+                    start = chunk.len();
+                    break;
+                }
+            }
+        }
+        io::Write::write_all(&mut out, &chunk[start..])?;
+    }
+    io::Write::flush(&mut out)
+}
+
+fn head(path: &Path) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; 1 << 16];
+    let mut file = File::open(path)?;
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = file.read(&mut buf[filled..])?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    buf.truncate(filled);
+    Ok(buf)
+}
+
 /// The offset of a NUL byte in the first 64 KiB, which no CSV text holds.
 pub fn first_nul(path: &Path) -> io::Result<Option<u64>> {
     let mut buf = vec![0u8; 1 << 16];
@@ -193,6 +281,20 @@ mod tests {
         assert_eq!(csv_header(f.path(), b',').unwrap().unwrap(), ["txn_id", "ts", "amount"]);
         let empty = file(b"");
         assert_eq!(csv_header(empty.path(), b',').unwrap(), None);
+    }
+
+    #[test]
+    fn finds_lone_crs_and_blank_lines_before_the_header() {
+        let f = file(b"a,b\r1,2\r3,4\r");
+        assert_eq!(start_fix(f.path()).unwrap(), StartFix { cr_only: true, blank_lines: 0 });
+        let f = file(b"\n \r\n\xef\xbb\xbfa,b\n1,2\n");
+        assert_eq!(start_fix(f.path()).unwrap(), StartFix { cr_only: false, blank_lines: 2 });
+        let f = file(b"a,b\r\n1,2\r\n");
+        assert!(!start_fix(f.path()).unwrap().needed());
+        let out = tempfile::NamedTempFile::new().unwrap();
+        let f = file(b"\r\ra,b\r1,2\r");
+        normalise(f.path(), out.path(), start_fix(f.path()).unwrap()).unwrap();
+        assert_eq!(std::fs::read(out.path()).unwrap(), b"a,b\n1,2\n");
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub enum IngestError {
     NoSuchPath { dataset: Option<Dataset>, path: PathBuf },
     #[error("--data must be a directory: {}", .path.display())]
     NotADirectory { path: PathBuf },
+    #[error("{dataset}: {} {what}; name a regular file", .path.display())]
+    NotRegular { dataset: Dataset, path: PathBuf, what: String },
     #[error(
         "{dataset}: {} holds more than one of {dataset}.csv, {dataset}.parquet and {dataset}/; \
          name the one to read with --{dataset}",
@@ -123,6 +125,10 @@ pub struct InputFile {
     /// The file actually scanned: `path`, or its UTF-8 transcoding.
     #[serde(skip)]
     pub read_path: PathBuf,
+    /// Lines of `path` before the first line of `read_path` (blank lines
+    /// before the header): added to reported line numbers.
+    #[serde(skip)]
+    pub line_offset: u64,
     pub format: Format,
     pub bytes: u64,
     pub sha256: String,
@@ -203,15 +209,10 @@ impl Inputs {
 /// Finds, pre-reads and checks every input file; builds the lazy frames.
 pub fn open(spec: &InputSpec, options: IngestOptions) -> Result<Inputs, IngestError> {
     let found = sources::resolve(spec)?;
-    let scratch = if options.encoding == encoding::TextEncoding::Utf8 {
-        None
-    } else {
-        Some(tempfile::Builder::new().prefix("hutong-").tempdir().map_err(|cause| IngestError::Unreadable {
-            dataset: Dataset::Transactions,
-            path: std::env::temp_dir(),
-            cause,
-        })?)
-    };
+    // For transcoded copies and files whose start needs fixing.
+    let scratch = Some(tempfile::Builder::new().prefix("hutong-").tempdir().map_err(|cause| {
+        IngestError::Unreadable { dataset: Dataset::Transactions, path: std::env::temp_dir(), cause }
+    })?);
     let mut datasets = BTreeMap::new();
     for (ds, files) in found {
         datasets.insert(ds, open_dataset(ds, files, options, scratch.as_ref().map(|t| t.path()))?);
@@ -263,6 +264,7 @@ fn open_dataset(
         inputs.push(InputFile {
             path: file.path.clone(),
             read_path: layout.read_path.clone(),
+            line_offset: layout.line_offset,
             format: file.format,
             bytes: file.bytes,
             sha256: layout.sha256,
@@ -300,6 +302,8 @@ fn open_dataset(
 struct Prepared {
     /// The file to scan: the original, or its UTF-8 transcoding.
     read_path: PathBuf,
+    /// Blank lines dropped before the header in `read_path`.
+    line_offset: u64,
     columns: Vec<String>,
     records: Option<u64>,
     problems: Vec<(IdxSize, fileread::Structural)>,
@@ -374,6 +378,20 @@ fn prepare_file(
                 }
                 _ => (file.path.clone(), None),
             };
+            // Lone-CR line ends and blank lines before the header: read a fixed copy.
+            let fix = fileread::start_fix(&read_path).map_err(unreadable)?;
+            let (read_path, original_sha, line_offset) = match scratch {
+                Some(dir) if fix.needed() => {
+                    let copy = dir.join(format!("{}-{index}-fixed.csv", ds.name()));
+                    fileread::normalise(&read_path, &copy, fix).map_err(unreadable)?;
+                    let sha = match original_sha {
+                        Some(s) => s,
+                        None => sources::sha256_file(&file.path).map_err(unreadable)?,
+                    };
+                    (copy, Some(sha), fix.blank_lines)
+                }
+                _ => (read_path, original_sha, 0),
+            };
             let header = fileread::csv_header(&read_path, options.delimiter)
                 .map_err(unreadable)?
                 .ok_or_else(|| IngestError::EmptyFile { dataset: ds, path: file.path.clone() })?;
@@ -386,6 +404,7 @@ fn prepare_file(
             }
             Ok(Prepared {
                 read_path,
+                line_offset,
                 columns: header,
                 records: Some(layout.records),
                 problems: layout.problems,
@@ -402,7 +421,14 @@ fn prepare_file(
                 }
             })?;
             let columns = schema.iter_names().map(|n| n.to_string()).collect();
-            Ok(Prepared { read_path: file.path.clone(), columns, records: None, problems: Vec::new(), sha256 })
+            Ok(Prepared {
+                read_path: file.path.clone(),
+                line_offset: 0,
+                columns,
+                records: None,
+                problems: Vec::new(),
+                sha256,
+            })
         }
     }
 }

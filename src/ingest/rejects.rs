@@ -64,6 +64,7 @@ pub fn locate(input: &DatasetInput, rejected: &DataFrame, delimiter: u8) -> Resu
                     IngestError::Unreadable { dataset: input.dataset, path: file.path.clone(), cause }
                 })?;
                 for ((record, reason), (line, raw)) in rows.into_iter().zip(located) {
+                    let line = line + file.line_offset;
                     out.push(RejectedRow { file: name.clone(), line: Some(line), record: record + 1, reason, raw });
                 }
             }

@@ -93,6 +93,8 @@ fn in_data_dir(ds: Dataset, dir: &Path) -> Result<Option<Vec<SourceFile>>, Inges
         let p = dir.join(format!("{}.{ext}", ds.name()));
         if p.is_file() {
             found.push(source_file(ds, &p)?);
+        } else if let Some(what) = not_regular(&p) {
+            return Err(IngestError::NotRegular { dataset: ds, path: p, what });
         }
     }
     if found.len() > 1 {
@@ -115,6 +117,9 @@ fn from_argument(ds: Dataset, given: &str) -> Result<Vec<SourceFile>, IngestErro
     }
     if path.is_dir() {
         return files_in_dir(ds, &path);
+    }
+    if let Some(what) = not_regular(&path) {
+        return Err(IngestError::NotRegular { dataset: ds, path, what });
     }
     if given.contains(['*', '?', '[']) {
         let paths = glob::glob(given).map_err(|e| IngestError::BadGlob {
@@ -158,12 +163,53 @@ fn files_in_dir(ds: Dataset, dir: &Path) -> Result<Vec<SourceFile>, IngestError>
             .is_some_and(|e| ["csv", "parquet", "pq"].contains(&e.to_ascii_lowercase().as_str()));
         if p.is_file() && usual {
             files.push(source_file(ds, &p)?);
+        } else if usual {
+            // A data file's name that is not a readable file is an error, not a skip:
+            // a dangling link would otherwise lose that file's rows in silence.
+            if let Some(what) = not_regular(&p) {
+                return Err(IngestError::NotRegular { dataset: ds, path: p, what });
+            }
         }
     }
     if files.is_empty() {
         return Err(IngestError::EmptyDirectory { dataset: ds, path: dir.to_path_buf() });
     }
     Ok(files)
+}
+
+/// What a path that exists is when it is not a regular file (or a link to
+/// one): a broken or looping link, a FIFO, a socket, a device.
+fn not_regular(path: &Path) -> Option<String> {
+    let link = std::fs::symlink_metadata(path).ok()?;
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() || m.is_dir() => None,
+        Ok(m) => Some(special(&m).to_string()),
+        Err(e) if link.file_type().is_symlink() => {
+            Some(format!("is a symbolic link that leads nowhere readable ({e})"))
+        }
+        Err(e) => Some(format!("cannot be read ({e})")),
+    }
+}
+
+/// What kind of special file `m` describes.
+#[cfg(unix)]
+fn special(m: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = m.file_type();
+    if t.is_fifo() {
+        "is a FIFO (named pipe)"
+    } else if t.is_socket() {
+        "is a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "is a device"
+    } else {
+        "is not a regular file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special(_: &std::fs::Metadata) -> &'static str {
+    "is not a regular file"
 }
 
 fn source_file(ds: Dataset, path: &Path) -> Result<SourceFile, IngestError> {
