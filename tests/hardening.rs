@@ -244,3 +244,29 @@ fn item_09_blank_lines_before_the_header_are_skipped_and_lines_stay_true() {
     let rejected = std::fs::read_to_string(out.path().join("rejected/transactions.csv")).unwrap();
     assert!(rejected.contains("transactions.csv,6,3,wrong_field_count,\"broken,row\""), "{rejected}");
 }
+
+#[test]
+fn item_07_a_stray_quote_rejects_its_record_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("transactions.csv");
+    let mut lines = sample_head(8);
+    // A merchant named `Joe 5" TV shop` (a quote inside an unquoted field) ...
+    lines[3] = lines[3].replacen(",checkout,", ",Joe 5\" TV shop,", 1);
+    // ... and a quote opened and never closed: it would swallow every line after it.
+    lines[6] = format!("\"{}", lines[6]);
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let (code, _, err) =
+        run(&["inspect", "--transactions", file.to_str().unwrap(), "--out", out.path().to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    let v = inspect(&file);
+    assert_eq!((v["rows_read"].as_u64(), v["rows_accepted"].as_u64()), (Some(8), Some(6)), "{v:#}");
+    assert_eq!(v["rejected_by_reason"]["malformed_quoting"], 2, "{v:#}");
+    let rejected = std::fs::read_to_string(out.path().join("rejected/transactions.csv")).unwrap();
+    // Each located at its own line, with its raw text as written.
+    assert!(
+        rejected.contains("transactions.csv,4,3,malformed_quoting,") && rejected.contains("Joe 5\"\" TV shop"),
+        "{rejected}"
+    );
+    assert!(rejected.contains("transactions.csv,7,6,malformed_quoting,\"\"\"T"), "{rejected}");
+}

@@ -20,6 +20,9 @@ pub struct Record {
     pub fields: usize,
     /// The line was empty (or only `\r`).
     pub blank: bool,
+    /// A quote inside an unquoted field (`Joe 5" TV`), or text after a
+    /// closing quote (`"a"b`): quoting a CSV reader cannot be trusted with.
+    pub irregular: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +42,7 @@ pub struct Scanner {
     at_field_start: bool,
     fields: usize,
     content: bool,
+    irregular: bool,
     offset: u64,
     line: u64,
     index: u64,
@@ -55,6 +59,7 @@ impl Scanner {
             at_field_start: true,
             fields: 0,
             content: false,
+            irregular: false,
             offset: 0,
             line: 1,
             index: 0,
@@ -106,6 +111,9 @@ impl Scanner {
                         self.state = State::InQuotes;
                         return;
                     }
+                    if b != self.delimiter && b != b'\n' && b != b'\r' {
+                        self.irregular = true;
+                    }
                     self.state = State::Unquoted;
                 }
                 State::Unquoted => {}
@@ -122,10 +130,26 @@ impl Scanner {
                 self.content = true;
                 self.at_field_start = false;
             } else if b != b'\r' {
+                if b == self.quote {
+                    self.irregular = true;
+                }
                 self.content = true;
                 self.at_field_start = false;
             }
         }
+    }
+
+    /// A scanner that starts at byte `offset`, on `line`, with record `index`
+    /// (after cutting an unclosed quote's first line off, see
+    /// [`crate::ingest::fileread::records`]).
+    pub fn resume(delimiter: u8, offset: u64, line: u64, index: u64) -> Scanner {
+        Scanner { offset, line, index, start: offset, start_line: line, ..Scanner::new(delimiter) }
+    }
+
+    /// The pending record, when the input ended inside a quoted field:
+    /// (start byte, start line, index).
+    pub fn unclosed(&self) -> Option<(u64, u64, u64)> {
+        (self.state == State::InQuotes).then_some((self.start, self.start_line, self.index))
     }
 
     /// Ends the input: a last record without a line end counts if not empty.
@@ -144,10 +168,12 @@ impl Scanner {
             line: self.start_line,
             fields: if blank { 0 } else { self.fields + 1 },
             blank,
+            irregular: self.irregular,
         });
         self.index += 1;
         self.fields = 0;
         self.content = false;
+        self.irregular = false;
         self.at_field_start = true;
         self.state = State::Unquoted;
         self.start = self.offset;
@@ -204,6 +230,13 @@ mod tests {
         s.finish(|r| fast.push(r));
         assert_eq!(fast, slow);
         assert_eq!(fast.len(), 10);
+    }
+
+    #[test]
+    fn irregular_quoting_is_flagged() {
+        let recs = scan(b"a,b\nJoe 5\" TV,1\n\"a\"b,2\n\"ok \"\"q\"\"\",3\n");
+        let flags: Vec<bool> = recs.iter().map(|r| r.irregular).collect();
+        assert_eq!(flags, [false, true, true, false]);
     }
 
     #[test]

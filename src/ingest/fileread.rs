@@ -6,7 +6,7 @@
 //! it only parses the projected columns.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
 use std::path::Path;
 
 use polars::prelude::IdxSize;
@@ -21,6 +21,8 @@ pub enum Structural {
     BlankLine,
     /// More or fewer fields than the header has.
     FieldCount,
+    /// A quote inside an unquoted field, or text after a closing quote.
+    Quoting,
 }
 
 impl Structural {
@@ -28,6 +30,7 @@ impl Structural {
         match self {
             Structural::BlankLine => "blank_line",
             Structural::FieldCount => "wrong_field_count",
+            Structural::Quoting => "malformed_quoting",
         }
     }
 }
@@ -42,6 +45,9 @@ pub struct CsvLayout {
     pub sha256: String,
     /// The file is not valid UTF-8 (byte offset of the first bad sequence).
     pub invalid_utf8_at: Option<u64>,
+    /// Byte spans (start, end) of records with irregular quoting: replaced
+    /// in a fixed copy, since polars' reader cannot resynchronise after them.
+    pub irregular: Vec<(u64, u64)>,
 }
 
 /// Reads the header of a CSV file (the first record; a UTF-8 BOM is dropped).
@@ -74,21 +80,71 @@ fn csv_to_io(e: csv::Error) -> io::Error {
     }
 }
 
+/// Every record of a CSV file, in order, with `on_bytes` seeing each byte of
+/// the file once. A quote left open at the end of the file would swallow
+/// every line after it: the line it opens on becomes an irregular record of
+/// its own, and scanning resumes on the next line (lookahead bounded by the
+/// file, never a lost row).
+pub fn records(
+    path: &Path,
+    delimiter: u8,
+    mut on_bytes: impl FnMut(&[u8]),
+    mut on_record: impl FnMut(Record),
+) -> io::Result<()> {
+    let mut file = File::open(path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut scanner = Scanner::new(delimiter);
+    let mut seen = 0u64;
+    let mut pos = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n > 0 {
+            let chunk = &buf[..n];
+            // Bytes read again after a resume were already seen.
+            let fresh = (pos + n as u64).saturating_sub(seen.max(pos)) as usize;
+            on_bytes(&chunk[n - fresh..]);
+            seen = seen.max(pos + n as u64);
+            pos += n as u64;
+            scanner.feed(chunk, &mut on_record);
+            continue;
+        }
+        match scanner.unclosed() {
+            None => {
+                scanner.finish(&mut on_record);
+                return Ok(());
+            }
+            Some((start, line, index)) => {
+                // The opening line alone is the irregular record.
+                file.seek(io::SeekFrom::Start(start))?;
+                let mut first = Vec::new();
+                io::BufRead::read_until(&mut io::BufReader::new(&mut file), b'\n', &mut first)?;
+                let end = start + first.len() as u64;
+                let fields = first.iter().filter(|b| **b == delimiter).count() + 1;
+                on_record(Record { index, start, end, line, fields, blank: false, irregular: true });
+                scanner = Scanner::resume(delimiter, end, line + 1, index + 1);
+                file.seek(io::SeekFrom::Start(end))?;
+                pos = end;
+            }
+        }
+    }
+}
+
 /// Hashes a CSV file and checks the structure of every record.
 pub fn scan_csv(path: &Path, delimiter: u8, header_len: usize) -> io::Result<CsvLayout> {
-    let mut file = File::open(path)?;
     let mut hasher = Sha256::new();
-    let mut scanner = Scanner::new(delimiter);
-    let mut buf = vec![0u8; 1 << 20];
     let mut layout = CsvLayout::default();
     let mut utf8 = Utf8Check::default();
     let mut records = 0u64;
+    let mut irregular = Vec::new();
     let mut check = |r: Record| {
         records += 1;
         if r.index == 0 {
             return;
         }
-        let problem = if r.blank {
+        let problem = if r.irregular {
+            irregular.push((r.start, r.end));
+            Structural::Quoting
+        } else if r.blank {
             Structural::BlankLine
         } else if r.fields != header_len {
             Structural::FieldCount
@@ -97,17 +153,16 @@ pub fn scan_csv(path: &Path, delimiter: u8, header_len: usize) -> io::Result<Csv
         };
         layout.problems.push(((r.index - 1) as IdxSize, problem));
     };
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        let chunk = &buf[..n];
-        hasher.update(chunk);
-        utf8.feed(chunk);
-        scanner.feed(chunk, &mut check);
-    }
-    scanner.finish(&mut check);
+    self::records(
+        path,
+        delimiter,
+        |chunk| {
+            hasher.update(chunk);
+            utf8.feed(chunk);
+        },
+        &mut check,
+    )?;
+    layout.irregular = irregular;
     layout.records = records.saturating_sub(1);
     layout.sha256 = super::sources::sha256_hex(&hasher.finalize());
     layout.invalid_utf8_at = utf8.finish();
@@ -200,6 +255,37 @@ fn head(path: &Path) -> io::Result<Vec<u8>> {
     }
     buf.truncate(filled);
     Ok(buf)
+}
+
+/// Writes `src` to `dst` with each irregular record replaced by one with
+/// `fields` empty fields and the same line breaks (inside a quoted first
+/// field), so every later record keeps its index and line.
+pub fn replace_records(src: &Path, dst: &Path, spans: &[(u64, u64)], fields: usize, delimiter: u8) -> io::Result<()> {
+    let mut input = io::BufReader::new(File::open(src)?);
+    let mut out = io::BufWriter::new(File::create(dst)?);
+    let mut pos = 0u64;
+    for &(start, end) in spans {
+        io::copy(&mut (&mut input).take(start - pos), &mut out)?;
+        let mut record = vec![0u8; (end - start) as usize];
+        input.read_exact(&mut record)?;
+        pos = end;
+        let breaks = record.iter().filter(|b| **b == b'\n').count();
+        let ends_line = record.ends_with(b"\n");
+        let inner = breaks - usize::from(ends_line);
+        let mut placeholder = Vec::new();
+        if inner > 0 {
+            placeholder.push(b'"');
+            placeholder.extend(std::iter::repeat_n(b'\n', inner));
+            placeholder.push(b'"');
+        }
+        placeholder.extend(std::iter::repeat_n(delimiter, fields.saturating_sub(1)));
+        if ends_line {
+            placeholder.push(b'\n');
+        }
+        io::Write::write_all(&mut out, &placeholder)?;
+    }
+    io::copy(&mut input, &mut out)?;
+    io::Write::flush(&mut out)
 }
 
 /// The offset of a NUL byte in the first 64 KiB, which no CSV text holds.

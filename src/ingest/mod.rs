@@ -125,6 +125,10 @@ pub struct InputFile {
     /// The file actually scanned: `path`, or its UTF-8 transcoding.
     #[serde(skip)]
     pub read_path: PathBuf,
+    /// Where rejected rows are located: `read_path`, or the file before
+    /// records with irregular quoting were replaced in it.
+    #[serde(skip)]
+    pub raw_path: PathBuf,
     /// Lines of `path` before the first line of `read_path` (blank lines
     /// before the header): added to reported line numbers.
     #[serde(skip)]
@@ -264,6 +268,7 @@ fn open_dataset(
         inputs.push(InputFile {
             path: file.path.clone(),
             read_path: layout.read_path.clone(),
+            raw_path: layout.raw_path.clone(),
             line_offset: layout.line_offset,
             format: file.format,
             bytes: file.bytes,
@@ -302,6 +307,9 @@ fn open_dataset(
 struct Prepared {
     /// The file to scan: the original, or its UTF-8 transcoding.
     read_path: PathBuf,
+    /// Where rejected rows' raw text is read: `read_path` before records with
+    /// irregular quoting were replaced.
+    raw_path: PathBuf,
     /// Blank lines dropped before the header in `read_path`.
     line_offset: u64,
     columns: Vec<String>,
@@ -402,8 +410,26 @@ fn prepare_file(
             if let Some(offset) = layout.invalid_utf8_at {
                 return Err(IngestError::NotUtf8 { dataset: ds, path: file.path.clone(), offset });
             }
+            // Records with irregular quoting are rejected; polars reads a copy
+            // with each replaced by an empty record of the same lines, and the
+            // rejected rows are located in the file as it was.
+            let raw_path = read_path.clone();
+            let (read_path, original_sha) = match scratch {
+                Some(dir) if !layout.irregular.is_empty() => {
+                    let copy = dir.join(format!("{}-{index}-quoting.csv", ds.name()));
+                    fileread::replace_records(&read_path, &copy, &layout.irregular, header.len(), options.delimiter)
+                        .map_err(unreadable)?;
+                    let sha = match original_sha {
+                        Some(s) => s,
+                        None => sources::sha256_file(&file.path).map_err(unreadable)?,
+                    };
+                    (copy, Some(sha))
+                }
+                _ => (read_path, original_sha),
+            };
             Ok(Prepared {
                 read_path,
+                raw_path,
                 line_offset,
                 columns: header,
                 records: Some(layout.records),
@@ -423,6 +449,7 @@ fn prepare_file(
             let columns = schema.iter_names().map(|n| n.to_string()).collect();
             Ok(Prepared {
                 read_path: file.path.clone(),
+                raw_path: file.path.clone(),
                 line_offset: 0,
                 columns,
                 records: None,

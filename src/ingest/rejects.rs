@@ -12,7 +12,7 @@ use std::path::Path;
 use polars::prelude::*;
 use serde::Serialize;
 
-use super::csvscan::{Record, Scanner};
+use super::csvscan::Record;
 use super::validate::{FILE, REASON, ROW};
 use super::{DatasetInput, Format, IngestError};
 
@@ -60,7 +60,7 @@ pub fn locate(input: &DatasetInput, rejected: &DataFrame, delimiter: u8) -> Resu
         match file.format {
             Format::Csv => {
                 let wanted: Vec<u64> = rows.iter().map(|(r, _)| *r).collect();
-                let located = locate_csv(&file.read_path, delimiter, &wanted).map_err(|cause| {
+                let located = locate_csv(&file.raw_path, delimiter, &wanted).map_err(|cause| {
                     IngestError::Unreadable { dataset: input.dataset, path: file.path.clone(), cause }
                 })?;
                 for ((record, reason), (line, raw)) in rows.into_iter().zip(located) {
@@ -90,23 +90,14 @@ pub fn locate_csv(path: &Path, delimiter: u8, wanted: &[u64]) -> io::Result<Vec<
     // scanner the pre-read used, so record numbers agree with polars'.
     let mut spans: Vec<(u64, u64, u64)> = Vec::with_capacity(wanted.len());
     let mut next = 0usize;
-    let mut scanner = Scanner::new(delimiter);
-    let mut file = File::open(path)?;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut on_record = |r: Record| {
+    let on_record = |r: Record| {
         if r.index > 0 && wanted.get(next) == Some(&(r.index - 1)) {
             spans.push((r.line, r.start, r.end));
             next += 1;
         }
     };
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        scanner.feed(&buf[..n], &mut on_record);
-    }
-    scanner.finish(&mut on_record);
+    super::fileread::records(path, delimiter, |_| {}, on_record)?;
+    let mut file = File::open(path)?;
     let mut out = Vec::with_capacity(spans.len());
     for (line, from, to) in spans {
         let mut raw = vec![0u8; (to - from) as usize];

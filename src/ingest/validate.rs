@@ -51,7 +51,11 @@ pub struct RawFile<'a> {
 /// Integer codes keep the per-row work cheap; text is looked up only for the
 /// few rejected rows.
 pub fn reason_table(ds: Dataset) -> Vec<String> {
-    let mut out = vec![Structural::BlankLine.reason().to_string(), Structural::FieldCount.reason().to_string()];
+    let mut out = vec![
+        Structural::BlankLine.reason().to_string(),
+        Structural::FieldCount.reason().to_string(),
+        Structural::Quoting.reason().to_string(),
+    ];
     for column in ds.columns() {
         out.extend(column_reasons(column).into_iter().map(|(_, text)| text));
     }
@@ -117,7 +121,11 @@ pub fn validated(lf: LazyFrame, raw: &RawFile, options: super::IngestOptions) ->
         // Structural problems come first: a blank or ragged record's fields
         // mean nothing.
         let problems = raw.problems.clone();
-        let codes = [code(Structural::BlankLine.reason()) as u16, code(Structural::FieldCount.reason()) as u16];
+        let codes = [
+            code(Structural::BlankLine.reason()) as u16,
+            code(Structural::FieldCount.reason()) as u16,
+            code(Structural::Quoting.reason()) as u16,
+        ];
         reasons.push(col(ROW).map(
             move |c: Column| {
                 let rows = c.idx()?;
@@ -128,6 +136,7 @@ pub fn validated(lf: LazyFrame, raw: &RawFile, options: super::IngestOptions) ->
                         Some(match problems[i].1 {
                             Structural::BlankLine => codes[0],
                             Structural::FieldCount => codes[1],
+                            Structural::Quoting => codes[2],
                         })
                     })
                     .collect();
