@@ -270,3 +270,33 @@ fn item_07_a_stray_quote_rejects_its_record_and_the_run_goes_on() {
     );
     assert!(rejected.contains("transactions.csv,7,6,malformed_quoting,\"\"\"T"), "{rejected}");
 }
+
+/// `rules check` of the fixture rule with `where = "<filter>"`: exit code and stderr.
+fn check_where(filter: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    let rule = RULE.replace("kind = \"exclusivity\"", &format!("kind = \"exclusivity\"\nwhere = \"{filter}\""));
+    std::fs::write(&rules, format!("{}{rule}", common::HEADER)).unwrap();
+    let (code, _, err) = run(&["rules", "check", rules.to_str().unwrap()]);
+    (code, err)
+}
+
+#[test]
+fn item_15_where_filters_are_type_checked_by_rules_check() {
+    let (code, err) = check_where("ts > '2021-10-03'");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("R008") && err.contains("`where` does not type-check"), "{err}");
+    assert!(err.contains("rules.toml:30:10") && err.contains("audit --from / --to"), "{err}");
+    let (code, err) = check_where("1");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("`where` is not a boolean expression: it gives i32"), "{err}");
+    assert_eq!(check_where("platform IN ('taobao') AND position > 1").0, Some(0));
+}
+
+#[test]
+fn item_12_a_deep_where_filter_is_an_error_not_a_stack_overflow() {
+    let deep = vec!["platform = 'taobao'"; 5000].join(" AND ");
+    let (code, err) = check_where(&deep);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("the filter is too complex (4999 boolean operators"), "{err}");
+}

@@ -523,5 +523,11 @@ fn check_filter(d: &mut Diagnostics, w: &Spanned<String>, dataset: Option<Datase
             ok = false;
         }
     }
+    if ok {
+        if let Err((msg, hint)) = super::filter::type_check(&expr, ds) {
+            d.push(codes::BAD_FILTER, inner, msg, hint);
+            return None;
+        }
+    }
     ok.then_some(expr)
 }
