@@ -258,9 +258,11 @@ pub struct InputArgs {
     /// CSV field separator: one ASCII character, or `tab` / `\t`.
     #[arg(long, value_name = "CHAR", default_value = ",")]
     pub delimiter: String,
-    /// Text encoding of CSV files; GBK and GB18030 exports are transcoded once.
-    #[arg(long, value_enum, default_value_t = EncodingArg::Utf8)]
-    pub encoding: EncodingArg,
+    /// Text encoding of CSV files: auto (UTF-8 if valid, else GB18030 if it
+    /// decodes cleanly), utf-8, gbk or gb18030; DATASET=ENCODING for one
+    /// dataset (repeatable). Non-UTF-8 files are transcoded once.
+    #[arg(long, value_name = "[DATASET=]ENCODING", default_value = "auto")]
+    pub encoding: Vec<String>,
     /// Unit of amount, discount, surcharge and fee values.
     #[arg(long, value_enum, default_value_t = AmountUnit::Yuan)]
     pub amount_unit: AmountUnit,
@@ -275,15 +277,6 @@ pub enum SeverityArg {
     Medium,
     High,
     Critical,
-}
-
-/// The text encoding of CSV inputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum EncodingArg {
-    #[value(name = "utf-8", alias = "utf8")]
-    Utf8,
-    Gbk,
-    Gb18030,
 }
 
 /// The file format `generate` writes.

@@ -94,26 +94,57 @@ fn quoted_fields_keep_delimiters_quotes_and_line_breaks() {
 }
 
 #[test]
-fn gbk_export_needs_encoding_and_then_reads() {
-    inspect_fails(&["--transactions", "testdata/bad/gbk/transactions.csv"], &["is not valid UTF-8", "--encoding gbk"]);
-    let d = inspect_ok(&["--transactions", "testdata/bad/gbk/transactions.csv", "--encoding", "gbk"]);
-    assert_eq!(counts(&d), (3, 3, 0));
-    let mut got = labels(&d, "method");
-    got.sort();
-    assert_eq!(got, ["云闪付", "微信支付", "支付宝"]);
-    // The recorded hash is the original file's, not the transcoded copy's.
-    let bytes = std::fs::read("testdata/bad/gbk/transactions.csv").unwrap();
-    assert_eq!(d["files"][0]["sha256"], hutong::ingest::sources::sha256_bytes(&bytes));
+fn gbk_export_is_detected_or_named_and_reads() {
+    // Explicit UTF-8 refuses it and names the fix.
+    inspect_fails(
+        &["--transactions", "testdata/bad/gbk/transactions.csv", "--encoding", "utf-8"],
+        &["is not valid UTF-8", "--encoding gbk"],
+    );
+    // The default (auto) finds it is not UTF-8 but decodes cleanly as GB18030;
+    // --encoding gbk and the per-dataset form read it the same way.
+    for args in [vec![], vec!["--encoding", "gbk"], vec!["--encoding", "transactions=gbk"]] {
+        let mut all = vec!["--transactions", "testdata/bad/gbk/transactions.csv"];
+        all.extend(args.iter().copied());
+        let d = inspect_ok(&all);
+        assert_eq!(counts(&d), (3, 3, 0), "{args:?}");
+        let mut got = labels(&d, "method");
+        got.sort();
+        assert_eq!(got, ["云闪付", "微信支付", "支付宝"]);
+        // The recorded hash is the original file's, not the transcoded copy's.
+        let bytes = std::fs::read("testdata/bad/gbk/transactions.csv").unwrap();
+        assert_eq!(d["files"][0]["sha256"], hutong::ingest::sources::sha256_bytes(&bytes));
+        let want = if args.is_empty() { "GB18030" } else { "GBK" };
+        assert_eq!(d["files"][0]["encoding"], want, "{args:?}");
+    }
+    // A UTF-8 file under auto is read as UTF-8, and says so.
+    let d = inspect_ok(&["--transactions", "testdata/bad/extra-columns/transactions.csv"]);
+    assert_eq!(d["files"][0]["encoding"], "UTF-8");
+    inspect_fails(
+        &["--transactions", "testdata/bad/gbk/transactions.csv", "--encoding", "payments=gbk"],
+        &["`payments` is not a dataset"],
+    );
 }
 
 #[test]
-fn malformed_gbk_is_an_error() {
+fn item_16_a_gbk_export_beside_a_utf8_one_is_audited_without_converting() {
+    // Two systems, one delivery: GBK transactions, UTF-8 checkout.
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("transactions.csv");
+    std::fs::copy("testdata/bad/gbk/transactions.csv", dir.path().join("transactions.csv")).unwrap();
+    let checkout = "session_id,ts,platform,merchant_id,region,method,position,is_default,folded\n\
+                    S1,2021-10-01T10:00:00+08:00,taobao,M1,110000,支付宝,1,true,false\n";
+    std::fs::write(dir.path().join("checkout.csv"), checkout).unwrap();
+    let o = hutong(&["inspect", "--data", dir.path().to_str().unwrap(), "--format", "json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let enc: Vec<&str> =
+        v["datasets"].as_array().unwrap().iter().map(|d| d["files"][0]["encoding"].as_str().unwrap()).collect();
+    assert_eq!(enc, ["GB18030", "UTF-8"]);
+    // Bytes that are neither are an error naming both attempts.
+    let bad = dir.path().join("bad.csv");
     let mut bytes = std::fs::read("testdata/bad/gbk/transactions.csv").unwrap();
     bytes.extend_from_slice(b"T9,2021-10-01T10:00:00+08:00,taobao,online,M1,110000,\x81\x20,1,success\n");
-    std::fs::write(&path, &bytes).unwrap();
-    inspect_fails(&["--transactions", path.to_str().unwrap(), "--encoding", "gbk"], &["is not valid GBK"]);
+    std::fs::write(&bad, &bytes).unwrap();
+    inspect_fails(&["--transactions", bad.to_str().unwrap()], &["is neither UTF-8", "nor GB18030"]);
 }
 
 #[test]

@@ -12,9 +12,9 @@ mod rules;
 
 use anyhow::Context as _;
 
-use crate::cli::{AmountUnit, Command, EncodingArg, FileFormat, InputArgs, SeverityArg};
+use crate::cli::{AmountUnit, Command, FileFormat, InputArgs, SeverityArg};
 use crate::generate::OutputFormat;
-use crate::ingest::encoding::TextEncoding;
+use crate::ingest::encoding::{Encodings, TextEncoding};
 use crate::ingest::{IngestOptions, InputSpec, Offset};
 use crate::rulebook::Severity;
 
@@ -50,14 +50,26 @@ impl SeverityArg {
     }
 }
 
-impl From<EncodingArg> for TextEncoding {
-    fn from(e: EncodingArg) -> TextEncoding {
-        match e {
-            EncodingArg::Utf8 => TextEncoding::Utf8,
-            EncodingArg::Gbk => TextEncoding::Gbk,
-            EncodingArg::Gb18030 => TextEncoding::Gb18030,
+/// `--encoding ENC` and `--encoding DATASET=ENC`, in order (later wins).
+fn encodings(args: &[String]) -> anyhow::Result<Encodings> {
+    let mut out = Encodings::default();
+    for a in args {
+        let (ds, name) = match a.split_once('=') {
+            Some((d, e)) => (Some(d.trim()), e.trim()),
+            None => (None, a.trim()),
+        };
+        let Some(e) = TextEncoding::parse(name) else {
+            anyhow::bail!("--encoding {a}: `{name}` is not an encoding (auto, utf-8, gbk or gb18030)");
+        };
+        match ds {
+            None => out.all = e,
+            Some(d) => match crate::contract::Dataset::ALL.iter().find(|x| x.name() == d) {
+                Some(ds) => out.set(*ds, e),
+                None => anyhow::bail!("--encoding {a}: `{d}` is not a dataset (transactions, checkout, merchants)"),
+            },
         }
     }
+    Ok(out)
 }
 
 impl From<FileFormat> for OutputFormat {
@@ -107,7 +119,7 @@ pub(crate) fn ingest_options(args: &InputArgs) -> anyhow::Result<IngestOptions> 
     Ok(IngestOptions {
         timezone,
         delimiter,
-        encoding: args.encoding.into(),
+        encoding: encodings(&args.encoding)?,
         window: (from, to),
         amounts_in_fen: args.amount_unit == AmountUnit::Fen,
     })

@@ -20,6 +20,9 @@ pub struct FileAccount {
     pub format: Format,
     pub bytes: u64,
     pub sha256: String,
+    /// CSV: the text encoding the file was read in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<&'static str>,
     pub rows_read: u64,
     pub rows_rejected: u64,
 }
@@ -174,6 +177,7 @@ fn from_counts(input: &DatasetInput, counts: &DataFrame) -> Result<DatasetAccoun
             format: f.format,
             bytes: f.bytes,
             sha256: f.sha256.clone(),
+            encoding: f.encoding,
             rows_read: read,
             rows_rejected: rejected,
         })

@@ -12,7 +12,10 @@ use sha2::{Digest, Sha256};
 /// The encoding of CSV input files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TextEncoding {
+    /// UTF-8 when the bytes are valid UTF-8, else GB18030 when they decode
+    /// cleanly as that, else an error.
     #[default]
+    Auto,
     Utf8,
     Gbk,
     Gb18030,
@@ -21,17 +24,51 @@ pub enum TextEncoding {
 impl TextEncoding {
     pub fn name(self) -> &'static str {
         match self {
+            TextEncoding::Auto => "auto",
             TextEncoding::Utf8 => "UTF-8",
             TextEncoding::Gbk => "GBK",
             TextEncoding::Gb18030 => "GB18030",
         }
     }
 
+    /// `auto`, `utf-8` (`utf8`), `gbk` or `gb18030`, any case.
+    pub fn parse(s: &str) -> Option<TextEncoding> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Some(TextEncoding::Auto),
+            "utf-8" | "utf8" => Some(TextEncoding::Utf8),
+            "gbk" => Some(TextEncoding::Gbk),
+            "gb18030" => Some(TextEncoding::Gb18030),
+            _ => None,
+        }
+    }
+
     fn encoding(self) -> &'static encoding_rs::Encoding {
         match self {
-            TextEncoding::Utf8 => encoding_rs::UTF_8,
+            TextEncoding::Auto | TextEncoding::Utf8 => encoding_rs::UTF_8,
             TextEncoding::Gbk => encoding_rs::GBK,
             TextEncoding::Gb18030 => encoding_rs::GB18030,
+        }
+    }
+}
+
+/// The encoding of each dataset's CSV files: one for all, and overrides
+/// per dataset (`--encoding transactions=gbk`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Encodings {
+    pub all: TextEncoding,
+    /// By position in `Dataset::ALL`.
+    pub per_dataset: [Option<TextEncoding>; 3],
+}
+
+impl Encodings {
+    pub fn of(&self, ds: crate::contract::Dataset) -> TextEncoding {
+        let i = crate::contract::Dataset::ALL.iter().position(|d| *d == ds).unwrap_or(0);
+        self.per_dataset.get(i).copied().flatten().unwrap_or(self.all)
+    }
+
+    pub fn set(&mut self, ds: crate::contract::Dataset, e: TextEncoding) {
+        if let Some(i) = crate::contract::Dataset::ALL.iter().position(|d| *d == ds) {
+            self.per_dataset[i] = Some(e);
         }
     }
 }

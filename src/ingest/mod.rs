@@ -81,6 +81,12 @@ pub enum IngestError {
         .path.display()
     )]
     NotUtf8 { dataset: Dataset, path: PathBuf, offset: u64 },
+    #[error(
+        "{dataset}: {} is neither UTF-8 (bad byte at offset {utf8_at}) nor GB18030 (bad byte at offset \
+         {gb18030_at}); name its encoding with --encoding, or check that it is a text export",
+        .path.display()
+    )]
+    UnknownEncoding { dataset: Dataset, path: PathBuf, utf8_at: u64, gb18030_at: u64 },
     #[error("{dataset}: no input given (use --data DIR or --{dataset} PATH)")]
     MissingDataset { dataset: Dataset },
     #[error("{context}: {cause}")]
@@ -97,8 +103,9 @@ pub struct IngestOptions {
     /// Offset for timestamps written without one.
     pub timezone: Offset,
     pub delimiter: u8,
-    /// Encoding of CSV files; non-UTF-8 input is transcoded once before reading.
-    pub encoding: encoding::TextEncoding,
+    /// Encoding of CSV files, per dataset; non-UTF-8 input is transcoded once
+    /// before reading.
+    pub encoding: encoding::Encodings,
     /// Amounts (amount, discount, surcharge) are written in fen, not yuan.
     pub amounts_in_fen: bool,
     /// `--from` (inclusive) and `--to` (exclusive), UTC microseconds: valid
@@ -111,7 +118,7 @@ impl Default for IngestOptions {
         IngestOptions {
             timezone: Offset::CHINA,
             delimiter: b',',
-            encoding: encoding::TextEncoding::Utf8,
+            encoding: encoding::Encodings::default(),
             amounts_in_fen: false,
             window: (None, None),
         }
@@ -136,6 +143,9 @@ pub struct InputFile {
     pub format: Format,
     pub bytes: u64,
     pub sha256: String,
+    /// The text encoding a CSV file was read in (`UTF-8`, `GBK`, `GB18030`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<&'static str>,
     /// Header names as found (CSV) or schema names (Parquet).
     #[serde(skip)]
     pub columns: Vec<String>,
@@ -270,6 +280,7 @@ fn open_dataset(
             read_path: layout.read_path.clone(),
             raw_path: layout.raw_path.clone(),
             line_offset: layout.line_offset,
+            encoding: layout.encoding,
             format: file.format,
             bytes: file.bytes,
             sha256: layout.sha256,
@@ -312,6 +323,8 @@ struct Prepared {
     raw_path: PathBuf,
     /// Blank lines dropped before the header in `read_path`.
     line_offset: u64,
+    /// The text encoding a CSV file was read in.
+    encoding: Option<&'static str>,
     columns: Vec<String>,
     records: Option<u64>,
     problems: Vec<(IdxSize, fileread::Structural)>,
@@ -362,6 +375,37 @@ fn prepare_file(
     options: IngestOptions,
     scratch: Option<&std::path::Path>,
 ) -> Result<Prepared, IngestError> {
+    match options.encoding.of(ds) {
+        // UTF-8 when valid; else GB18030 when it decodes cleanly (GB18030 is a
+        // superset of GBK); else say both failed.
+        encoding::TextEncoding::Auto => {
+            match prepare_as(ds, file, index, options, scratch, encoding::TextEncoding::Utf8) {
+                Err(IngestError::NotUtf8 { offset, .. }) => {
+                    match prepare_as(ds, file, index, options, scratch, encoding::TextEncoding::Gb18030) {
+                        Err(IngestError::BadEncoding { offset: gb, .. }) => Err(IngestError::UnknownEncoding {
+                            dataset: ds,
+                            path: file.path.clone(),
+                            utf8_at: offset,
+                            gb18030_at: gb,
+                        }),
+                        other => other,
+                    }
+                }
+                other => other,
+            }
+        }
+        explicit => prepare_as(ds, file, index, options, scratch, explicit),
+    }
+}
+
+fn prepare_as(
+    ds: Dataset,
+    file: &sources::SourceFile,
+    index: usize,
+    options: IngestOptions,
+    scratch: Option<&std::path::Path>,
+    text_encoding: encoding::TextEncoding,
+) -> Result<Prepared, IngestError> {
     let unreadable = |cause| IngestError::Unreadable { dataset: ds, path: file.path.clone(), cause };
     match file.format {
         Format::Csv => {
@@ -370,15 +414,15 @@ fn prepare_file(
             }
             // Non-UTF-8 input is transcoded once; everything after reads the copy.
             let (read_path, original_sha) = match scratch {
-                Some(dir) if options.encoding != encoding::TextEncoding::Utf8 => {
+                Some(dir) if text_encoding != encoding::TextEncoding::Utf8 => {
                     let copy = dir.join(format!("{}-{index}.csv", ds.name()));
-                    match encoding::transcode(&file.path, &copy, options.encoding).map_err(unreadable)? {
+                    match encoding::transcode(&file.path, &copy, text_encoding).map_err(unreadable)? {
                         encoding::Transcoded::Done { sha256 } => (copy, Some(sha256)),
                         encoding::Transcoded::Malformed { offset } => {
                             return Err(IngestError::BadEncoding {
                                 dataset: ds,
                                 path: file.path.clone(),
-                                encoding: options.encoding.name(),
+                                encoding: text_encoding.name(),
                                 offset,
                             });
                         }
@@ -431,6 +475,7 @@ fn prepare_file(
                 read_path,
                 raw_path,
                 line_offset,
+                encoding: Some(text_encoding.name()),
                 columns: header,
                 records: Some(layout.records),
                 problems: layout.problems,
@@ -451,6 +496,7 @@ fn prepare_file(
                 read_path: file.path.clone(),
                 raw_path: file.path.clone(),
                 line_offset: 0,
+                encoding: None,
                 columns,
                 records: None,
                 problems: Vec::new(),
