@@ -300,3 +300,67 @@ fn item_12_a_deep_where_filter_is_an_error_not_a_stack_overflow() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("the filter is too complex (4999 boolean operators"), "{err}");
 }
+
+/// The files under a directory (relative paths) with their contents.
+fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn item_10_concurrent_audits_into_one_out_leave_one_complete_output() {
+    let reference = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(&[
+        "audit",
+        "--rules",
+        common::RULES,
+        "--data",
+        "testdata/sample",
+        "--out",
+        reference.path().to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    let want = tree(reference.path());
+    for round in 0..2 {
+        let out = tempfile::tempdir().unwrap();
+        let dir = out.path().to_str().unwrap().to_string();
+        let runs: Vec<std::thread::JoinHandle<(Option<i32>, String)>> = (0..8)
+            .map(|_| {
+                let dir = dir.clone();
+                std::thread::spawn(move || {
+                    let (code, _, err) = run(&[
+                        "audit",
+                        "--rules",
+                        common::RULES,
+                        "--data",
+                        "testdata/sample",
+                        "--out",
+                        &dir,
+                        "--quiet",
+                    ]);
+                    (code, err)
+                })
+            })
+            .collect();
+        for r in runs {
+            let (code, err) = r.join().unwrap();
+            assert_eq!(code, Some(1), "round {round}: {err}");
+        }
+        // Exactly one run's complete output: the same files and bytes as a
+        // single run, and no temporary file left behind.
+        assert_eq!(tree(out.path()), want, "round {round}");
+    }
+}

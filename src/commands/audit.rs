@@ -45,6 +45,8 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
         }
     }
     check_out_dir(&args.out, &inputs, args.out_inside_inputs)?;
+    // One run at a time writes to an output directory.
+    let _lock = crate::output::lock(&args.out)?;
     let generated_at = generated_at()?;
     let command = recorded_command(std::env::args().skip(1));
     let baseline = args.baseline.as_deref().map(Snapshot::load).transpose()?;

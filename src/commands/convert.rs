@@ -22,6 +22,7 @@ pub fn run_cli(args: &ConvertArgs) -> anyhow::Result<u8> {
         bail!("no input files found");
     }
     crate::output::check_out_dir(&args.out, &inputs, false)?;
+    let _lock = crate::output::lock(&args.out)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     progress.stage("writing Parquet in one streaming pass");
     let mut total_rejected = 0;

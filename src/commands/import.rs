@@ -20,6 +20,7 @@ pub fn run_cli(args: &ImportArgs) -> anyhow::Result<u8> {
             }
         }
     }
+    let _lock = crate::output::lock(&args.out)?;
     let req = import::Request {
         profile: &p,
         files: &args.files,

@@ -53,7 +53,13 @@ pub fn write_typed(
     let mut temps = Vec::new();
     for input in inputs.datasets.values() {
         let target = out.join(format!("{}.{}", input.dataset.name(), format.extension()));
-        let tmp = out.join(format!(".{}.{}.tmp", input.dataset.name(), format.extension()));
+        // A unique temporary name: runs into one directory never share one.
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{}.{}.", input.dataset.name(), format.extension()))
+            .suffix(".tmp")
+            .tempfile_in(out)
+            .with_context(|| format!("creating a temporary file in {}", out.display()))?
+            .into_temp_path();
         let columns: Vec<Expr> = input
             .present
             .iter()
@@ -91,7 +97,7 @@ pub fn write_typed(
     let mut results = anyhow::Context::context(batch.run(), "converting")?;
     let mut done = Vec::new();
     for (input, (tmp, target, accounting)) in inputs.datasets.values().zip(temps) {
-        std::fs::rename(&tmp, &target).with_context(|| format!("moving {} into place", target.display()))?;
+        tmp.persist(&target).with_context(|| format!("moving {} into place", target.display()))?;
         let (account, rejected) = accounting.finish(input, &mut results, inputs.options.delimiter)?;
         done.push(Converted { dataset: input.dataset, target, account, rejected });
     }
