@@ -1,18 +1,83 @@
 //! The `hutong` binary: parses arguments, runs a command, maps the outcome
-//! to an exit code (0 pass, 1 failing findings, 2 usage / rulebook / input error).
+//! to an exit code (0 pass, 1 failing findings, 2 usage / rulebook / input
+//! error). Running out of memory and internal errors (panics) exit with 2
+//! and say so, so a pipeline never sees 101 or 134.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 use hutong::cli::Cli;
 
+/// The system allocator, with allocation failure turned into a clear
+/// message and exit code 2 instead of an abort.
+struct Guarded;
+
+// SAFETY: every method forwards to `System` with the same arguments; a null
+// result never returns (the process exits).
+unsafe impl GlobalAlloc for Guarded {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        checked(unsafe { System.alloc(layout) }, layout.size())
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        checked(unsafe { System.alloc_zeroed(layout) }, layout.size())
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        checked(unsafe { System.realloc(ptr, layout, new_size) }, new_size)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Guarded = Guarded;
+
+fn checked(ptr: *mut u8, size: usize) -> *mut u8 {
+    if ptr.is_null() {
+        out_of_memory(size);
+    }
+    ptr
+}
+
+/// Reports an allocation failure without allocating, and exits with 2.
+fn out_of_memory(size: usize) -> ! {
+    let mut digits = [0u8; 20];
+    let mut n = size;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(b"error: out of memory (an allocation of ");
+    let _ = err.write_all(&digits[i..]);
+    let _ = err.write_all(
+        b" bytes failed): the audit needs more memory than this process may use; \
+          audit converted Parquet (hutong convert), fewer files at once, or raise the limit\n",
+    );
+    std::process::exit(2)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let outcome = hutong::commands::run(&cli.command);
-    match outcome {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
+    match std::panic::catch_unwind(|| hutong::commands::run(&cli.command)) {
+        Ok(Ok(code)) => ExitCode::from(code),
+        Ok(Err(e)) => {
             eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+        // The panic message is printed above by the default hook.
+        Err(_) => {
+            eprintln!("error: internal error (a bug in hutong; the message above says where): please report it");
             ExitCode::from(2)
         }
     }

@@ -364,3 +364,27 @@ fn item_10_concurrent_audits_into_one_out_leave_one_complete_output() {
         assert_eq!(tree(out.path()), want, "round {round}");
     }
 }
+
+#[test]
+fn item_14_under_a_memory_limit_the_exit_code_is_always_a_documented_one() {
+    let bin = env!("CARGO_BIN_EXE_hutong");
+    let mut saw_oom = false;
+    for limit_kb in [300_000, 500_000, 700_000, 900_000, 1_200_000, 2_000_000] {
+        let out = tempfile::tempdir().unwrap();
+        let script = format!(
+            "ulimit -v {limit_kb}; exec {bin} audit --rules {} --data testdata/sample --out {} --quiet",
+            common::RULES,
+            out.path().display()
+        );
+        let o = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        // 1: the sample's planted violations; 2: a clear error. Never an
+        // abort (134) or a panic (101).
+        assert!(matches!(o.status.code(), Some(1) | Some(2)), "{limit_kb} KB: {:?} {err}", o.status);
+        if o.status.code() == Some(2) {
+            assert!(err.contains("error: "), "{limit_kb} KB: {err}");
+            saw_oom |= err.contains("error: out of memory (an allocation of");
+        }
+    }
+    assert!(saw_oom, "no limit was tight enough to exercise the allocation failure path");
+}
