@@ -388,3 +388,50 @@ fn item_14_under_a_memory_limit_the_exit_code_is_always_a_documented_one() {
     }
     assert!(saw_oom, "no limit was tight enough to exercise the allocation failure path");
 }
+
+#[test]
+fn item_13_many_small_files_are_read_in_one_scan_with_every_row_placed() {
+    use hutong::ingest::{self, IngestOptions, InputSpec};
+    // 200 files of 10 rows each (the sample's first 2,000 transactions, its
+    // planted bad rows among them), against the same rows in one file.
+    let lines: Vec<String> =
+        std::fs::read_to_string("testdata/sample/transactions.csv").unwrap().lines().map(str::to_string).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("transactions");
+    std::fs::create_dir(&folder).unwrap();
+    for i in 0..200 {
+        let body = lines[1 + i * 10..1 + (i + 1) * 10].join("\n");
+        std::fs::write(folder.join(format!("part-{i:03}.csv")), format!("{}\n{body}\n", lines[0])).unwrap();
+    }
+    let whole = dir.path().join("whole.csv");
+    std::fs::write(&whole, lines[..2001].join("\n") + "\n").unwrap();
+    let many = inspect(&folder);
+    let one = inspect(&whole);
+    for k in ["rows_read", "rows_accepted", "rows_rejected", "rejected_by_reason", "duplicate_ids"] {
+        assert_eq!(many[k], one[k], "{k}");
+    }
+    assert_eq!(many["files"].as_array().unwrap().len(), 200);
+    assert!(many["files"].as_array().unwrap().iter().all(|f| f["rows_read"] == 10));
+    // The plan scans the 200 files once, as one CSV source.
+    let spec = InputSpec { transactions: Some(folder.to_string_lossy().into_owned()), ..Default::default() };
+    let inputs = ingest::open(&spec, IngestOptions::default()).unwrap();
+    let plan = inputs.datasets.values().next().unwrap().accepted().describe_plan().unwrap();
+    assert_eq!(plan.matches("Csv SCAN").count(), 1, "{plan}");
+    // Rejected rows are placed in their own file and line.
+    let out = tempfile::tempdir().unwrap();
+    let (code, _, err) =
+        run(&["inspect", "--transactions", folder.to_str().unwrap(), "--out", out.path().to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    let rejected = std::fs::read_to_string(out.path().join("rejected/transactions.csv")).unwrap();
+    let located = std::fs::read_to_string(dir.path().join("whole.csv")).unwrap();
+    for row in rejected.lines().skip(1) {
+        let cells: Vec<&str> = row.splitn(5, ',').collect();
+        let (file, line) = (cells[0], cells[1].parse::<usize>().unwrap());
+        let part: usize = file.rsplit("part-").next().unwrap()[..3].parse().unwrap();
+        // Line `line` of part k is line 1 + k * 10 + (line - 1) of the whole file.
+        let want = located.lines().nth(part * 10 + line - 1).unwrap();
+        let got = std::fs::read_to_string(file).unwrap().lines().nth(line - 1).unwrap().to_string();
+        assert_eq!(got, want, "{row}");
+    }
+    assert!(rejected.lines().count() > 1, "the sample's first 2,000 rows hold no bad row: {rejected}");
+}

@@ -255,7 +255,8 @@ fn open_dataset(
     let mut present: Vec<&'static str> = Vec::new();
     let mut extra: Vec<String> = Vec::new();
     let mut inputs = Vec::with_capacity(prepared.len());
-    for (index, (file, layout)) in files.iter().zip(prepared).enumerate() {
+    let mut problems = Vec::with_capacity(prepared.len());
+    for (file, layout) in files.iter().zip(prepared) {
         let columns = layout.columns.clone();
         check_columns(ds, &file.path, &columns, options.delimiter)?;
         for c in &columns {
@@ -266,15 +267,7 @@ fn open_dataset(
                 None => {}
             }
         }
-        let (lf, schema) = scan_file(ds, file, &layout.read_path, &columns, options)?;
-        let raw = validate::RawFile {
-            dataset: ds,
-            index: index as u32,
-            path: &file.path,
-            schema: &schema,
-            problems: Arc::new(layout.problems),
-        };
-        frames.push(validate::validated(lf, &raw, options)?);
+        problems.push(layout.problems);
         inputs.push(InputFile {
             path: file.path.clone(),
             read_path: layout.read_path.clone(),
@@ -287,6 +280,36 @@ fn open_dataset(
             columns,
             records: layout.records,
         });
+    }
+    // Consecutive CSV files with the same header are read in one scan: the
+    // cost of a delivery of many small files follows its bytes, not its
+    // file count. Any other file is scanned on its own.
+    let mut start = 0;
+    while start < files.len() {
+        let same = |j: usize| {
+            files[j].format == Format::Csv
+                && files[start].format == Format::Csv
+                && inputs[j].columns == inputs[start].columns
+        };
+        let mut end = start + 1;
+        while end < files.len() && same(end) {
+            end += 1;
+        }
+        if end - start >= 2 {
+            frames.push(csv_run(ds, &inputs[start..end], &problems[start..end], start, options)?);
+        } else {
+            let (lf, schema) = scan_file(ds, &files[start], &inputs[start].read_path, &inputs[start].columns, options)?;
+            let raw = validate::RawFile {
+                dataset: ds,
+                index: Some(start as u32),
+                path: &files[start].path,
+                schema: &schema,
+                problems: Arc::new(std::mem::take(&mut problems[start])),
+                problem_rows: validate::ROW,
+            };
+            frames.push(validate::validated(lf, &raw, options)?);
+        }
+        start = end;
     }
     present.sort_by_key(|name| ds.columns().iter().position(|c| c.name == *name));
     extra.sort();
@@ -554,6 +577,80 @@ fn parquet_scan(path: &std::path::Path) -> PolarsResult<LazyFrame> {
         ..Default::default()
     };
     LazyFrame::scan_parquet(path_arg(path), args)
+}
+
+/// The global row index of a multi-file scan.
+const GLOBAL_ROW: &str = "__global_row";
+
+/// One scan of several CSV files with the same header (files `first..` of
+/// the dataset), validated: each row's file and record within it come from
+/// the global row index and the pre-read's record counts.
+fn csv_run(
+    ds: Dataset,
+    files: &[InputFile],
+    problems: &[Vec<(IdxSize, fileread::Structural)>],
+    first: usize,
+    options: IngestOptions,
+) -> Result<LazyFrame, IngestError> {
+    let polars_err = |cause| IngestError::Polars { context: format!("{ds}: {} files", files.len()), cause };
+    let columns = &files[0].columns;
+    let schema: Schema = columns.iter().map(|c| Field::new(c.as_str().into(), DataType::String)).collect();
+    let paths: Vec<PlRefPath> = files.iter().map(|f| path_arg(&f.read_path)).collect();
+    let lf = LazyCsvReader::new_paths(paths.into())
+        .with_has_header(true)
+        .with_schema(Some(Arc::new(schema.clone())))
+        .with_separator(options.delimiter)
+        .with_missing_is_null(true)
+        .with_truncate_ragged_lines(true)
+        .with_glob(false)
+        .with_row_index(Some(RowIndex { name: GLOBAL_ROW.into(), offset: 0 }))
+        .finish()
+        .map_err(polars_err)?;
+    // starts[k]: the global index of file k's first record.
+    let mut starts = Vec::with_capacity(files.len());
+    let mut total: u64 = 0;
+    for f in files {
+        starts.push(total);
+        total += f.records.unwrap_or(0);
+    }
+    let starts = Arc::new(starts);
+    let which = {
+        let starts = starts.clone();
+        move |g: u64| starts.partition_point(|s| *s <= g).saturating_sub(1)
+    };
+    let (which_file, which_row) = (which.clone(), which);
+    let (starts_row, first) = (starts.clone(), first as u32);
+    let file = col(GLOBAL_ROW).map(
+        move |c: Column| {
+            let g = c.cast(&DataType::UInt64)?;
+            let out: UInt32Chunked = g.u64()?.iter().map(|v| v.map(|v| first + which_file(v) as u32)).collect();
+            Ok(out.with_name(validate::FILE.into()).into_column())
+        },
+        |_, f| Ok(Field::new(f.name().clone(), DataType::UInt32)),
+    );
+    let row = col(GLOBAL_ROW).map(
+        move |c: Column| {
+            let g = c.cast(&DataType::UInt64)?;
+            let out: UInt64Chunked = g.u64()?.iter().map(|v| v.map(|v| v - starts_row[which_row(v)])).collect();
+            Ok(out.with_name(validate::ROW.into()).into_column())
+        },
+        |_, f| Ok(Field::new(f.name().clone(), DataType::UInt64)),
+    );
+    let lf = lf.with_columns([file.alias(validate::FILE), row.cast(IDX_DTYPE).alias(validate::ROW)]);
+    // The files' structural problems, in global numbering.
+    let mut global: Vec<(IdxSize, fileread::Structural)> = Vec::new();
+    for (k, p) in problems.iter().enumerate() {
+        global.extend(p.iter().map(|(r, s)| ((starts[k] + u64::from(*r)) as IdxSize, *s)));
+    }
+    let raw = validate::RawFile {
+        dataset: ds,
+        index: None,
+        path: &files[0].path,
+        schema: &schema,
+        problems: Arc::new(global),
+        problem_rows: GLOBAL_ROW,
+    };
+    validate::validated(lf, &raw, options)
 }
 
 /// The raw lazy scan of one file, with its source schema.

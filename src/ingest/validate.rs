@@ -38,12 +38,18 @@ pub fn typed_dtype(kind: Kind) -> DataType {
 /// What one file looks like before validation.
 pub struct RawFile<'a> {
     pub dataset: Dataset,
-    pub index: u32,
+    /// The file's index; `None` when the frame holds several files and
+    /// carries its own `__file` column (a multi-file scan).
+    pub index: Option<u32>,
     pub path: &'a std::path::Path,
     /// Column name → source type (all `String` for CSV).
     pub schema: &'a Schema,
-    /// Sorted record indices with a structural problem (CSV only).
+    /// Sorted record indices with a structural problem (CSV only), in the
+    /// numbering of the column `problem_rows`.
     pub problems: Arc<Vec<(IdxSize, Structural)>>,
+    /// The column the problems' record indices refer to: `__row`, or a
+    /// multi-file scan's global row index.
+    pub problem_rows: &'a str,
 }
 
 /// Every reason a row of this dataset can be rejected for, in a fixed order:
@@ -126,7 +132,7 @@ pub fn validated(lf: LazyFrame, raw: &RawFile, options: super::IngestOptions) ->
             code(Structural::FieldCount.reason()) as u16,
             code(Structural::Quoting.reason()) as u16,
         ];
-        reasons.push(col(ROW).map(
+        reasons.push(col(raw.problem_rows).map(
             move |c: Column| {
                 let rows = c.idx()?;
                 let out: UInt16Chunked = rows
@@ -195,7 +201,11 @@ pub fn validated(lf: LazyFrame, raw: &RawFile, options: super::IngestOptions) ->
         })
         .collect();
     let lf = if empties.is_empty() { lf } else { lf.with_columns(empties) };
-    let mut out = vec![lit(raw.index).cast(DataType::UInt32).alias(FILE), col(ROW)];
+    let file = match raw.index {
+        Some(i) => lit(i).cast(DataType::UInt32).alias(FILE),
+        None => col(FILE),
+    };
+    let mut out = vec![file, col(ROW)];
     for column in raw.dataset.columns() {
         let name = column.name;
         if raw.schema.get(name).is_some() {
