@@ -67,8 +67,29 @@ fn out_of_memory(size: usize) -> ! {
     std::process::exit(2)
 }
 
+/// The least address space (`ulimit -v`) hutong runs with. Below it, the
+/// engine's worker threads can fail to start where no error can be reported
+/// (the runtime aborts); refusing up front gives a clear message instead.
+const MIN_ADDRESS_SPACE: u64 = 2 << 30;
+
+/// The process's address-space limit in bytes (Linux), if it has one.
+fn address_space_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max address space"))?;
+    line["Max address space".len()..].split_whitespace().next()?.parse().ok()
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(limit) = address_space_limit().filter(|l| *l < MIN_ADDRESS_SPACE) {
+        eprintln!(
+            "error: this process may use {} MiB of address space (ulimit -v); hutong needs at least {} MiB: \
+             raise the limit",
+            limit >> 20,
+            MIN_ADDRESS_SPACE >> 20
+        );
+        return ExitCode::from(2);
+    }
     match std::panic::catch_unwind(|| hutong::commands::run(&cli.command)) {
         Ok(Ok(code)) => ExitCode::from(code),
         Ok(Err(e)) => {

@@ -82,8 +82,24 @@ pub fn inside(out: &Path, rel: &str) -> anyhow::Result<PathBuf> {
     Ok(out.join(p))
 }
 
+/// The outputs an earlier run listed in its manifest. The manifest is data
+/// on disk, not trusted: an entry that would leave `out` (absolute, `..`) is
+/// ignored with a warning, so it can never name a file to delete.
 pub fn read_manifest(out: &Path) -> Vec<String> {
-    std::fs::read_to_string(out.join(MANIFEST)).map(|t| t.lines().map(str::to_string).collect()).unwrap_or_default()
+    let text = std::fs::read_to_string(out.join(MANIFEST)).unwrap_or_default();
+    let mut entries = Vec::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        if inside(out, line).is_ok() {
+            entries.push(line.to_string());
+        } else {
+            eprintln!(
+                "warning: ignoring `{}` in {}: it would leave the output directory",
+                crate::text::terminal(line),
+                out.join(MANIFEST).display()
+            );
+        }
+    }
+    entries
 }
 
 /// Writes through a temporary file renamed into place, so an interrupted run
