@@ -491,3 +491,54 @@ mod outputs_stay_inside {
         }
     }
 }
+
+#[test]
+fn item_12_rules_beyond_one_pass_give_the_same_findings() {
+    // The shipped rulebook's 14 rules three times over: 42 rules, two passes
+    // of at most 32 (hutong::engine::RULES_PER_PASS). Every copy of a rule
+    // must find exactly what the first copy finds.
+    const { assert!(hutong::engine::RULES_PER_PASS < 42) };
+    let text = std::fs::read_to_string(common::RULES).unwrap();
+    let (head, rules) = text.split_once("[[rules]]").unwrap();
+    let rules = format!("[[rules]]{rules}");
+    let mut all = head.to_string();
+    for copy in 0..3 {
+        all.push_str(&rules.replace("id = \"CN-", &format!("id = \"C{copy}-CN-")));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.toml");
+    std::fs::write(&path, all).unwrap();
+    let out = dir.path().join("out");
+    let (code, _, err) = run(&[
+        "audit",
+        "--rules",
+        path.to_str().unwrap(),
+        "--data",
+        "testdata/sample",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("findings.json")).unwrap()).unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 42);
+    let strip = |f: &serde_json::Value| {
+        let mut f = f.clone();
+        let o = f.as_object_mut().unwrap();
+        o.remove("rule_id");
+        o.remove("evidence");
+        for g in o.get_mut("groups").unwrap().as_array_mut().unwrap() {
+            g.as_object_mut().unwrap().remove("fingerprint");
+        }
+        f
+    };
+    for f in findings.iter().filter(|f| f["rule_id"].as_str().unwrap().starts_with("C0-")) {
+        let id = f["rule_id"].as_str().unwrap().trim_start_matches("C0-").to_string();
+        for copy in 1..3 {
+            let other = findings.iter().find(|x| x["rule_id"] == format!("C{copy}-{id}")).unwrap();
+            assert_eq!(strip(f), strip(other), "{id} copy {copy}");
+        }
+    }
+}

@@ -208,19 +208,18 @@ enum Compiled {
     NotEvaluable(NotEvaluable),
 }
 
-/// Where each result of an audit's own plans will be.
-struct Plan {
-    compiled: Vec<Compiled>,
-    label_plans: Vec<(Dataset, &'static str, Handle)>,
-    names: Option<Handle>,
-}
+/// How many rules' plans run in one pass over the input. Each pass holds the
+/// aggregation state of its rules only, so peak memory does not grow with
+/// the number of rules; a rulebook with more rules reads the input once per
+/// further `RULES_PER_PASS` rules.
+pub const RULES_PER_PASS: usize = 32;
 
-/// Adds every rule's plans, the label counts and the merchant names to `batch`.
-fn compile(ctx: &Context, batch: &mut Batch) -> Plan {
+/// Adds the plans of `rules` to `batch`.
+fn compile_rules(ctx: &Context, rules: &[Rule], batch: &mut Batch) -> Vec<Compiled> {
     // The pooled plans never group by period; the per-period ones always do.
     let pooled = Context { rulebook: ctx.rulebook, taxonomy: ctx.taxonomy.clone(), inputs: ctx.inputs, period: None };
     let mut compiled = Vec::new();
-    for rule in &ctx.rulebook.rules {
+    for rule in rules {
         compiled.push(match rule.spec.plans(rule, &pooled) {
             Ok(p) => {
                 let handles = p.into_iter().map(|lf| batch.add(lf)).collect();
@@ -237,6 +236,14 @@ fn compile(ctx: &Context, batch: &mut Batch) -> Plan {
             Err(reason) => Compiled::NotEvaluable(reason),
         });
     }
+    compiled
+}
+
+/// The plans of the label counts and the merchant names, added to `batch`.
+type Extras = (Vec<(Dataset, &'static str, Handle)>, Option<Handle>);
+
+/// Adds the label counts and the merchant names to `batch`.
+fn compile_extras(ctx: &Context, batch: &mut Batch) -> Extras {
     // Label counts for the unmapped-label report, from the same pass.
     let mut label_plans = Vec::new();
     for (ds, source, _) in MAPPED {
@@ -255,21 +262,26 @@ fn compile(ctx: &Context, batch: &mut Batch) -> Plan {
         .inputs
         .get(Dataset::Merchants)
         .map(|m| batch.add(m.accepted().select([col("merchant_id"), col("name"), col("region")])));
-    Plan { compiled, label_plans, names }
+    (label_plans, names)
 }
 
 /// The optimised query plan of an audit (and the caller's plans in `batch`),
 /// as polars prints it.
 pub fn explain(ctx: &Context, mut batch: Batch) -> PolarsResult<String> {
-    compile(ctx, &mut batch);
+    compile_rules(ctx, &ctx.rulebook.rules, &mut batch);
+    compile_extras(ctx, &mut batch);
     batch.explain()
 }
 
-/// Runs every rule, together with the caller's plans already in `batch`, in
-/// one streaming pass; the caller takes its own results from the `Results`
-/// by the handles it was given.
+/// Runs every rule, the first [`RULES_PER_PASS`] together with the caller's
+/// plans already in `batch` in one streaming pass, the rest in further passes
+/// of as many; the caller takes its own results from the `Results` by the
+/// handles it was given.
 pub fn run(ctx: &Context, mut batch: Batch) -> anyhow::Result<(Outcome, Results)> {
-    let Plan { compiled, label_plans, names } = compile(ctx, &mut batch);
+    let rules = &ctx.rulebook.rules;
+    let first = rules.len().min(RULES_PER_PASS);
+    let compiled = compile_rules(ctx, &rules[..first], &mut batch);
+    let (label_plans, names) = compile_extras(ctx, &mut batch);
     let mut results = anyhow::Context::context(batch.run(), "running the audit")?;
     let names = match names {
         Some(h) => merchant_names(results.take(h)?)?,
@@ -278,37 +290,12 @@ pub fn run(ctx: &Context, mut batch: Batch) -> anyhow::Result<(Outcome, Results)
     let labels = read_labels(ctx, &label_plans, &mut results)?;
     let (unmapped, platforms) = (labels.unmapped, labels.platforms);
     let seen = Seen { names, unmapped: labels.by_platform, providers: labels.providers };
-    let mut findings = Vec::new();
-    for (rule, c) in ctx.rulebook.rules.iter().zip(compiled) {
-        let finding = match c {
-            Compiled::NotEvaluable(reason) => {
-                let mut f = Finding::not_evaluable(rule, format!("Not evaluable: {reason}."));
-                f.presentation = rule.spec.presentation();
-                f
-            }
-            Compiled::Plans(handles, periods) => {
-                let frames = handles.into_iter().map(|h| results.take(h)).collect::<PolarsResult<Vec<_>>>()?;
-                let mut f = rule
-                    .spec
-                    .evaluate(rule, ctx, frames, &seen)
-                    .with_context(|| format!("evaluating rule {}", rule.id))?;
-                if let (Some(handles), Some(period)) = (periods, ctx.period) {
-                    let frames = handles.into_iter().map(|h| results.take(h)).collect::<PolarsResult<Vec<_>>>()?;
-                    let mut per = Vec::new();
-                    for (start, frames) in periods::split(&frames)? {
-                        let pf = rule
-                            .spec
-                            .evaluate(rule, ctx, frames, &seen)
-                            .with_context(|| format!("evaluating rule {} in {}", rule.id, period.label(start)))?;
-                        per.push((start, pf));
-                    }
-                    periods::attach(&mut f, per, period);
-                    periods::project(&mut f, rule, period);
-                }
-                f
-            }
-        };
-        findings.push(finding);
+    let mut findings = evaluate(ctx, &rules[..first], compiled, &mut results, &seen)?;
+    for chunk in rules[first..].chunks(RULES_PER_PASS) {
+        let mut pass = Batch::new();
+        let compiled = compile_rules(ctx, chunk, &mut pass);
+        let mut r = anyhow::Context::context(pass.run(), "running the audit")?;
+        findings.extend(evaluate(ctx, chunk, compiled, &mut r, &seen)?);
     }
     let mut warnings = Vec::new();
     for p in platforms {
@@ -330,6 +317,49 @@ pub fn run(ctx: &Context, mut batch: Batch) -> anyhow::Result<(Outcome, Results)
         ));
     }
     Ok((Outcome { findings, unmapped, warnings }, results))
+}
+
+/// Evaluates `rules` from their compiled plans' results.
+fn evaluate(
+    ctx: &Context,
+    rules: &[Rule],
+    compiled: Vec<Compiled>,
+    results: &mut Results,
+    seen: &Seen,
+) -> anyhow::Result<Vec<Finding>> {
+    let mut findings = Vec::new();
+    for (rule, c) in rules.iter().zip(compiled) {
+        let finding = match c {
+            Compiled::NotEvaluable(reason) => {
+                let mut f = Finding::not_evaluable(rule, format!("Not evaluable: {reason}."));
+                f.presentation = rule.spec.presentation();
+                f
+            }
+            Compiled::Plans(handles, periods) => {
+                let frames = handles.into_iter().map(|h| results.take(h)).collect::<PolarsResult<Vec<_>>>()?;
+                let mut f = rule
+                    .spec
+                    .evaluate(rule, ctx, frames, seen)
+                    .with_context(|| format!("evaluating rule {}", rule.id))?;
+                if let (Some(handles), Some(period)) = (periods, ctx.period) {
+                    let frames = handles.into_iter().map(|h| results.take(h)).collect::<PolarsResult<Vec<_>>>()?;
+                    let mut per = Vec::new();
+                    for (start, frames) in periods::split(&frames)? {
+                        let pf = rule
+                            .spec
+                            .evaluate(rule, ctx, frames, seen)
+                            .with_context(|| format!("evaluating rule {} in {}", rule.id, period.label(start)))?;
+                        per.push((start, pf));
+                    }
+                    periods::attach(&mut f, per, period);
+                    periods::project(&mut f, rule, period);
+                }
+                f
+            }
+        };
+        findings.push(finding);
+    }
+    Ok(findings)
 }
 
 /// What the per-platform label counts say.
