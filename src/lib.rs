@@ -6,7 +6,7 @@
 //! checks it):
 //!
 //! 1. foundations: [`contract`] (the data contract), [`stats`], [`digest`],
-//!    [`exec`], [`progress`], [`text`];
+//!    [`exec`], [`progress`], [`text`], [`cleanup`];
 //! 2. the verdict protocol: [`verdict`];
 //! 3. inputs and rules: [`ingest`] reads and validates the logs, [`rulebook`]
 //!    reads rulebooks (generic over the kinds' parameters), [`generate`]
@@ -19,6 +19,7 @@
 //! 7. commands: [`cli`] (clap definitions) and [`commands`].
 
 // Layer 1: foundations.
+pub mod cleanup;
 pub mod contract;
 pub(crate) mod digest;
 pub mod exec;

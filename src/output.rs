@@ -117,6 +117,7 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> std::io::Result<()
         .suffix(".tmp")
         .tempfile_in(&dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    let _guard = crate::cleanup::register(tmp.path());
     write(tmp.path()).with_context(|| format!("writing {}", tmp.path().display()))?;
     tmp.persist(path).with_context(|| format!("moving {} into place", path.display()))?;
     Ok(())

@@ -542,3 +542,44 @@ fn item_12_rules_beyond_one_pass_give_the_same_findings() {
         }
     }
 }
+
+#[test]
+fn item_10_an_interrupted_run_leaves_no_transcoded_copy_behind() {
+    // A GBK export of 1.2 million rows: transcoding it takes a while.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("transactions.csv");
+    let head = "txn_id,ts,platform,channel,merchant_id,region,method,amount,status\n";
+    let chunk: String = (0..100_000)
+        .map(|i| format!("T{i},2021-10-04T10:00:00+08:00,taobao,online,M1,110000,支付宝,12.50,success\n"))
+        .collect();
+    let (head_gbk, _, _) = encoding_rs::GBK.encode(head);
+    let (chunk_gbk, _, _) = encoding_rs::GBK.encode(&chunk);
+    let mut bytes = head_gbk.into_owned();
+    for _ in 0..12 {
+        bytes.extend_from_slice(&chunk_gbk);
+    }
+    std::fs::write(&file, bytes).unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_hutong"))
+        .args(["inspect", "--transactions", file.to_str().unwrap()])
+        .env("TMPDIR", &tmp)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the scratch copy exists, then interrupt.
+    let start = std::time::Instant::now();
+    while std::fs::read_dir(&tmp).unwrap().next().is_none() && start.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(std::fs::read_dir(&tmp).unwrap().next().is_some(), "no scratch directory appeared");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(143), "{err}");
+    assert!(err.contains("interrupted: temporary files removed"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

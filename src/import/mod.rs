@@ -120,6 +120,7 @@ pub fn run(req: &Request, progress: &crate::progress::Progress) -> anyhow::Resul
         .prefix(".hutong-import-")
         .tempdir_in(req.out)
         .with_context(|| format!("creating a staging directory in {}", req.out.display()))?;
+    let _staging_guard = crate::cleanup::register(staging_dir.path());
     let columns: Vec<&str> = contract.iter().map(|c| c.name).filter(|n| mapped(n)).collect();
     let set_aside_path = req.out.join("set-aside.csv");
     let set_aside_tmp = staging_dir.path().join("set-aside.csv");

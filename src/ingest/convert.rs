@@ -51,6 +51,7 @@ pub fn write_typed(
 ) -> anyhow::Result<Vec<Converted>> {
     let mut batch = crate::exec::Batch::new();
     let mut temps = Vec::new();
+    let mut guards = Vec::new();
     for input in inputs.datasets.values() {
         let target = out.join(format!("{}.{}", input.dataset.name(), format.extension()));
         // A unique temporary name: runs into one directory never share one.
@@ -87,6 +88,7 @@ pub fn write_typed(
         )?;
         // The sink writes the file; its (empty) result is not needed.
         let _sink = batch.add(sink);
+        guards.push(crate::cleanup::register(&tmp));
         let accounting = if count_duplicates {
             AccountingPlans::add(input, &mut batch)
         } else {

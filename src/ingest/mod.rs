@@ -188,6 +188,8 @@ pub struct Inputs {
     pub imported: Option<Imported>,
     /// Holds transcoded copies of non-UTF-8 inputs for as long as the inputs live.
     _scratch: Option<tempfile::TempDir>,
+    /// Removes the scratch directory if the run is interrupted.
+    _scratch_guard: Option<crate::cleanup::Registered>,
 }
 
 /// What the `import.json` beside imported data says about it.
@@ -227,6 +229,8 @@ pub fn open(spec: &InputSpec, options: IngestOptions) -> Result<Inputs, IngestEr
     let scratch = Some(tempfile::Builder::new().prefix("hutong-").tempdir().map_err(|cause| {
         IngestError::Unreadable { dataset: Dataset::Transactions, path: std::env::temp_dir(), cause }
     })?);
+    // Registered before any copy is written into it.
+    let _scratch_guard = scratch.as_ref().map(|d| crate::cleanup::register(d.path()));
     let mut datasets = BTreeMap::new();
     for (ds, files) in found {
         datasets.insert(ds, open_dataset(ds, files, options, scratch.as_ref().map(|t| t.path()))?);
@@ -241,7 +245,7 @@ pub fn open(spec: &InputSpec, options: IngestOptions) -> Result<Inputs, IngestEr
         }
     });
     let imported = dir.as_deref().and_then(Imported::read);
-    Ok(Inputs { datasets, options, imported, _scratch: scratch })
+    Ok(Inputs { datasets, options, imported, _scratch: scratch, _scratch_guard })
 }
 
 fn open_dataset(
