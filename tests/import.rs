@@ -96,10 +96,17 @@ fn success_refund_and_legacy_wechat_bills() {
     assert_eq!(code, Some(0), "{err}");
     assert_eq!((v["imported"].as_u64(), v["set_aside"].as_u64()), (Some(3), Some(2)));
     assert_eq!(fen(out.path()), 18453);
-    // A REFUND bill holds no payment at all.
+    // A REFUND bill holds no payment at all, whatever its 交易状态 column says.
     let (code, v, err, _) = import("wechat-trade-bill", &[&fixture("wechat-REFUND.csv")], &WECHAT_SET);
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!((v["imported"].as_u64(), v["set_aside_by_reason"]["refund or revocation"].as_u64()), (Some(0), Some(1)));
+    let reason = "refund bill: every row is a refund";
+    assert_eq!((v["imported"].as_u64(), v["set_aside_by_reason"][reason].as_u64()), (Some(0), Some(1)));
+    let dir = tempfile::tempdir().unwrap();
+    let success = dir.path().join("refund-bill.csv");
+    let text = std::fs::read_to_string(fixture("wechat-REFUND.csv")).unwrap().replace("`REFUND,", "`SUCCESS,");
+    std::fs::write(&success, text).unwrap();
+    let (_, v, _, _) = import("wechat-trade-bill", &[success.to_str().unwrap()], &WECHAT_SET);
+    assert_eq!((v["imported"].as_u64(), v["set_aside_by_reason"][reason].as_u64()), (Some(0), Some(1)));
     // The legacy bill names its columns 子商户号, 总金额, 代金券或立减优惠金额.
     let (code, v, err, out) = import("wechat-trade-bill", &[&fixture("wechat-legacy.csv")], &WECHAT_SET);
     assert_eq!(code, Some(0), "{err}");
@@ -272,6 +279,13 @@ fn bad_profiles_get_every_problem_with_line_and_column() {
     for want in ["P004", "`txn_ix` is not a transactions column", "P005", "power of ten", "P002", "bad.toml:12:13"] {
         assert!(err.contains(want), "no `{want}` in\n{err}");
     }
+    // A route needs exactly one of a column or a header column.
+    let text =
+        std::fs::read_to_string(fixture("warehouse.toml")).unwrap() + "\n[[route]]\nreason = \"nothing to judge\"\n";
+    std::fs::write(&path, text).unwrap();
+    let (code, _, err) = run(&["profiles", "check", path.to_str().unwrap()]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("P005") && err.contains("a route needs exactly one of `column` or `header_has`"), "{err}");
     // A syntax error names its place too.
     std::fs::write(&path, "[profile\nid = 1\n").unwrap();
     let (code, _, err) = run(&["profiles", "check", path.to_str().unwrap()]);

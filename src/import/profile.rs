@@ -96,7 +96,11 @@ struct LineToml {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RouteToml {
-    column: Spanned<String>,
+    #[serde(default)]
+    column: Option<Spanned<String>>,
+    /// Set aside every row of a file whose header has this column.
+    #[serde(default)]
+    header_has: Option<String>,
     #[serde(default)]
     values: Vec<String>,
     /// Set aside every value but these.
@@ -149,7 +153,11 @@ pub struct LineRule {
 /// Rows that are not payment attempts: set aside with a reason.
 #[derive(Debug, Clone)]
 pub struct Route {
-    pub column: String,
+    /// The column judged; `None` for a route on the header (`header_has`).
+    pub column: Option<String>,
+    /// Every row of a file whose header has this column is set aside (a
+    /// refund bill's own columns, say).
+    pub header_has: Option<String>,
     /// Set aside rows with one of these values...
     pub values: Vec<String>,
     /// ...or, when given, with any value but these.
@@ -341,11 +349,18 @@ pub fn parse(origin: &str, text: &str) -> Result<Profile, ProfileError> {
             lacks.push(l.get_ref().clone());
         }
     }
+    for r in &file.route {
+        if r.column.is_some() == r.header_has.is_some() {
+            let s = r.column.as_ref().map(span).unwrap_or_else(|| key_span(text, "route", "reason"));
+            d.push(codes::BAD_EXPRESSION, s, "a route needs exactly one of `column` or `header_has`", "in this route");
+        }
+    }
     let routes = file
         .route
         .iter()
         .map(|r| Route {
-            column: normalise(r.column.get_ref()),
+            column: r.column.as_ref().map(|c| normalise(c.get_ref())),
+            header_has: r.header_has.as_ref().map(|h| normalise(h)),
             values: r.values.iter().map(|v| v.trim().to_string()).collect(),
             except: r.except.as_ref().map(|e| e.iter().map(|v| v.trim().to_string()).collect()),
             reason: r.reason.clone(),

@@ -31,6 +31,9 @@ pub struct Reader<'p> {
     profile: &'p Profile,
     /// Source column name → position, once the header is read (fixed: from the profile).
     index: Option<BTreeMap<String, usize>>,
+    /// Set when the header has a `header_has` route's column: every row of
+    /// the file is set aside with this reason.
+    whole_file: Option<String>,
     /// Delimited: the header's field count, which every row must have.
     /// Fixed: the bytes a line must have to hold every field the profile reads.
     width: usize,
@@ -54,7 +57,7 @@ impl<'p> Reader<'p> {
             }
             Layout::Delimited { .. } => (None, 0),
         };
-        Reader { profile, index, width, in_footer: false, first_line: true }
+        Reader { profile, index, width, whole_file: None, in_footer: false, first_line: true }
     }
 
     /// The position of each source column, once known.
@@ -107,7 +110,14 @@ impl<'p> Reader<'p> {
         };
         let fields: Vec<String> = fields.into_iter().map(|v| self.clean(&v)).collect();
         let Some(index) = &self.index else {
-            self.index = Some(self.header(&fields)?);
+            let index = self.header(&fields)?;
+            self.whole_file = self
+                .profile
+                .routes
+                .iter()
+                .find(|r| r.header_has.as_ref().is_some_and(|h| index.contains_key(h)))
+                .map(|r| r.reason.clone());
+            self.index = Some(index);
             self.width = fields.len();
             return Ok(Outcome::Header);
         };
@@ -120,8 +130,12 @@ impl<'p> Reader<'p> {
                 )));
             }
         }
+        if let Some(reason) = &self.whole_file {
+            return Ok(Outcome::SetAside(reason.clone()));
+        }
         for r in &self.profile.routes {
-            let value = index.get(&r.column).and_then(|&i| fields.get(i)).map(String::as_str).unwrap_or("");
+            let Some(column) = &r.column else { continue };
+            let value = index.get(column).and_then(|&i| fields.get(i)).map(String::as_str).unwrap_or("");
             if r.sets_aside(value) {
                 return Ok(Outcome::SetAside(r.reason.clone()));
             }
@@ -168,9 +182,9 @@ impl<'p> Reader<'p> {
                 }
             }
         }
-        for r in &self.profile.routes {
-            if !index.contains_key(&r.column) {
-                missing.push(format!("`{}` (to set rows aside)", r.column));
+        for column in self.profile.routes.iter().filter_map(|r| r.column.as_ref()) {
+            if !index.contains_key(column) {
+                missing.push(format!("`{column}` (to set rows aside)"));
             }
         }
         if !missing.is_empty() {
@@ -238,7 +252,7 @@ fn used(profile: &Profile) -> Vec<String> {
             Source::Constant(_) => Vec::new(),
         })
         .collect();
-    out.extend(profile.routes.iter().map(|r| r.column.clone()));
+    out.extend(profile.routes.iter().filter_map(|r| r.column.clone()));
     out
 }
 
