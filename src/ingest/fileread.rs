@@ -242,6 +242,7 @@ pub fn normalise(src: &Path, dst: &Path, fix: StartFix) -> io::Result<()> {
     io::Write::flush(&mut out)
 }
 
+/// The first 64 KiB of a file (less if it is shorter).
 fn head(path: &Path) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; 1 << 16];
     let mut file = File::open(path)?;
@@ -290,17 +291,7 @@ pub fn replace_records(src: &Path, dst: &Path, spans: &[(u64, u64)], fields: usi
 
 /// The offset of a NUL byte in the first 64 KiB, which no CSV text holds.
 pub fn first_nul(path: &Path) -> io::Result<Option<u64>> {
-    let mut buf = vec![0u8; 1 << 16];
-    let mut file = File::open(path)?;
-    let mut filled = 0;
-    while filled < buf.len() {
-        let n = file.read(&mut buf[filled..])?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-    }
-    Ok(memchr::memchr(0, &buf[..filled]).map(|i| i as u64))
+    Ok(memchr::memchr(0, &head(path)?).map(|i| i as u64))
 }
 
 /// Streaming UTF-8 validation across chunk boundaries.

@@ -425,6 +425,15 @@ fn prepare_file(
     }
 }
 
+/// The SHA-256 of the file as given, when a copy is read in its place:
+/// the one known already (from transcoding), else computed.
+fn own_sha(known: Option<String>, path: &std::path::Path) -> std::io::Result<String> {
+    match known {
+        Some(s) => Ok(s),
+        None => sources::sha256_file(path),
+    }
+}
+
 fn prepare_as(
     ds: Dataset,
     file: &sources::SourceFile,
@@ -463,11 +472,7 @@ fn prepare_as(
                 Some(dir) if fix.needed() => {
                     let copy = dir.join(format!("{}-{index}-fixed.csv", ds.name()));
                     fileread::normalise(&read_path, &copy, fix).map_err(unreadable)?;
-                    let sha = match original_sha {
-                        Some(s) => s,
-                        None => sources::sha256_file(&file.path).map_err(unreadable)?,
-                    };
-                    (copy, Some(sha), fix.blank_lines)
+                    (copy, Some(own_sha(original_sha, &file.path).map_err(unreadable)?), fix.blank_lines)
                 }
                 _ => (read_path, original_sha, 0),
             };
@@ -490,11 +495,7 @@ fn prepare_as(
                     let copy = dir.join(format!("{}-{index}-quoting.csv", ds.name()));
                     fileread::replace_records(&read_path, &copy, &layout.irregular, header.len(), options.delimiter)
                         .map_err(unreadable)?;
-                    let sha = match original_sha {
-                        Some(s) => s,
-                        None => sources::sha256_file(&file.path).map_err(unreadable)?,
-                    };
-                    (copy, Some(sha))
+                    (copy, Some(own_sha(original_sha, &file.path).map_err(unreadable)?))
                 }
                 _ => (read_path, original_sha),
             };
