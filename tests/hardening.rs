@@ -322,17 +322,8 @@ fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 #[test]
 fn item_10_concurrent_audits_into_one_out_leave_one_complete_output() {
     let reference = tempfile::tempdir().unwrap();
-    let (code, _, err) = run(&[
-        "audit",
-        "--rules",
-        common::RULES,
-        "--data",
-        "testdata/sample",
-        "--out",
-        reference.path().to_str().unwrap(),
-        "--quiet",
-    ]);
-    assert_eq!(code, Some(1), "{err}");
+    let o = common::audit_output(Path::new("testdata/sample"), reference.path(), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
     let want = tree(reference.path());
     for round in 0..2 {
         let out = tempfile::tempdir().unwrap();
@@ -341,17 +332,8 @@ fn item_10_concurrent_audits_into_one_out_leave_one_complete_output() {
             .map(|_| {
                 let dir = dir.clone();
                 std::thread::spawn(move || {
-                    let (code, _, err) = run(&[
-                        "audit",
-                        "--rules",
-                        common::RULES,
-                        "--data",
-                        "testdata/sample",
-                        "--out",
-                        &dir,
-                        "--quiet",
-                    ]);
-                    (code, err)
+                    let o = common::audit_output(Path::new("testdata/sample"), Path::new(&dir), &[]);
+                    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
                 })
             })
             .collect();

@@ -83,7 +83,8 @@ pub(crate) fn project(f: &mut Finding, rule: &Rule, period: Period) {
     for g in f.groups.iter_mut() {
         let points: Vec<(f64, f64)> =
             g.periods.iter().filter_map(|p| Some((*index.get(p.period.as_str())?, p.value?))).collect();
-        let Some(slope) = slope(&points) else { continue };
+        let Some(line) = Line::fit(&points) else { continue };
+        let slope = line.slope;
         let Some(&(xl, yl)) = points.last() else { continue };
         let method = format!("linear fit over {} {unit}s", points.len());
         let pace = format!("{} per {unit}", per(slope));
@@ -91,7 +92,7 @@ pub(crate) fn project(f: &mut Finding, rule: &Rule, period: Period) {
             let text = format!("Already at {} in {} (target {}).", show(yl), last.period, show(target));
             (Some(last_start), text)
         } else {
-            let steps = ((target - fitted(&points, slope, last_index)) / slope).ceil();
+            let steps = ((target - line.at(last_index)) / slope).ceil();
             if slope <= 0.0 || !steps.is_finite() || steps > HORIZON {
                 (None, format!("Not at the current pace ({method}: {pace}); the target is {}.", show(target)))
             } else {
@@ -112,25 +113,32 @@ pub(crate) fn project(f: &mut Finding, rule: &Rule, period: Period) {
     }
 }
 
-/// The least-squares slope of y on x, when x varies.
-fn slope(points: &[(f64, f64)]) -> Option<f64> {
-    if points.len() < 2 {
-        return None;
-    }
-    let n = points.len() as f64;
-    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
-    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    (sxx > 0.0).then(|| sxy / sxx)
+/// A least-squares line through points: its slope and the means it passes through.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Line {
+    slope: f64,
+    mx: f64,
+    my: f64,
 }
 
-/// The fitted value at `x` of the least-squares line with `slope`.
-fn fitted(points: &[(f64, f64)], slope: f64, x: f64) -> f64 {
-    let n = points.len() as f64;
-    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
-    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
-    my + slope * (x - mx)
+impl Line {
+    /// The line through `points`, when x varies.
+    fn fit(points: &[(f64, f64)]) -> Option<Line> {
+        if points.len() < 2 {
+            return None;
+        }
+        let n = points.len() as f64;
+        let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+        let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+        let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+        let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+        (sxx > 0.0).then(|| Line { slope: sxy / sxx, mx, my })
+    }
+
+    /// The fitted value at `x`.
+    fn at(self, x: f64) -> f64 {
+        self.my + self.slope * (x - self.mx)
+    }
 }
 
 #[cfg(test)]
@@ -141,16 +149,16 @@ mod tests {
     fn least_squares_by_hand() {
         // y = 0.70, 0.74, 0.78 at x = 0, 1, 2: slope 0.04, fitted 0.78 at 2.
         let pts = [(0.0, 0.70), (1.0, 0.74), (2.0, 0.78)];
-        let b = slope(&pts).unwrap();
-        assert!((b - 0.04).abs() < 1e-12);
-        assert!((fitted(&pts, b, 2.0) - 0.78).abs() < 1e-12);
+        let line = Line::fit(&pts).unwrap();
+        assert!((line.slope - 0.04).abs() < 1e-12);
+        assert!((line.at(2.0) - 0.78).abs() < 1e-12);
         // Scattered: x 0,1,2,3 and y 1,3,2,4 (means 1.5, 2.5): Sxy = 2.25 - 0.25
         // - 0.25 + 2.25 = 4, Sxx = 5, slope 0.8; fitted at 3 = 2.5 + 0.8 * 1.5 = 3.7.
         let pts = [(0.0, 1.0), (1.0, 3.0), (2.0, 2.0), (3.0, 4.0)];
-        let b = slope(&pts).unwrap();
-        assert!((b - 0.8).abs() < 1e-12);
-        assert!((fitted(&pts, b, 3.0) - 3.7).abs() < 1e-12);
-        assert_eq!(slope(&[(1.0, 2.0)]), None);
-        assert_eq!(slope(&[(1.0, 2.0), (1.0, 3.0)]), None);
+        let line = Line::fit(&pts).unwrap();
+        assert!((line.slope - 0.8).abs() < 1e-12);
+        assert!((line.at(3.0) - 3.7).abs() < 1e-12);
+        assert_eq!(Line::fit(&[(1.0, 2.0)]), None);
+        assert_eq!(Line::fit(&[(1.0, 2.0), (1.0, 3.0)]), None);
     }
 }

@@ -343,6 +343,35 @@ fn trace(raw: &str) -> Option<(String, u64)> {
     Some((record.get(n - 2)?.to_string(), record.get(n - 1)?.parse().ok()?))
 }
 
+/// A reader that hashes (SHA-256) every byte read through it.
+struct Hashing<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+}
+
+impl<R: std::io::Read> Hashing<R> {
+    fn new(inner: R) -> Hashing<R> {
+        use sha2::Digest;
+        Hashing { inner, hasher: sha2::Sha256::new() }
+    }
+
+    /// Reads what is left, and returns the hash of everything, as hex.
+    fn finish(mut self) -> std::io::Result<String> {
+        use sha2::Digest;
+        std::io::copy(&mut self.inner, &mut self.hasher)?;
+        Ok(crate::digest::sha256_hex(&self.hasher.finalize()))
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
 /// What an import carries from file to file.
 struct State<'a, 'r> {
     req: &'r Request<'r>,
@@ -360,22 +389,21 @@ impl State<'_, '_> {
     fn file(&mut self, path: &Path) -> anyhow::Result<Vec<FileReport>> {
         let p = self.req.profile;
         let bytes = std::fs::metadata(path)?.len();
-        let sha256 = {
-            use sha2::Digest;
-            let mut h = sha2::Sha256::new();
-            std::io::copy(&mut File::open(path)?, &mut h)?;
-            format!("{:x}", h.finalize())
-        };
         let shown = path.display().to_string();
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let is_zip = name.to_ascii_lowercase().ends_with(".zip");
-        let base = FileReport { path: shown.clone(), bytes, sha256, ..FileReport::default() };
         if !is_zip {
             let date = self.file_date(&name, &shown)?;
-            let mut report = base;
-            self.lines(BufReader::with_capacity(1 << 16, File::open(path)?), &shown, date, &mut report)?;
+            let mut report = FileReport { path: shown.clone(), bytes, ..FileReport::default() };
+            // The file is hashed as its lines are read: one read, however large.
+            let mut input = Hashing::new(File::open(path)?);
+            self.lines(BufReader::with_capacity(1 << 16, &mut input), &shown, date, &mut report)?;
+            report.sha256 = input.finish()?;
             return Ok(vec![report]);
         }
+        // A zip's entries are read decompressed: its own bytes are hashed apart.
+        let sha256 = crate::ingest::sources::sha256_file(path)?;
+        let base = FileReport { path: shown.clone(), bytes, sha256, ..FileReport::default() };
         let mut archive =
             zip::ZipArchive::new(File::open(path)?).with_context(|| format!("{shown}: not a readable zip file"))?;
         let mut out = Vec::new();

@@ -84,8 +84,7 @@ rationale = "A shop's single collection code must be payable from any major wall
         frames: Vec<DataFrame>,
         _: &Seen,
     ) -> anyhow::Result<Finding> {
-        let cells = cells(&frames.into_iter().next().unwrap_or_default(), &spec.regions)?;
-        let regions = required_regions(&spec.regions, &cells);
+        let (cells, regions) = required_cells(frames, &spec.regions)?;
         let pairs = spec.providers.len() * spec.providers.len().saturating_sub(1);
         let family = Family::new(spec.alpha, regions.len() * pairs, Breach::Below);
         let mut groups = Vec::new();
@@ -273,6 +272,13 @@ pub fn required_regions(rule_regions: &[String], cells: &Cells) -> Vec<String> {
     } else {
         rule_regions.to_vec()
     }
+}
+
+/// The scan aggregate of a rule's plans and the regions it requires.
+pub fn required_cells(frames: Vec<DataFrame>, rule_regions: &[String]) -> anyhow::Result<(Cells, Vec<String>)> {
+    let cells = cells(&frames.into_iter().next().unwrap_or_default(), rule_regions)?;
+    let regions = required_regions(rule_regions, &cells);
+    Ok((cells, regions))
 }
 
 /// Reads the scan aggregate, rolling districts up to the rule's regions.

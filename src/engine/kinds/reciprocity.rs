@@ -9,7 +9,7 @@ use polars::prelude::*;
 
 use serde::Serialize;
 
-use super::acceptance::{cells, read_cells, regions_text, required_regions, scan_plan};
+use super::acceptance::{read_cells, regions_text, required_cells, scan_plan};
 use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::pct;
@@ -74,8 +74,7 @@ rationale = "Recognition that works only one way keeps one network's codes close
         frames: Vec<DataFrame>,
         _: &Seen,
     ) -> anyhow::Result<Finding> {
-        let cells = cells(&frames.into_iter().next().unwrap_or_default(), &spec.regions)?;
-        let regions = required_regions(&spec.regions, &cells);
+        let (cells, regions) = required_cells(frames, &spec.regions)?;
         let get = |r: &String, a: &String, b: &String| {
             cells.get(&(r.clone(), a.clone(), b.clone())).copied().unwrap_or((0, 0))
         };
