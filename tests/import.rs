@@ -72,6 +72,9 @@ fn a_wechat_all_bill_imports_every_payment_and_sets_aside_refunds_and_the_summar
     assert_eq!((v["rows_read"].as_u64(), v["imported"].as_u64(), v["rejected"].as_u64()), (Some(7), Some(3), Some(0)));
     assert_eq!(v["set_aside_by_reason"]["refund or revocation"], 2);
     assert_eq!(v["set_aside_by_reason"]["bill summary"], 2);
+    // The input's own SHA-256, hashed while its lines were read.
+    let bytes = std::fs::read(fixture("wechat-ALL.csv")).unwrap();
+    assert_eq!(v["files"][0]["sha256"], hutong::ingest::sources::sha256_bytes(&bytes));
     // 0.03 + 128.00 + 56.50.
     assert_eq!(fen(out.path()), 18453);
     let ids = column(out.path(), "txn_id");
@@ -141,6 +144,8 @@ fn an_alipay_trade_detail_in_gbk_with_preamble_footer_and_tabs() {
     let files = v["files"].as_array().unwrap();
     assert_eq!(files.len(), 1);
     assert_eq!(files[0]["entry"], "20880211096256330156_20211004_业务明细.csv");
+    let zip = std::fs::read(fixture("alipay-trade-detail.csv.zip")).unwrap();
+    assert_eq!(files[0]["sha256"], hutong::ingest::sources::sha256_bytes(&zip));
 }
 
 #[test]
