@@ -16,7 +16,7 @@ use crate::ingest::accounting::AccountingPlans;
 use crate::ingest::rejects;
 use crate::ingest::window::{window_bounds, window_plan, Window};
 use crate::ingest::{DatasetInput, Inputs};
-use crate::output::{inside, read_manifest, remove_stale, write_atomic, write_evidence, MANIFEST};
+use crate::output::{write_evidence, Staging};
 use crate::rulebook::{SpecInfo, Taxonomy};
 
 /// The datasets a rulebook's rules read.
@@ -100,19 +100,17 @@ pub fn audit(
         .map(|input| batch.add(window_plan(input)))
         .collect();
     let (outcome, mut results) = engine::run(&ctx, batch)?;
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let previous = read_manifest(out);
-    let mut written: Vec<String> = Vec::new();
+    // Every output goes into a staging directory, published at the end in
+    // one step (see `output::publish`).
+    let mut stage = Staging::begin(out)?;
     let mut input_reports = Vec::new();
     for (input, plans) in accounting {
         let (account, rejected) = plans.finish(input, &mut results, inputs.options.delimiter)?;
         let rel = format!("rejected/{}.csv", input.dataset.name());
         let rejected_file = if rejected.is_empty() {
-            remove_stale(out, &rel, &previous)?;
             None
         } else {
-            write_atomic(&out.join(&rel), |p| rejects::write_to(p, &rejected))?;
-            written.push(rel.clone());
+            stage.write(&rel, |p| rejects::write_to(p, &rejected))?;
             Some(rel)
         };
         input_reports.push(InputReport { account, rejected_file });
@@ -130,18 +128,10 @@ pub fn audit(
     mark_dates(&mut findings, rb, bounds.map(|b| b.1), inputs.options.timezone);
     for f in findings.iter_mut() {
         let rel = format!("evidence/{}.csv", f.rule_id);
-        match f.evidence_table.as_ref() {
-            Some(table) => {
-                write_atomic(&inside(out, &rel)?, |p| write_evidence(p, table))?;
-                f.evidence = Some(Evidence { file: rel.clone(), rows: table.rows.len() as u64 });
-                written.push(rel);
-            }
-            None => remove_stale(out, &rel, &previous)?,
+        if let Some(table) = f.evidence_table.as_ref() {
+            stage.write(&rel, |p| write_evidence(p, table))?;
+            f.evidence = Some(Evidence { file: rel, rows: table.rows.len() as u64 });
         }
-    }
-    // Evidence of rules no longer in the rulebook, from an earlier run.
-    for old in previous.iter().filter(|p| p.starts_with("evidence/") && !written.contains(p)) {
-        remove_stale(out, old, &previous)?;
     }
     let mut report = Report {
         schema_version: SCHEMA_VERSION,
@@ -179,14 +169,12 @@ pub fn audit(
         crate::baseline::classify(&mut report, b)?;
     }
     let html = crate::report::render(&report, rb, templates)?;
-    write_atomic(&out.join("report.html"), |p| std::fs::write(p, &html))?;
-    write_atomic(&out.join("findings.json"), |p| {
+    stage.write("report.html", |p| std::fs::write(p, &html))?;
+    stage.write("findings.json", |p| {
         let mut text = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;
         text.push('\n');
         std::fs::write(p, text)
     })?;
-    written.extend(["report.html".to_string(), "findings.json".to_string()]);
-    written.sort();
-    write_atomic(&out.join(MANIFEST), |p| std::fs::write(p, written.join("\n") + "\n"))?;
+    stage.publish()?;
     Ok(report)
 }

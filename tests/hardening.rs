@@ -565,3 +565,102 @@ fn item_10_an_interrupted_run_leaves_no_transcoded_copy_behind() {
     let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().map(|e| e.unwrap().path()).collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// The output as a reader sees it: every file reached through the published
+/// names, following their links (hutong's store and lock aside).
+fn visible(out: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    for name in ["findings.json", "report.html", ".hutong-outputs", "notes.txt"] {
+        if let Ok(bytes) = std::fs::read(out.join(name)) {
+            files.insert(name.to_string(), bytes);
+        }
+    }
+    for dir in ["evidence", "rejected"] {
+        if let Ok(entries) = std::fs::read_dir(out.join(dir)) {
+            for e in entries {
+                let e = e.unwrap();
+                files.insert(format!("{dir}/{}", e.file_name().to_string_lossy()), std::fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn item_10_a_kill_at_every_publish_step_leaves_the_old_or_the_new_complete_output() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    let rules = dir.path().join("in/rules.toml");
+    std::fs::write(&rules, format!("{}{RULE}", common::HEADER)).unwrap();
+    let head = "session_id,ts,platform,merchant_id,region,method,position,is_default,folded\n";
+    // Old: M1 offers only Alipay (evidence) and one row is bad (rejected rows).
+    let old = dir.path().join("in/old.csv");
+    let mut text = head.to_string();
+    for i in 0..5 {
+        text.push_str(&format!("S{i},2021-10-04T10:00:00+08:00,taobao,M1,110000,Alipay,1,true,false\n"));
+    }
+    text.push_str("S9,not-a-time,taobao,M1,110000,Alipay,1,true,false\n");
+    std::fs::write(&old, text).unwrap();
+    // New: M1 also offers WeChat Pay: the rule passes, no evidence, no rejects.
+    let new = dir.path().join("in/new.csv");
+    let mut text = head.to_string();
+    for i in 0..5 {
+        text.push_str(&format!("S{i},2021-10-04T10:00:00+08:00,taobao,M1,110000,Alipay,1,true,false\n"));
+        text.push_str(&format!("S{i},2021-10-04T10:00:00+08:00,taobao,M1,110000,WeChat Pay,2,false,false\n"));
+    }
+    std::fs::write(&new, text).unwrap();
+    let run_into = |data: &Path, out: &Path, fault: Option<u32>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hutong"));
+        cmd.args(["audit", "--quiet", "--rules", rules.to_str().unwrap(), "--checkout", data.to_str().unwrap()]);
+        cmd.args(["--out", out.to_str().unwrap()]).env("SOURCE_DATE_EPOCH", "1700000000");
+        if let Some(n) = fault {
+            cmd.env("HUTONG_FAULT_AT", n.to_string());
+        }
+        let o = cmd.output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let notes = |out: &Path| std::fs::write(out.join("evidence/NOTES.csv"), "my own notes").unwrap();
+    // The two complete outputs, each with the user's own file in evidence/.
+    let want_old = dir.path().join("want-old");
+    let (code, err) = run_into(&old, &want_old, None);
+    assert_eq!(code, Some(1), "{err}");
+    notes(&want_old);
+    let want_new = dir.path().join("want-new");
+    assert_eq!(run_into(&new, &want_new, None).0, Some(0));
+    let bare_new = visible(&want_new);
+    notes(&want_new);
+    let (want_old, want_new) = (visible(&want_old), visible(&want_new));
+    assert!(want_old.contains_key("evidence/H-01.csv") && want_old.contains_key("rejected/checkout.csv"));
+    assert!(!want_new.contains_key("evidence/H-01.csv") && !want_new.contains_key("rejected/checkout.csv"));
+    let mut steps = 0;
+    for n in 1..100 {
+        let out = dir.path().join(format!("out-{n}"));
+        assert_eq!(run_into(&old, &out, None).0, Some(1));
+        notes(&out);
+        let (code, err) = run_into(&new, &out, Some(n));
+        let seen = visible(&out);
+        assert!(seen == want_old || seen == want_new, "step {n} left a mix: {:?}\n{err}", seen.keys());
+        // The next run clears what the killed one left and publishes whole.
+        assert_eq!(run_into(&new, &out, None).0, Some(0));
+        assert_eq!(visible(&out), want_new, "after step {n}");
+        let store: Vec<String> = std::fs::read_dir(out.join(".hutong"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(store.len(), 2, "after step {n}: {store:?}");
+        if code != Some(86) {
+            assert_eq!(code, Some(0), "{err}");
+            steps = n - 1;
+            break;
+        }
+        assert!(err.contains(&format!("HUTONG_FAULT_AT={n}: stopping abruptly")), "{err}");
+        // A first run into an empty directory: nothing, or all of it.
+        let fresh = dir.path().join(format!("fresh-{n}"));
+        let (code, err) = run_into(&new, &fresh, Some(n));
+        let seen = visible(&fresh);
+        assert!(seen.is_empty() || seen == bare_new, "step {n} of a first run left a part: {:?}\n{err}", seen.keys());
+        assert!(matches!(code, Some(86) | Some(0)), "{err}");
+    }
+    // findings.json, report.html, seal, link, commit, collect (at least).
+    assert!(steps >= 6, "{steps} publish steps");
+}

@@ -116,3 +116,29 @@ fn neither_a_rule_id_nor_the_manifest_can_reach_outside_out() {
     );
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
 }
+
+#[test]
+fn a_directory_an_older_hutong_wrote_as_plain_files_is_converted() {
+    let out = tempfile::tempdir().unwrap();
+    std::fs::create_dir(out.path().join("evidence")).unwrap();
+    std::fs::write(out.path().join("findings.json"), "{}").unwrap();
+    std::fs::write(out.path().join("evidence/CN-OLD-01.csv"), "old").unwrap();
+    std::fs::write(out.path().join("evidence/MINE.csv"), "mine").unwrap();
+    std::fs::write(out.path().join(".hutong-outputs"), "evidence/CN-OLD-01.csv\nfindings.json\n").unwrap();
+    let o = audit(Path::new("testdata/sample"), out.path(), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    for name in ["findings.json", "report.html", "evidence", "rejected", ".hutong-outputs"] {
+        let link = std::fs::read_link(out.path().join(name)).unwrap();
+        assert_eq!(link, Path::new(".hutong/current").join(name));
+    }
+    assert!(std::fs::read_to_string(out.path().join("findings.json")).unwrap().contains("\"schema_version\""));
+    assert!(!out.path().join("evidence/CN-OLD-01.csv").exists(), "the old run's evidence is gone");
+    assert_eq!(std::fs::read_to_string(out.path().join("evidence/MINE.csv")).unwrap(), "mine");
+    assert!(out.path().join("evidence/CN-PL-03.csv").is_file());
+    // Only the current generation is left in the store.
+    let store: Vec<String> = std::fs::read_dir(out.path().join(".hutong"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(store.len(), 2, "{store:?}");
+}

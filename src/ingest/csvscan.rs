@@ -17,6 +17,8 @@ pub struct Record {
     pub end: u64,
     /// 1-based line the record starts on.
     pub line: u64,
+    /// Line ends inside the record (in quoted fields): 0 for one line.
+    pub spans: u64,
     pub fields: usize,
     /// The line was empty (or only `\r`).
     pub blank: bool,
@@ -43,6 +45,7 @@ pub struct Scanner {
     fields: usize,
     content: bool,
     irregular: bool,
+    spans: u64,
     offset: u64,
     line: u64,
     index: u64,
@@ -60,6 +63,7 @@ impl Scanner {
             fields: 0,
             content: false,
             irregular: false,
+            spans: 0,
             offset: 0,
             line: 1,
             index: 0,
@@ -103,6 +107,7 @@ impl Scanner {
                         self.state = State::QuoteInQuotes;
                     } else if b == b'\n' {
                         self.line += 1;
+                        self.spans += 1;
                     }
                     return;
                 }
@@ -166,6 +171,7 @@ impl Scanner {
             start: self.start,
             end: self.offset,
             line: self.start_line,
+            spans: self.spans,
             fields: if blank { 0 } else { self.fields + 1 },
             blank,
             irregular: self.irregular,
@@ -174,6 +180,7 @@ impl Scanner {
         self.fields = 0;
         self.content = false;
         self.irregular = false;
+        self.spans = 0;
         self.at_field_start = true;
         self.state = State::Unquoted;
         self.start = self.offset;

@@ -81,10 +81,12 @@ fn csv_to_io(e: csv::Error) -> io::Error {
 }
 
 /// Every record of a CSV file, in order, with `on_bytes` seeing each byte of
-/// the file once. A quote left open at the end of the file would swallow
-/// every line after it: the line it opens on becomes an irregular record of
-/// its own, and scanning resumes on the next line (lookahead bounded by the
-/// file, never a lost row).
+/// the file once. A stray quote can open a quoted field that runs over the
+/// following lines: when such a record is irregular (text after its closing
+/// quote), or its quote is still open at the end of the file, the line it
+/// opens on becomes an irregular record of its own and scanning resumes on
+/// the next line, so one stray quote costs one record, never the lines after
+/// it. A regular multi-line quoted field (a name with a line break) is kept.
 pub fn records(
     path: &Path,
     delimiter: u8,
@@ -98,33 +100,44 @@ pub fn records(
     let mut pos = 0u64;
     loop {
         let n = file.read(&mut buf)?;
+        // A record to cut to its first line: (start byte, start line, index).
+        let mut cut: Option<(u64, u64, u64)> = None;
+        let mut take = |r: Record| {
+            if cut.is_some() {
+                // Re-read after the cut.
+            } else if r.irregular && r.spans > 0 {
+                cut = Some((r.start, r.line, r.index));
+            } else {
+                on_record(r);
+            }
+        };
         if n > 0 {
             let chunk = &buf[..n];
-            // Bytes read again after a resume were already seen.
+            // Bytes read again after a cut were already seen.
             let fresh = (pos + n as u64).saturating_sub(seen.max(pos)) as usize;
             on_bytes(&chunk[n - fresh..]);
             seen = seen.max(pos + n as u64);
             pos += n as u64;
-            scanner.feed(chunk, &mut on_record);
-            continue;
-        }
-        match scanner.unclosed() {
-            None => {
-                scanner.finish(&mut on_record);
+            scanner.feed(chunk, &mut take);
+        } else if let Some(open) = scanner.unclosed() {
+            cut = Some(open);
+        } else {
+            scanner.finish(&mut take);
+            if cut.is_none() {
                 return Ok(());
             }
-            Some((start, line, index)) => {
-                // The opening line alone is the irregular record.
-                file.seek(io::SeekFrom::Start(start))?;
-                let mut first = Vec::new();
-                io::BufRead::read_until(&mut io::BufReader::new(&mut file), b'\n', &mut first)?;
-                let end = start + first.len() as u64;
-                let fields = first.iter().filter(|b| **b == delimiter).count() + 1;
-                on_record(Record { index, start, end, line, fields, blank: false, irregular: true });
-                scanner = Scanner::resume(delimiter, end, line + 1, index + 1);
-                file.seek(io::SeekFrom::Start(end))?;
-                pos = end;
-            }
+        }
+        if let Some((start, line, index)) = cut {
+            // The opening line alone is the irregular record.
+            file.seek(io::SeekFrom::Start(start))?;
+            let mut first = Vec::new();
+            io::BufRead::read_until(&mut io::BufReader::new(&mut file), b'\n', &mut first)?;
+            let end = start + first.len() as u64;
+            let fields = first.iter().filter(|b| **b == delimiter).count() + 1;
+            on_record(Record { index, start, end, line, spans: 0, fields, blank: false, irregular: true });
+            scanner = Scanner::resume(delimiter, end, line + 1, index + 1);
+            file.seek(io::SeekFrom::Start(end))?;
+            pos = end;
         }
     }
 }

@@ -1,10 +1,15 @@
-//! Output-directory safety: where outputs may go, how they are written
-//! (temporary file renamed into place) and which earlier outputs may be
-//! removed (only those the previous run's manifest lists).
+//! Output-directory safety: where outputs may go, how single files are
+//! written (temporary file renamed into place), how an audit's outputs are
+//! published all at once (`publish`), and which files are hutong's (only
+//! those a run's manifest lists).
+
+mod publish;
 
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context as _};
+
+pub use publish::Staging;
 
 use crate::ingest::Inputs;
 
@@ -150,21 +155,6 @@ pub fn lock(out: &Path) -> anyhow::Result<std::fs::File> {
         }
     }
     Ok(file)
-}
-
-/// Removes an output an earlier run wrote that this run does not produce
-/// (e.g. evidence for a rule that now passes) — only if the earlier run's
-/// manifest lists it, so a file hutong did not write is never deleted.
-pub fn remove_stale(out: &Path, rel: &str, previous: &[String]) -> anyhow::Result<()> {
-    if !previous.iter().any(|p| p == rel) {
-        return Ok(());
-    }
-    let path = inside(out, rel)?;
-    match std::fs::remove_file(&path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("removing stale {}", path.display())),
-    }
 }
 
 pub fn write_evidence(path: &Path, table: &crate::findings::EvidenceTable) -> std::io::Result<()> {
