@@ -42,8 +42,24 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Compare two audits: failing groups new, resolved and persisting.
     Diff(DiffArgs),
+    /// Read collection-code payloads (EMV QR strings, wallet URLs): validity, CRC, schemes.
+    Codes(CodesArgs),
     /// Print the JSON Schema of findings.json (docs/findings.schema.json).
     Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct CodesArgs {
+    /// One payload per line, or a CSV with a `payload` column (a codes dataset).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Map schemes to the rulebook's providers (their emv_guids, emv_tags,
+    /// url_hosts, url_schemes) instead of printing raw identifiers.
+    #[arg(long, value_name = "RULEBOOK")]
+    pub rules: Option<PathBuf>,
+    /// What to print: a line per payload, or a JSON array of payloads.
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
 }
 
 #[derive(Debug, Args)]
@@ -138,10 +154,10 @@ pub enum RulesCommand {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
-    /// List a rulebook's rules.
+    /// List the rules of one or more rulebooks.
     List {
-        #[arg(value_name = "FILE")]
-        file: PathBuf,
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
     },
     /// Print a complete, commented rule of a kind to start from.
     New {
@@ -232,7 +248,8 @@ pub struct AuditArgs {
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
     /// Directory holding transactions.{csv,parquet}, checkout.{csv,parquet}
-    /// and optionally merchants.{csv,parquet} (or a folder per dataset).
+    /// and optionally merchants.{csv,parquet} and codes.{csv,parquet} (or a
+    /// folder per dataset).
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// Transactions: a file, a directory or a quoted glob; overrides --data.
@@ -244,6 +261,10 @@ pub struct InputArgs {
     /// Merchants: a file, a directory or a quoted glob; overrides --data.
     #[arg(long, value_name = "PATH")]
     pub merchants: Option<String>,
+    /// Collection codes (payloads captured from merchants): a file, a
+    /// directory or a quoted glob; overrides --data.
+    #[arg(long, value_name = "PATH")]
+    pub codes: Option<String>,
     /// Audit only rows at or after this time (RFC 3339, or a date meaning its
     /// midnight at --timezone); earlier rows are counted as outside the window.
     #[arg(long, value_name = "TIME")]

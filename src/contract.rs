@@ -12,16 +12,19 @@ pub enum Dataset {
     Transactions,
     Checkout,
     Merchants,
+    /// Collection codes as captured in the field or at onboarding.
+    Codes,
 }
 
 impl Dataset {
-    pub const ALL: [Dataset; 3] = [Dataset::Transactions, Dataset::Checkout, Dataset::Merchants];
+    pub const ALL: [Dataset; 4] = [Dataset::Transactions, Dataset::Checkout, Dataset::Merchants, Dataset::Codes];
 
     pub fn name(self) -> &'static str {
         match self {
             Dataset::Transactions => "transactions",
             Dataset::Checkout => "checkout",
             Dataset::Merchants => "merchants",
+            Dataset::Codes => "codes",
         }
     }
 
@@ -30,6 +33,7 @@ impl Dataset {
             Dataset::Transactions => TRANSACTIONS,
             Dataset::Checkout => CHECKOUT,
             Dataset::Merchants => MERCHANTS,
+            Dataset::Codes => CODES,
         }
     }
 
@@ -44,7 +48,17 @@ impl Dataset {
 
     /// Whether an audit can run without this dataset.
     pub fn optional(self) -> bool {
-        matches!(self, Dataset::Merchants)
+        matches!(self, Dataset::Merchants | Dataset::Codes)
+    }
+
+    /// The column holding when a row happened, which `--from` / `--to`,
+    /// `--period` and effective dates read.
+    pub fn time_column(self) -> Option<&'static str> {
+        match self {
+            Dataset::Transactions | Dataset::Checkout => Some("ts"),
+            Dataset::Codes => Some("captured_at"),
+            Dataset::Merchants => None,
+        }
     }
 }
 
@@ -152,6 +166,15 @@ pub const MERCHANTS: &[Column] = &[
     opt("name", Kind::Text),
 ];
 
+pub const CODES: &[Column] = &[
+    req("code_id", Kind::Text),
+    req("captured_at", Kind::Timestamp),
+    req("region", Kind::Text),
+    req("merchant_id", Kind::Text),
+    opt("platform", Kind::Text),
+    req("payload", Kind::Text),
+];
+
 /// Spellings accepted as `true` / `false` (compared lower-cased).
 pub const TRUE_WORDS: &[&str] = &["true", "1", "yes"];
 pub const FALSE_WORDS: &[&str] = &["false", "0", "no"];
@@ -184,5 +207,6 @@ mod tests {
             ["session_id", "ts", "platform", "merchant_id", "region", "method", "position", "is_default", "folded"]
         );
         assert_eq!(required(Dataset::Merchants), ["merchant_id"]);
+        assert_eq!(required(Dataset::Codes), ["code_id", "captured_at", "region", "merchant_id", "payload"]);
     }
 }

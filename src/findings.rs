@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::rulebook::{Rule, Severity, SpecInfo};
 
 /// Version of the `findings.json` contract (docs/findings-json.md).
-pub const SCHEMA_VERSION: &str = "1.3";
+pub const SCHEMA_VERSION: &str = "1.4";
 
 pub use crate::verdict::{Basis, Verdict};
 
@@ -183,6 +183,22 @@ pub enum Detail {
     Exclusivity(ExclusivityFields),
     Shares(ShareFields),
     Comparison(ComparisonFields),
+    Codes(CodeFields),
+}
+
+/// A group of collection codes (`code_validity`, `code_interoperability`).
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema, PartialEq)]
+pub struct CodeFields {
+    /// Codes that count: well-formed with a correct CRC, or payable by
+    /// every app the rule names.
+    pub codes_ok: u64,
+    /// Interoperability: codes whose payability rests on a scan cell not
+    /// yet shown live or dead (counted as payable only in the verdict's
+    /// favourable reading).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codes_undetermined: Option<u64>,
+    /// Codes per scheme they carry (provider id, or the raw identifier).
+    pub schemes: std::collections::BTreeMap<String, u64>,
 }
 
 /// A coverage group: units offering the provider and the gap to target.
@@ -438,6 +454,8 @@ pub enum Presentation {
     Shares { dominance: bool },
     /// Each rival against the platform's own provider, per platform.
     Forest { ratio: bool, unit: MetricUnit, threshold: String },
+    /// Collection codes per group: the share that counts, and the schemes.
+    Codes,
 }
 
 /// How a compared metric's values read.

@@ -25,6 +25,7 @@ fn label_columns(ds: Dataset) -> &'static [&'static str] {
         Dataset::Transactions => &["platform", "channel", "region", "method", "wallet_app", "code_issuer"],
         Dataset::Checkout => &["platform", "region", "method"],
         Dataset::Merchants => &["platform", "region"],
+        Dataset::Codes => &["platform", "region"],
     }
 }
 

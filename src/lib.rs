@@ -6,7 +6,8 @@
 //! checks it):
 //!
 //! 1. foundations: [`contract`] (the data contract), [`stats`], [`digest`],
-//!    [`exec`], [`progress`], [`text`], [`cleanup`];
+//!    [`exec`], [`progress`], [`text`], [`cleanup`], [`codes`] (collection-code
+//!    payloads);
 //! 2. the verdict protocol: [`verdict`];
 //! 3. inputs and rules: [`ingest`] reads and validates the logs, [`rulebook`]
 //!    reads rulebooks (generic over the kinds' parameters), [`generate`]
@@ -20,6 +21,7 @@
 
 // Layer 1: foundations.
 pub mod cleanup;
+pub mod codes;
 pub mod contract;
 pub(crate) mod digest;
 pub mod exec;

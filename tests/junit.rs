@@ -21,12 +21,12 @@ fn junit(data: &Path) -> (Option<i32>, String) {
 fn the_sample_has_one_failing_test_case_per_failing_rule() {
     let (code, xml) = junit(Path::new("testdata/sample"));
     assert_eq!(code, Some(1));
-    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"hutong\" tests=\"14\" failures=\"14\" errors=\"0\">\n"), "{xml}");
+    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"hutong\" tests=\"15\" failures=\"15\" errors=\"0\">\n"), "{xml}");
     assert!(
-        xml.contains("tests=\"14\" failures=\"14\" errors=\"0\" skipped=\"0\" timestamp=\"2023-11-14T22:13:20Z\">"),
+        xml.contains("tests=\"15\" failures=\"15\" errors=\"0\" skipped=\"0\" timestamp=\"2023-11-14T22:13:20Z\">"),
         "{xml}"
     );
-    assert_eq!((xml.matches("<testcase ").count(), xml.matches("<failure ").count()), (14, 14));
+    assert_eq!((xml.matches("<testcase ").count(), xml.matches("<failure ").count()), (15, 15));
     // The failure names the failing groups with their values, and the evidence file.
     assert!(
         xml.contains(
@@ -46,10 +46,10 @@ fn fair_data_fails_only_the_market_screens_and_skips_the_undecided() {
     assert!(o.status.success());
     let (code, xml) = junit(data.path());
     assert_eq!(code, Some(0));
-    assert!(xml.contains("tests=\"14\" failures=\"2\" errors=\"0\" skipped=\"5\""), "{xml}");
+    assert!(xml.contains("tests=\"15\" failures=\"2\" errors=\"0\" skipped=\"6\""), "{xml}");
     let failing: Vec<&str> = xml.lines().filter(|l| l.contains("<failure ")).map(|l| &l[..40]).collect();
     assert!(failing.iter().all(|l| l.contains("type=\"info\"")), "{failing:?}");
-    assert_eq!(xml.matches("<skipped type=\"inconclusive\"").count(), 5);
+    assert_eq!(xml.matches("<skipped type=\"inconclusive\"").count(), 6);
     // A passing rule is an empty test case.
     let empty = xml.lines().filter(|l| l.trim_start().starts_with("<testcase ") && l.ends_with("/>")).count();
     assert_eq!(empty, 7);

@@ -75,7 +75,7 @@ fn audit_refuses_a_broken_rulebook_before_reading_data() {
 fn shipped_rulebook_is_valid_and_documented() {
     let (code, out, err) = hutong(&["rules", "check", "rules/cn-interconnection-2021.toml"]);
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!(out, "rules/cn-interconnection-2021.toml: ok (14 rules, 15 providers)\n");
+    assert_eq!(out, "rules/cn-interconnection-2021.toml: ok (15 rules, 15 providers)\n");
     // No overlapping aliases or other warnings in the shipped rulebook.
     assert_eq!(err, "");
     let rb = hutong::engine::kinds::load(std::path::Path::new("rules/cn-interconnection-2021.toml")).unwrap();
@@ -84,7 +84,7 @@ fn shipped_rulebook_is_valid_and_documented() {
         ids,
         [
             "CN-PL-01", "CN-PL-02", "CN-PL-03", "CN-ND-01", "CN-ND-02", "CN-ND-03", "CN-ND-04", "CN-ND-05", "CN-ND-06",
-            "CN-IO-01", "CN-IO-02", "CN-IO-03", "CN-MK-01", "CN-MK-02"
+            "CN-IO-01", "CN-IO-02", "CN-IO-03", "CN-MK-01", "CN-MK-02", "CN-QR-01"
         ]
     );
     for r in &rb.rules {

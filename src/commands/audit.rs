@@ -28,8 +28,8 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
     }
     progress.stage(format!("rulebook {}: {} rules", rb.path, rb.rules.len()));
     let spec = input_spec(&args.input);
-    if spec.data.is_none() && spec.transactions.is_none() && spec.checkout.is_none() {
-        bail!("no input given: use --data DIR, or --transactions and --checkout PATH");
+    if spec.data.is_none() && spec.transactions.is_none() && spec.checkout.is_none() && spec.codes.is_none() {
+        bail!("no input given: use --data DIR, or --transactions and --checkout PATH (and --codes PATH)");
     }
     progress.stage("reading every input file once: SHA-256 and record structure");
     let inputs = ingest::open(&spec, ingest_options(&args.input)?)?;
@@ -40,7 +40,7 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
     // An imported export has what it has: rules on a dataset it lacks are not
     // evaluable rather than an input error.
     for ds in datasets_needed(&rb) {
-        if inputs.get(ds).is_none() && inputs.imported.is_none() {
+        if inputs.get(ds).is_none() && inputs.imported.is_none() && !ds.optional() {
             return Err(ingest::IngestError::MissingDataset { dataset: ds }.into());
         }
     }

@@ -13,8 +13,13 @@ pub fn run_cli(args: &ConvertArgs) -> anyhow::Result<u8> {
     crate::text::set_raw_csv(args.raw_csv);
     crate::output::ensure_writable(&args.out)?;
     let spec = input_spec(&args.input);
-    if spec.data.is_none() && spec.transactions.is_none() && spec.checkout.is_none() && spec.merchants.is_none() {
-        bail!("no input given: use --data DIR, or --transactions / --checkout / --merchants PATH");
+    if spec.data.is_none()
+        && spec.transactions.is_none()
+        && spec.checkout.is_none()
+        && spec.merchants.is_none()
+        && spec.codes.is_none()
+    {
+        bail!("no input given: use --data DIR, or --transactions / --checkout / --merchants / --codes PATH");
     }
     progress.stage("reading every input file once: SHA-256 and record structure");
     let inputs = crate::ingest::open(&spec, ingest_options(&args.input)?)?;

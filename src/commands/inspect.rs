@@ -12,8 +12,13 @@ use crate::inspect::{inspect, Inspection};
 
 pub fn run_cli(args: &InspectArgs) -> anyhow::Result<u8> {
     let spec = input_spec(&args.input);
-    if spec.data.is_none() && spec.transactions.is_none() && spec.checkout.is_none() && spec.merchants.is_none() {
-        anyhow::bail!("no input given: use --data DIR, or --transactions / --checkout / --merchants PATH");
+    if spec.data.is_none()
+        && spec.transactions.is_none()
+        && spec.checkout.is_none()
+        && spec.merchants.is_none()
+        && spec.codes.is_none()
+    {
+        anyhow::bail!("no input given: use --data DIR, or --transactions / --checkout / --merchants / --codes PATH");
     }
     let inputs = ingest::open(&spec, ingest_options(&args.input)?)?;
     if inputs.datasets.is_empty() {

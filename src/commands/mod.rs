@@ -3,6 +3,7 @@
 //! layer that knows about clap.
 
 mod audit;
+mod codes;
 mod convert;
 mod diff;
 mod generate;
@@ -29,6 +30,7 @@ pub fn run(command: &Command) -> anyhow::Result<u8> {
         Command::Profiles(cmd) => import::profiles_cli(cmd),
         Command::Generate(args) => generate::run_cli(args),
         Command::Diff(args) => diff::run_cli(args),
+        Command::Codes(args) => codes::run_cli(args),
         Command::Schema => {
             print!("{}", crate::findings::schema());
             Ok(0)
@@ -65,7 +67,9 @@ fn encodings(args: &[String]) -> anyhow::Result<Encodings> {
             None => out.all = e,
             Some(d) => match crate::contract::Dataset::ALL.iter().find(|x| x.name() == d) {
                 Some(ds) => out.set(*ds, e),
-                None => anyhow::bail!("--encoding {a}: `{d}` is not a dataset (transactions, checkout, merchants)"),
+                None => {
+                    anyhow::bail!("--encoding {a}: `{d}` is not a dataset (transactions, checkout, merchants, codes)")
+                }
             },
         }
     }
@@ -88,6 +92,7 @@ pub(crate) fn input_spec(args: &InputArgs) -> InputSpec {
         transactions: args.transactions.clone(),
         checkout: args.checkout.clone(),
         merchants: args.merchants.clone(),
+        codes: args.codes.clone(),
     }
 }
 

@@ -43,14 +43,24 @@ pub fn run_cli(cmd: &RulesCommand) -> anyhow::Result<u8> {
             }
             Ok(if bad > 0 { 2 } else { 0 })
         }
-        RulesCommand::List { file } => {
-            let rb = kinds::load(file)?;
-            println!(
-                "{} {} ({}, effective {})",
-                rb.meta.title, rb.meta.version, rb.meta.jurisdiction, rb.meta.effective
-            );
-            for r in &rb.rules {
-                println!("{:<10} {:<13} {:<8} {}", r.id, r.spec.kind(), r.severity.name(), r.title);
+        RulesCommand::List { files } => {
+            for (i, file) in files.iter().enumerate() {
+                let rb = kinds::load(file)?;
+                if i > 0 {
+                    println!();
+                }
+                println!(
+                    "{} {} ({}, effective {}): {}",
+                    rb.meta.title,
+                    rb.meta.version,
+                    rb.meta.jurisdiction,
+                    rb.meta.effective,
+                    file.display()
+                );
+                let width = rb.rules.iter().map(|r| r.spec.kind().len()).max().unwrap_or(0).max(13);
+                for r in &rb.rules {
+                    println!("{:<10} {:<width$} {:<8} {}", r.id, r.spec.kind(), r.severity.name(), r.title);
+                }
             }
             Ok(0)
         }

@@ -69,7 +69,9 @@ impl Context<'_> {
             .filter(|(d, _, _)| *d == ds)
             .map(|(_, source, name)| map_labels(col(*source), self.taxonomy.clone()).alias(*name))
             .collect();
-        mapped.push(map_platforms(col("platform"), self.taxonomy.clone()).alias("platform"));
+        if input.has_column("platform") {
+            mapped.push(map_platforms(col("platform"), self.taxonomy.clone()).alias("platform"));
+        }
         Ok(input.accepted().with_columns(mapped))
     }
 
@@ -94,10 +96,21 @@ impl Context<'_> {
     /// The rows a rule sees: its dataset's accepted rows, filtered by `where`,
     /// provided every column it needs is present.
     pub(crate) fn rule_frame(&self, rule: &Rule, ds: Dataset, needs: &[&str]) -> Result<LazyFrame, NotEvaluable> {
+        self.frame(rule, ds, needs, true)
+    }
+
+    /// The rows of a dataset a rule reads besides its own (collection codes
+    /// read scans too): as [`Context::rule_frame`], without the rule's
+    /// `where`, which is written for the rule's own dataset.
+    pub(crate) fn side_frame(&self, rule: &Rule, ds: Dataset, needs: &[&str]) -> Result<LazyFrame, NotEvaluable> {
+        self.frame(rule, ds, needs, false)
+    }
+
+    fn frame(&self, rule: &Rule, ds: Dataset, needs: &[&str], filtered: bool) -> Result<LazyFrame, NotEvaluable> {
         let input = self.input(ds)?;
         let mut missing: Vec<String> = needs.iter().filter(|c| !input.has_column(c)).map(|c| c.to_string()).collect();
         let mut frame = self.base(ds)?;
-        if let Some(filter) = &rule.filter {
+        if let Some(filter) = rule.filter.as_ref().filter(|_| filtered) {
             for c in crate::rulebook::filter::columns(&filter.expr) {
                 if !input.has_column(&c) && !missing.contains(&c) {
                     missing.push(c);
@@ -105,16 +118,15 @@ impl Context<'_> {
             }
             frame = frame.filter(filter.expr.clone());
         }
-        if let Some(start) = self.effective_start(rule) {
-            if input.has_column("ts") {
-                frame = frame.filter(col("ts").gt_eq(lit(start)));
-            }
+        let time = ds.time_column().filter(|t| input.has_column(t));
+        if let (Some(start), Some(t)) = (self.effective_start(rule), time) {
+            frame = frame.filter(col(t).gt_eq(lit(start)));
         }
         if let Some(period) = self.period {
-            if !input.has_column("ts") {
-                return Err(format!("the {ds} data has no `ts` to cut into periods"));
-            }
-            frame = frame.with_column(period.expr(col("ts"), self.inputs.options.timezone).alias(PERIOD));
+            let Some(t) = time else {
+                return Err(format!("the {ds} data has no time column to cut into periods"));
+            };
+            frame = frame.with_column(period.expr(col(t), self.inputs.options.timezone).alias(PERIOD));
         }
         if !missing.is_empty() {
             let note = self.inputs.imported.as_ref().and_then(|i| i.lacks_note(&missing[0]));

@@ -6,6 +6,7 @@
 //! are then exact by construction, and the planted violations are the only
 //! ones. Output is written hour by hour, so memory stays bounded at any scale.
 
+mod codes;
 pub mod model;
 mod writer;
 
@@ -61,6 +62,7 @@ pub struct Summary {
     pub transactions: u64,
     pub checkout_rows: u64,
     pub merchants: u64,
+    pub codes: u64,
     pub files: Vec<PathBuf>,
 }
 
@@ -186,6 +188,9 @@ pub fn run(cfg: &Config) -> Result<Summary, GenerateError> {
         }
     }
     summary.files = writers.finish()?;
+    let (codes_file, codes) = codes::write(cfg, &merchants)?;
+    summary.codes = codes;
+    summary.files.push(codes_file);
     Ok(summary)
 }
 
@@ -478,10 +483,11 @@ fn make_session(cfg: &Config, p: &Platform, m: &Merchant, rng: &mut ChaCha8Rng) 
 pub fn describe(cfg: &Config, s: &Summary) -> String {
     let plants: Vec<_> = cfg.plants.iter().map(|p| p.name()).collect();
     format!(
-        "wrote {} transactions, {} checkout rows and {} merchants to {}\nseed {}, {} days from 2021-10-01, scale {}, planted: {}",
+        "wrote {} transactions, {} checkout rows, {} merchants and {} collection codes to {}\nseed {}, {} days from 2021-10-01, scale {}, planted: {}",
         s.transactions,
         s.checkout_rows,
         s.merchants,
+        s.codes,
         cfg.out.display(),
         cfg.seed,
         cfg.days,

@@ -57,7 +57,7 @@ impl TextEncoding {
 pub struct Encodings {
     pub all: TextEncoding,
     /// By position in `Dataset::ALL`.
-    pub per_dataset: [Option<TextEncoding>; 3],
+    pub per_dataset: [Option<TextEncoding>; 4],
 }
 
 impl Encodings {

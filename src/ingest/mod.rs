@@ -327,9 +327,10 @@ fn open_dataset(
     // each rule) reads this node, so the files are scanned once, with the
     // union of the columns the plans need.
     // Valid rows outside --from / --to are marked, not rejected.
-    let outside = match (present.contains(&"ts"), options.window) {
-        (true, (from, to)) if from.is_some() || to.is_some() => {
-            let ts = || col("ts");
+    let time = ds.time_column().filter(|t| present.contains(t));
+    let outside = match (time, options.window) {
+        (Some(t), (from, to)) if from.is_some() || to.is_some() => {
+            let ts = || col(t);
             let before = from.map_or(lit(false), |f| ts().lt(lit(f)));
             let after = to.map_or(lit(false), |t| ts().gt_eq(lit(t)));
             col(validate::REASON).is_null().and(before.or(after))

@@ -46,6 +46,7 @@ pub struct InputSpec {
     pub transactions: Option<String>,
     pub checkout: Option<String>,
     pub merchants: Option<String>,
+    pub codes: Option<String>,
 }
 
 impl InputSpec {
@@ -54,6 +55,7 @@ impl InputSpec {
             Dataset::Transactions => self.transactions.as_deref(),
             Dataset::Checkout => self.checkout.as_deref(),
             Dataset::Merchants => self.merchants.as_deref(),
+            Dataset::Codes => self.codes.as_deref(),
         }
     }
 }

@@ -16,8 +16,8 @@ pub struct Window {
 
 /// The earliest and latest accepted `ts` (`from`, `to`); no row for a dataset without time.
 pub fn window_plan(input: &DatasetInput) -> LazyFrame {
-    if input.has_column("ts") {
-        input.accepted().select([col("ts").min().alias("from"), col("ts").max().alias("to")])
+    if let Some(t) = input.dataset.time_column().filter(|t| input.has_column(t)) {
+        input.accepted().select([col(t).min().alias("from"), col(t).max().alias("to")])
     } else {
         // merchants has no time column; an empty frame keeps the result order.
         input

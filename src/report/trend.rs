@@ -96,7 +96,7 @@ fn round1(v: f64) -> f64 {
 pub fn scale_of(f: &Finding) -> Scale {
     match &f.presentation {
         Presentation::Coverage { ratio: true, .. } => Scale::Ratio,
-        Presentation::Coverage { .. } | Presentation::Recognition { .. } => Scale::Percent,
+        Presentation::Coverage { .. } | Presentation::Recognition { .. } | Presentation::Codes => Scale::Percent,
         Presentation::Pairs => Scale::Points,
         Presentation::Forest { ratio: true, .. } => Scale::Ratio,
         Presentation::Forest { .. } => Scale::Points,

@@ -29,9 +29,10 @@ pub trait KindTable<S> {
 
 const TOP_KEYS: &str = "allowed here: rulebook, providers, platforms, sets, failure_codes, rules";
 const META_KEYS: &str = "allowed in [rulebook]: id, title, version, jurisdiction, effective, sources, note";
-const PROVIDER_KEYS: &str = "allowed in a provider: name, operator, kind, aliases, affiliated_platforms, priority";
+const PROVIDER_KEYS: &str =
+    "allowed in a provider: name, operator, kind, aliases, affiliated_platforms, priority, emv_guids, emv_tags, url_hosts, url_schemes";
 const PLATFORM_KEYS: &str = "allowed in a platform: name, aliases";
-const PROVIDER_KINDS: [&str; 4] = ["wallet", "bank", "card_scheme", "cbdc"];
+const PROVIDER_KINDS: [&str; 5] = ["wallet", "bank", "card_scheme", "cbdc", "standard"];
 
 /// Parses TOML text, reporting every syntax error; `None` when there is one.
 pub(crate) fn parse_toml<'i>(source: &'i str, d: &mut Diagnostics) -> Option<toml::Spanned<DeTable<'i>>> {
@@ -315,8 +316,34 @@ fn read_providers(root: &Obj, d: &mut Diagnostics) -> (Vec<Provider>, BTreeMap<S
                 }
             }
         }
+        let mut list = |key: &str| -> Vec<String> {
+            o.list(d, key, &BTreeMap::new())
+                .map(Spanned::into_inner)
+                .unwrap_or_default()
+                .into_iter()
+                .map(Spanned::into_inner)
+                .collect()
+        };
+        let code_keys = CodeKeys {
+            emv_guids: list("emv_guids"),
+            emv_tags: list("emv_tags"),
+            url_hosts: list("url_hosts"),
+            url_schemes: list("url_schemes"),
+        };
+        for tag in &code_keys.emv_tags {
+            let ok = tag.len() == 2 && tag.parse::<u8>().is_ok_and(|n| (2..=25).contains(&n));
+            if !ok {
+                d.push(
+                    codes::BAD_VALUE,
+                    k.span(),
+                    format!("provider `{id}`: emv_tags entry `{tag}` is not a reserved scheme tag"),
+                    "reserved card-scheme tags are two digits from 02 to 25 (UnionPay: 15, 16)",
+                );
+            }
+        }
         o.finish(d, PROVIDER_KEYS);
         out.push(Provider {
+            codes: code_keys,
             id: id.clone(),
             name: name.map(Spanned::into_inner).unwrap_or_else(|| id.clone()),
             operator: operator.map(Spanned::into_inner).unwrap_or_default(),

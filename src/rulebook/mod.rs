@@ -13,7 +13,7 @@ pub mod waivers;
 use std::path::Path;
 
 pub use load::KindTable;
-pub use model::{Rule, RuleHead, Rulebook, Severity, SpecInfo};
+pub use model::{code_schemes, CodeKeys, Provider, Rule, RuleHead, Rulebook, Severity, SpecInfo};
 pub use reader::Params;
 pub use taxonomy::Taxonomy;
 

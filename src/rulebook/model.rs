@@ -74,6 +74,66 @@ pub struct Provider {
     /// Breaks ties between providers whose aliases match one label: the
     /// higher priority wins before anchoring and match length are compared.
     pub priority: i64,
+    /// How collection codes name the provider (docs/codes.md): EMV template
+    /// identifiers (GUIDs or AIDs, case-insensitive), reserved card-scheme
+    /// tags (`15`), URL hosts and URL schemes (lower case).
+    pub codes: CodeKeys,
+}
+
+/// What identifies a provider in a collection code.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CodeKeys {
+    pub emv_guids: Vec<String>,
+    pub emv_tags: Vec<String>,
+    pub url_hosts: Vec<String>,
+    pub url_schemes: Vec<String>,
+}
+
+impl CodeKeys {
+    /// Whether a code's identifier names this provider.
+    pub fn matches(&self, id: &crate::codes::Identifier) -> bool {
+        use crate::codes::Identifier;
+        match id {
+            Identifier::Guid(g) => self.emv_guids.iter().any(|x| x.eq_ignore_ascii_case(g)),
+            Identifier::Tag(t) => self.emv_tags.iter().any(|x| x == t),
+            Identifier::Host(h) => self.url_hosts.iter().any(|x| x.eq_ignore_ascii_case(h)),
+            Identifier::Scheme(s) => self.url_schemes.iter().any(|x| x.eq_ignore_ascii_case(s)),
+            Identifier::Issuer(_) => false,
+        }
+    }
+}
+
+/// The schemes a collection code carries: the providers its identifiers
+/// name, and, for identifiers no provider claims, the raw identifier (a
+/// GUID, a reserved tag, or a URL code's built-in issuer or host).
+pub fn code_schemes(providers: &[Provider], payload: &crate::codes::Payload) -> Vec<String> {
+    use crate::codes::Identifier;
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |s: String| {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    };
+    let ids = payload.identifiers();
+    let url_mapped = ids
+        .iter()
+        .filter(|i| matches!(i, Identifier::Host(_) | Identifier::Scheme(_)))
+        .any(|i| providers.iter().any(|p| p.codes.matches(i)));
+    for id in &ids {
+        match providers.iter().find(|p| p.codes.matches(id)) {
+            Some(p) => push(p.id.clone()),
+            None => match id {
+                Identifier::Guid(_) | Identifier::Tag(_) => push(id.raw()),
+                // A URL code is one scheme: its known issuer, else its host.
+                Identifier::Issuer(_) if !url_mapped => push(id.raw()),
+                Identifier::Host(_) if !url_mapped && payload.url.as_ref().is_some_and(|u| u.issuer.is_none()) => {
+                    push(id.raw())
+                }
+                _ => {}
+            },
+        }
+    }
+    out
 }
 
 /// A platform the rulebook knows, with the spellings logs use for it.

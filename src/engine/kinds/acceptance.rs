@@ -212,14 +212,18 @@ pub(super) fn read_cells(p: &Params, d: &mut Diagnostics) -> (Option<Vec<String>
 
 /// The scan aggregate both acceptance and reciprocity use.
 pub fn scan_plan(rule: &Rule, ctx: &Context) -> Result<LazyFrame, NotEvaluable> {
-    let frame = ctx.rule_frame(rule, Dataset::Transactions, &["wallet_app", "code_issuer"])?;
-    Ok(frame
+    Ok(scans(ctx.rule_frame(rule, Dataset::Transactions, &["wallet_app", "code_issuer"])?, ctx))
+}
+
+/// Attempts and successes per (region, app, issuer) of offline scans in `frame`.
+pub fn scans(frame: LazyFrame, ctx: &Context) -> LazyFrame {
+    frame
         .filter(col("channel").eq(lit("offline")).and(col("app").is_not_null()).and(col("issuer").is_not_null()))
         .group_by(ctx.keys([col("region"), col("app"), col("issuer")]))
         .agg([
             len().cast(DataType::UInt64).alias("attempts"),
             col("status").eq(lit("success")).sum().cast(DataType::UInt64).alias("successes"),
-        ]))
+        ])
 }
 
 /// Attempts and successes per (region, app, issuer).

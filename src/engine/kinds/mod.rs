@@ -9,6 +9,8 @@
 //! parameters) and the dispatch that hands each kind its own payload.
 
 mod acceptance;
+mod code_interoperability;
+mod code_validity;
 mod concentration;
 mod coverage;
 mod exclusivity;
@@ -236,6 +238,8 @@ registry! {
     Concentration => concentration::Concentration,
     Parity => parity::Parity,
     FeeParity => fee_parity::FeeParity,
+    CodeValidity => code_validity::CodeValidity,
+    CodeInterop => code_interoperability::CodeInterop,
 }
 
 /// "UnionPay Cloud QuickPass on jd": a rival-vs-own group in words.

@@ -30,6 +30,7 @@ pub struct View {
     pub exclusivity: Vec<Section>,
     pub concentration: Vec<Section>,
     pub parity: Vec<Section>,
+    pub codes: Vec<Section>,
     pub datasets: Vec<DatasetView>,
     pub unmapped: Vec<Vec<String>>,
     /// Against a baseline: the failing groups new or resolved since it
@@ -232,6 +233,7 @@ fn share_cell(g: &Group, f: impl Fn(&ShareFields) -> String) -> String {
     }
 }
 
+mod codes;
 mod coverage;
 mod forest;
 mod merchants;
@@ -313,6 +315,7 @@ pub fn build(report: &Report, rb: &Rulebook) -> View {
         exclusivity: Vec::new(),
         concentration: Vec::new(),
         parity: Vec::new(),
+        codes: Vec::new(),
         datasets: datasets(report),
         unmapped: report
             .unmapped_labels
@@ -354,6 +357,7 @@ pub fn build(report: &Report, rb: &Rulebook) -> View {
             Presentation::Merchants => view.exclusivity.push(merchants::exclusivity(f)),
             Presentation::Shares { .. } => view.concentration.push(shares::concentration(f, rb)),
             Presentation::Forest { ratio, unit, .. } => view.parity.push(forest::parity(f, *ratio, *unit, rb)),
+            Presentation::Codes => view.codes.push(codes::codes(f, rb)),
             // A finding without a drawing is still in the glance table.
             Presentation::Table => {}
         }
@@ -473,6 +477,21 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
                         name(&key(g, "provider_a")),
                         name(&key(g, "provider_b"))
                     )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        Presentation::Codes => (
+            match f.value {
+                Some(v) => format!("lowest share {} (target ≥ {})", pct(v), pct(threshold)),
+                None => "no codes".into(),
+            },
+            fails
+                .iter()
+                .map(|g| {
+                    let c = fields!(g, Codes, crate::findings::CodeFields);
+                    let more = crate::engine::util::needed(threshold, g.n).saturating_sub(c.codes_ok);
+                    format!("{}: {} more of {} codes must count", g.key_text(), more, g.n)
                 })
                 .collect::<Vec<_>>()
                 .join("; "),
