@@ -116,3 +116,50 @@ fn a_report_over_100000_offending_merchants_stays_small() {
     let evidence = read(&out.path().join("evidence/CN-PL-03.csv"));
     assert_eq!(evidence.lines().count(), 120_001, "the evidence file is complete");
 }
+
+/// The rule ids of the list items in a part of the report.
+fn ids_in(html: &str, start: &str, end: &str) -> Vec<String> {
+    let i = html.find(start).unwrap();
+    let part = &html[i..i + html[i..].find(end).unwrap()];
+    part.split("<a href=\"#rule-")
+        .skip(1)
+        .map(|s| s[s.find('>').unwrap() + 1..s.find('<').unwrap()].to_string())
+        .collect()
+}
+
+#[test]
+fn triage_comes_first_most_severe_first_with_screens_as_context() {
+    let html = read(Path::new("reports/example/report.html"));
+    // The executive summary comes before the glance table, its first item
+    // the only critical finding; info-level screens and failures before
+    // their deadline are listed as context, not counted.
+    let summary = html.find("<section id=\"summary\"").unwrap();
+    assert!(summary < html.find("id=\"glance\"").unwrap());
+    let counted = ids_in(&html, "<ol class=\"triage\">", "</ol>");
+    assert_eq!(counted.first().map(String::as_str), Some("CN-PL-03"));
+    assert_eq!(counted.len(), 12, "{counted:?}");
+    let context = ids_in(&html, "<p>Context (3)", "</ul>");
+    assert_eq!(context, ["CN-IO-03", "CN-MK-01", "CN-MK-02"]);
+    assert!(html.contains("12 of 15 rules fail, the most severe at critical severity; 0 inconclusive, 0 not evaluable, 0 pass. 3 more fail as context"));
+    // The glance table: severity, then verdict, then id.
+    let glance = ids_in(&html, "id=\"glance-table\"", "</table>");
+    assert_eq!(&glance[..2], ["CN-PL-03", "CN-IO-01"]);
+    assert_eq!(&glance[glance.len() - 2..], ["CN-MK-01", "CN-MK-02"]);
+}
+
+#[test]
+fn info_screens_alone_do_not_raise_the_alarm() {
+    let data = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_hutong"))
+        .args(["generate", "--out", data.path().to_str().unwrap(), "--plant", "none"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let out = tempfile::tempdir().unwrap();
+    audit(data.path().to_str().unwrap(), out.path(), &[]);
+    let html = read(&out.path().join("report.html"));
+    // On fair data only the market screens fail: the headline is not red.
+    assert!(!html.contains("<p class=\"outcome fail\">"), "the outcome is shown as a failure");
+    assert!(html.contains("No rule fails that counts: 2 of 15 fail only as context"), "{}", &html[..3000]);
+    assert!(html.contains("<p>Not decided on this data ("));
+}

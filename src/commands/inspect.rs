@@ -25,7 +25,7 @@ pub fn run_cli(args: &InspectArgs) -> anyhow::Result<u8> {
         let dir = spec.data.as_deref().map_or_else(String::new, |d| format!(" in {}", d.display()));
         anyhow::bail!(
             "no input files found{dir}: --data expects transactions.csv|parquet, checkout.csv|parquet or \
-             merchants.csv|parquet (or a folder of that name per dataset)"
+             merchants.csv|parquet or codes.csv|parquet (or a folder of that name per dataset)"
         );
     }
     let (inspection, rejected) = inspect(&inputs, args.top)?;

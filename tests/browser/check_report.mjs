@@ -44,6 +44,12 @@ async function open(options) {
 {
   const { context, page, events } = await open({ viewport: { width: 1280, height: 900 } });
   await page.screenshot({ path: screenshot });
+  // The executive summary starts within the first screen.
+  const summaryTop = await page.evaluate(() => {
+    const s = document.getElementById("summary");
+    return s ? s.getBoundingClientRect().top : -1;
+  });
+  check("summary first screen", summaryTop >= 0 && summaryTop < 900, `summary starts at ${summaryTop}px`);
   // Exercise the enhancements: sort a column and filter a table.
   const sortButton = page.locator("table.sortable th button.sort").first();
   if (await sortButton.count()) await sortButton.click();

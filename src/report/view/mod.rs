@@ -25,6 +25,12 @@ pub struct View {
     /// Severity rows × verdict columns.
     pub matrix: Vec<SeverityRow>,
     pub glance: Vec<GlanceRow>,
+    /// The executive summary: failing findings that count, most severe and
+    /// widest breach first; findings that cannot be decided, with why; and
+    /// failures that are context (info-level screens, or before a deadline).
+    pub triage: Vec<TriageItem>,
+    pub undecided: Vec<TriageItem>,
+    pub context: Vec<TriageItem>,
     pub coverage: Vec<Section>,
     pub recognition: Vec<Section>,
     pub exclusivity: Vec<Section>,
@@ -77,6 +83,16 @@ impl Head {
             deadline_note: f.before_deadline_of().map(|d| format!("before the deadline of {d}")).unwrap_or_default(),
         }
     }
+}
+
+/// One line of the executive summary: a finding in one sentence.
+#[derive(Debug, Serialize)]
+pub struct TriageItem {
+    pub id: String,
+    pub anchor: String,
+    pub severity: &'static str,
+    pub verdict: &'static str,
+    pub sentence: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -279,15 +295,29 @@ pub fn build(report: &Report, rb: &Rulebook) -> View {
         })
         .collect();
     let failing: Vec<&Finding> = findings.iter().filter(|f| f.verdict == Verdict::Fail).collect();
-    let worst = failing.iter().map(|f| f.severity).max();
+    // Info-level screens and failures before their deadline are context:
+    // they are listed, but do not set the headline's alarm.
+    let is_context = |f: &Finding| f.severity == Severity::Info || f.before_deadline_of().is_some();
+    let counted: Vec<&&Finding> = failing.iter().filter(|f| !is_context(f)).collect();
+    let worst = counted.iter().map(|f| f.severity).max();
     let sm = &report.summary;
     let rest = format!("{} inconclusive, {} not evaluable, {} pass", sm.inconclusive, sm.not_evaluable, sm.pass);
+    let context_note = match failing.len() - counted.len() {
+        0 => String::new(),
+        1 => " One more fails as context (a market screen, or before its deadline).".to_string(),
+        n => format!(" {n} more fail as context (market screens, or before their deadline)."),
+    };
     let outcome = match worst {
         Some(s) => format!(
-            "{} of {} rules fail, the most severe at {} severity; {rest}.",
-            failing.len(),
+            "{} of {} rules fail, the most severe at {} severity; {rest}.{context_note}",
+            counted.len(),
             findings.len(),
             s.name(),
+        ),
+        None if !failing.is_empty() => format!(
+            "No rule fails that counts: {} of {} fail only as context (market screens, or before their deadline); {rest}.",
+            failing.len(),
+            findings.len()
         ),
         None if sm.inconclusive + sm.not_evaluable > 0 => format!(
             "No rule fails, but {} of {} cannot be decided on this data: {rest}.",
@@ -309,7 +339,10 @@ pub fn build(report: &Report, rb: &Rulebook) -> View {
         outcome_verdict,
         counts,
         matrix,
-        glance: findings.iter().map(|f| glance(f, rb)).collect(),
+        glance: glance_rows(findings, rb),
+        triage: triage(findings, rb, |f| f.verdict == Verdict::Fail && !is_context(f)),
+        undecided: triage(findings, rb, |f| matches!(f.verdict, Verdict::Inconclusive | Verdict::NotEvaluable)),
+        context: triage(findings, rb, |f| f.verdict == Verdict::Fail && is_context(f)),
         coverage: Vec::new(),
         recognition: Vec::new(),
         exclusivity: Vec::new(),
@@ -412,6 +445,54 @@ fn capped(caption: &str, header: &[&str], rows: Vec<Row>) -> Table {
         total,
         shown: total.min(TABLE_CAP),
     }
+}
+
+/// Most severe first, then failing, undecided, not evaluable, passing; then id.
+fn severity_order(f: &Finding) -> (std::cmp::Reverse<Severity>, u8, String) {
+    let verdict = match f.verdict {
+        Verdict::Fail => 0,
+        Verdict::Inconclusive => 1,
+        Verdict::NotEvaluable => 2,
+        Verdict::Waived => 3,
+        Verdict::Pass => 4,
+    };
+    (std::cmp::Reverse(f.severity), verdict, f.rule_id.clone())
+}
+
+/// The glance table's rows, sorted by severity, verdict, then id.
+fn glance_rows(findings: &[Finding], rb: &Rulebook) -> Vec<GlanceRow> {
+    let mut sorted: Vec<&Finding> = findings.iter().collect();
+    sorted.sort_by_key(|f| severity_order(f));
+    sorted.into_iter().map(|f| glance(f, rb)).collect()
+}
+
+/// The findings `keep` selects, each in one sentence, most severe first and,
+/// at one severity, the widest breach (most failing groups) first.
+fn triage(findings: &[Finding], rb: &Rulebook, keep: impl Fn(&Finding) -> bool) -> Vec<TriageItem> {
+    let mut picked: Vec<&Finding> = findings.iter().filter(|f| keep(f)).collect();
+    let failing_groups = |f: &Finding| f.groups.iter().filter(|g| g.verdict == Verdict::Fail).count();
+    picked.sort_by_key(|f| (std::cmp::Reverse(f.severity), std::cmp::Reverse(failing_groups(f)), f.rule_id.clone()));
+    picked
+        .into_iter()
+        .map(|f| {
+            let sentence = if f.verdict == Verdict::Fail {
+                let g = glance(f, rb);
+                let what = if g.gap.is_empty() { g.headline } else { g.gap };
+                let deadline =
+                    f.before_deadline_of().map(|d| format!(" (before the deadline of {d})")).unwrap_or_default();
+                format!("{}{deadline}: {what}.", f.title)
+            } else {
+                format!("{}: {}", f.title, f.message)
+            };
+            TriageItem {
+                id: f.rule_id.clone(),
+                anchor: anchor(&f.rule_id),
+                severity: f.severity.name(),
+                verdict: f.verdict.name(),
+                sentence,
+            }
+        })
+        .collect()
 }
 
 /// The headline and the gap to target, in plain words, from the groups.
