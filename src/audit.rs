@@ -84,7 +84,7 @@ pub fn audit(
     out: &Path,
     generated_at: String,
     command: Vec<String>,
-    templates: Option<&Path>,
+    report_options: crate::report::ReportOptions,
     history: &History,
 ) -> anyhow::Result<Report> {
     let taxonomy = Arc::new(Taxonomy::new(rb).context("compiling the taxonomy's aliases")?);
@@ -168,7 +168,7 @@ pub fn audit(
     if let Some(b) = history.baseline {
         crate::baseline::classify(&mut report, b)?;
     }
-    let html = crate::report::render(&report, rb, templates)?;
+    let html = crate::report::render(&report, rb, report_options)?;
     stage.write("report.html", |p| std::fs::write(p, &html))?;
     stage.write("findings.json", |p| {
         let mut text = serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?;

@@ -232,6 +232,10 @@ pub struct AuditArgs {
     /// name (report.html, macros.html, style.css, script.js).
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+    /// Embed the evidence files in report.html as downloads (up to 2 MB each,
+    /// 16 MB in all), so the report alone is complete when sent on.
+    #[arg(long)]
+    pub embed_evidence: bool,
     /// Allow --out to be, or lie inside, a directory holding input files.
     #[arg(long)]
     pub out_inside_inputs: bool,

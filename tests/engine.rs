@@ -56,8 +56,16 @@ fn run(rulebook: &str, txns: Option<(&str, Vec<String>)>, checkout: Vec<String>)
     let rb = hutong::engine::kinds::parse("test.toml", rulebook).unwrap();
     let spec = InputSpec { data: Some(dir.path().to_path_buf()), ..Default::default() };
     let inputs = ingest::open(&spec, IngestOptions::default()).unwrap();
-    audit(&rb, &inputs, &dir.path().join("out"), "2021-01-01T00:00:00Z".into(), vec![], None, &Default::default())
-        .unwrap()
+    audit(
+        &rb,
+        &inputs,
+        &dir.path().join("out"),
+        "2021-01-01T00:00:00Z".into(),
+        vec![],
+        Default::default(),
+        &Default::default(),
+    )
+    .unwrap()
 }
 
 fn finding(r: &Report) -> &Finding {

@@ -142,3 +142,34 @@ fn a_directory_an_older_hutong_wrote_as_plain_files_is_converted() {
         .collect();
     assert_eq!(store.len(), 2, "{store:?}");
 }
+
+#[test]
+fn without_symbolic_links_outputs_are_published_file_by_file() {
+    let out = tempfile::tempdir().unwrap();
+    let run = |data: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_hutong"))
+            .args(["audit", "--rules", common::RULES, "--data", data.to_str().unwrap(), "--out"])
+            .arg(out.path())
+            .arg("--quiet")
+            .env("HUTONG_NO_SYMLINKS", "1")
+            .output()
+            .unwrap()
+    };
+    let o = run(Path::new("testdata/sample"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot hold symbolic links"));
+    for name in ["findings.json", "report.html", "evidence/CN-PL-03.csv", ".hutong-outputs"] {
+        let meta = std::fs::symlink_metadata(out.path().join(name)).unwrap();
+        assert!(meta.is_file(), "{name} is a plain file");
+    }
+    // A rerun on clean data removes the stale evidence it listed, as before.
+    let clean = tempfile::tempdir().unwrap();
+    let g = Command::new(env!("CARGO_BIN_EXE_hutong"))
+        .args(["generate", "--out", clean.path().to_str().unwrap(), "--plant", "none"])
+        .output()
+        .unwrap();
+    assert!(g.status.success());
+    assert_eq!(run(clean.path()).status.code(), Some(0));
+    assert!(!out.path().join("evidence/CN-PL-03.csv").exists());
+    assert!(out.path().join("findings.json").is_file());
+}

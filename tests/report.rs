@@ -163,3 +163,24 @@ fn info_screens_alone_do_not_raise_the_alarm() {
     assert!(html.contains("No rule fails that counts: 2 of 15 fail only as context"), "{}", &html[..3000]);
     assert!(html.contains("<p>Not decided on this data ("));
 }
+
+#[test]
+fn embedded_evidence_is_the_evidence_file_byte_for_byte() {
+    use base64::Engine as _;
+    let out = tempfile::tempdir().unwrap();
+    audit("testdata/sample", out.path(), &["--embed-evidence"]);
+    let html = read(&out.path().join("report.html"));
+    let mut embedded = 0;
+    for entry in std::fs::read_dir(out.path().join("evidence")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let at = html.find(&format!("download=\"{name}\"")).unwrap_or_else(|| panic!("{name} not embedded"));
+        let start = html[..at].rfind("base64,").unwrap() + "base64,".len();
+        let end = start + html[start..].find('"').unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD.decode(&html[start..end]).unwrap();
+        assert_eq!(bytes, std::fs::read(out.path().join("evidence").join(&name)).unwrap(), "{name}");
+        embedded += 1;
+    }
+    assert_eq!(embedded, 15);
+    // Without the option the report only links the files.
+    assert!(!read(Path::new("reports/example/report.html")).contains("base64,"));
+}

@@ -76,7 +76,9 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
         waivers: waiver_file.as_ref().map(|file| Waivers { file, as_of }),
         period: args.period.map(|p| p.period()),
     };
-    let report = audit(&rb, &inputs, &args.out, generated_at, command, args.templates.as_deref(), &history)?;
+    let report_options =
+        crate::report::ReportOptions { templates: args.templates.as_deref(), embed_evidence: args.embed_evidence };
+    let report = audit(&rb, &inputs, &args.out, generated_at, command, report_options, &history)?;
 
     if let Some(path) = &args.junit {
         let xml = crate::junit::render(&report);

@@ -158,13 +158,18 @@ pub fn lock(out: &Path) -> anyhow::Result<std::fs::File> {
 }
 
 pub fn write_evidence(path: &Path, table: &crate::findings::EvidenceTable) -> std::io::Result<()> {
-    let mut w = csv::Writer::from_path(path).map_err(std::io::Error::other)?;
+    std::fs::write(path, evidence_csv(table)?)
+}
+
+/// An evidence table as the CSV file `evidence/<RULE-ID>.csv` holds it.
+pub fn evidence_csv(table: &crate::findings::EvidenceTable) -> std::io::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(&table.header).map_err(std::io::Error::other)?;
     for row in &table.rows {
         let cells: Vec<std::borrow::Cow<str>> = row.iter().map(|c| crate::text::csv_cell(c)).collect();
         w.write_record(cells.iter().map(|c| c.as_bytes())).map_err(std::io::Error::other)?;
     }
-    w.flush()
+    w.into_inner().map_err(|e| std::io::Error::other(e.to_string()))
 }
 
 #[cfg(test)]

@@ -110,6 +110,14 @@ impl Staging {
         self.written.sort();
         let listing = self.written.join("\n") + "\n";
         std::fs::write(self.dir.join(MANIFEST), &listing).context("writing the output manifest")?;
+        if !links_work(&self.store) {
+            eprintln!(
+                "warning: {} cannot hold symbolic links (a FAT or network file system?): the outputs are \
+                 published file by file, so an interruption can leave old and new outputs mixed",
+                self.out.display()
+            );
+            return self.publish_plain();
+        }
         let previous = Previous::find(&self.out, &self.store);
         let mut keep: BTreeSet<String> = self.written.iter().cloned().collect();
         keep.extend(previous.manifest.iter().cloned());
@@ -157,6 +165,31 @@ impl Staging {
             std::fs::remove_dir_all(self.store.join(&old)).with_context(|| format!("removing the old {old}"))?;
             step("collected");
         }
+        Ok(())
+    }
+
+    /// Where links cannot be made: each staged file renamed into place, the
+    /// previous run's outputs this run does not produce removed (only those
+    /// its manifest lists), the manifest last. Not all-or-nothing.
+    fn publish_plain(mut self) -> anyhow::Result<()> {
+        let previous = read_manifest(&self.out);
+        for rel in self.written.iter().map(String::as_str).chain([MANIFEST]) {
+            let to = inside(&self.out, rel)?;
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            }
+            std::fs::rename(self.dir.join(rel), &to).with_context(|| format!("moving {} into place", to.display()))?;
+        }
+        for old in previous.iter().filter(|p| !self.written.contains(p)) {
+            match std::fs::remove_file(inside(&self.out, old)?) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| format!("removing the stale {old}"));
+                }
+                _ => {}
+            }
+        }
+        std::fs::remove_dir_all(&self.dir).with_context(|| format!("removing {}", self.dir.display()))?;
+        self.guard = None;
         Ok(())
     }
 
@@ -221,6 +254,7 @@ fn recover(store: &Path) -> anyhow::Result<()> {
         let name = entry.file_name().to_string_lossy().into_owned();
         let leftover = name.starts_with("staging-")
             || name.starts_with("retired-")
+            || name.starts_with("probe-")
             || name.starts_with(&format!("{CURRENT}.tmp-"))
             || (name.starts_with("gen-") && current.as_deref() != Some(name.as_str()));
         if !leftover {
@@ -295,6 +329,19 @@ fn replace_with_link(out: &Path, entry: &str, store: &Path) -> anyhow::Result<()
     symlink(&Path::new(STORE).join(CURRENT).join(entry), &tmp)?;
     std::fs::rename(&tmp, &path).with_context(|| format!("linking {}", path.display()))?;
     Ok(())
+}
+
+/// Whether the store's file system holds symbolic links. `HUTONG_NO_SYMLINKS`
+/// makes it answer no, for tests of the fallback.
+fn links_work(store: &Path) -> bool {
+    if std::env::var_os("HUTONG_NO_SYMLINKS").is_some() {
+        return false;
+    }
+    let probe = store.join(format!("probe-{}", std::process::id()));
+    let _ = std::fs::remove_file(&probe);
+    let ok = symlink(Path::new("probe"), &probe).is_ok();
+    let _ = std::fs::remove_file(&probe);
+    ok
 }
 
 #[cfg(unix)]

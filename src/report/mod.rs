@@ -50,9 +50,22 @@ fn tera_message(e: &tera::Error) -> String {
 }
 
 /// Renders the report for an audit.
-pub fn render(report: &Report, rb: &Rulebook, templates: Option<&Path>) -> anyhow::Result<String> {
-    let tera = engine(templates)?;
-    let view = view::build(report, rb);
+/// How the report is rendered.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReportOptions<'a> {
+    /// Templates overriding the built-in ones by name.
+    pub templates: Option<&'a Path>,
+    /// Embed the evidence files as downloadable data URIs (capped in size),
+    /// so the report alone is complete when mailed.
+    pub embed_evidence: bool,
+}
+
+pub fn render(report: &Report, rb: &Rulebook, options: ReportOptions) -> anyhow::Result<String> {
+    let tera = engine(options.templates)?;
+    let mut view = view::build(report, rb);
+    if options.embed_evidence {
+        view::embed_evidence(&mut view, report)?;
+    }
     let mut ctx = tera::Context::new();
     ctx.insert("view", &view);
     ctx.insert("report", report);

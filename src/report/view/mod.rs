@@ -144,6 +144,11 @@ pub struct Row {
 pub struct EvidenceLink {
     pub file: String,
     pub rows: u64,
+    /// With `--embed-evidence`: the file as a data URI, and its file name.
+    pub embedded: Option<String>,
+    pub download_name: String,
+    /// Why the file was not embedded (over the size cap).
+    pub embed_note: String,
     /// The first rows of the evidence, for the page.
     pub preview: Table,
 }
@@ -410,6 +415,9 @@ fn section(f: &Finding) -> Section {
         evidence: f.evidence.as_ref().map(|e| EvidenceLink {
             file: e.file.clone(),
             rows: e.rows,
+            embedded: None,
+            download_name: e.file.rsplit('/').next().unwrap_or(&e.file).to_string(),
+            embed_note: String::new(),
             preview: f.evidence_table.as_ref().map(preview).unwrap_or_default(),
         }),
         show_preview: false,
@@ -445,6 +453,57 @@ fn capped(caption: &str, header: &[&str], rows: Vec<Row>) -> Table {
         total,
         shown: total.min(TABLE_CAP),
     }
+}
+
+/// At most this many bytes of one evidence file are embedded in the report,
+/// and at most `EMBED_TOTAL` in all: a report stays small enough to mail.
+pub const EMBED_FILE: usize = 2 << 20;
+pub const EMBED_TOTAL: usize = 16 << 20;
+
+/// Embeds every section's evidence file as a data URI, in rule order, until
+/// the caps; a file over them keeps its link and says why it is not embedded.
+pub fn embed_evidence(view: &mut View, report: &Report) -> anyhow::Result<()> {
+    use base64::Engine as _;
+    let mut total = 0usize;
+    let mut files: BTreeMap<String, (Option<String>, String)> = BTreeMap::new();
+    for f in &report.findings {
+        let (Some(table), Some(e)) = (f.evidence_table.as_ref(), f.evidence.as_ref()) else { continue };
+        let csv = crate::output::evidence_csv(table)?;
+        let entry = if csv.len() > EMBED_FILE || total + csv.len() > EMBED_TOTAL {
+            let cap = if csv.len() > EMBED_FILE { EMBED_FILE } else { EMBED_TOTAL };
+            let note = format!(
+                "not embedded: {} is {:.1} MB, over the {} MB {} for embedded evidence",
+                e.file,
+                csv.len() as f64 / 1e6,
+                cap >> 20,
+                if csv.len() > EMBED_FILE { "limit per file" } else { "limit in all" }
+            );
+            (None, note)
+        } else {
+            total += csv.len();
+            let uri = format!(
+                "data:text/csv;charset=utf-8;base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(&csv)
+            );
+            (Some(uri), String::new())
+        };
+        files.insert(f.rule_id.clone(), entry);
+    }
+    let sections = view
+        .coverage
+        .iter_mut()
+        .chain(view.recognition.iter_mut())
+        .chain(view.exclusivity.iter_mut())
+        .chain(view.concentration.iter_mut())
+        .chain(view.parity.iter_mut())
+        .chain(view.codes.iter_mut());
+    for s in sections {
+        if let (Some(link), Some((uri, note))) = (s.evidence.as_mut(), files.get(&s.head.id)) {
+            link.embedded = uri.clone();
+            link.embed_note = note.clone();
+        }
+    }
+    Ok(())
 }
 
 /// Most severe first, then failing, undecided, not evaluable, passing; then id.
