@@ -107,6 +107,10 @@ pub fn audit(
     for (input, plans) in accounting {
         let (account, rejected) = plans.finish(input, &mut results, inputs.options.delimiter)?;
         let rel = format!("rejected/{}.csv", input.dataset.name());
+        let mut rejected = rejected;
+        if let Some(r) = report_options.redaction {
+            r.rejected(&mut rejected);
+        }
         let rejected_file = if rejected.is_empty() {
             None
         } else {
@@ -126,6 +130,9 @@ pub fn audit(
     let mut findings = outcome.findings;
     findings.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
     mark_dates(&mut findings, rb, bounds.map(|b| b.1), inputs.options.timezone);
+    if let Some(r) = report_options.redaction {
+        r.findings(&mut findings);
+    }
     for f in findings.iter_mut() {
         let rel = format!("evidence/{}.csv", f.rule_id);
         if let Some(table) = f.evidence_table.as_ref() {
@@ -154,8 +161,12 @@ pub fn audit(
         unmapped_labels: outcome.unmapped,
         baseline: None,
         waivers: None,
+        edition: None,
         findings,
     };
+    if let Some(r) = report_options.redaction {
+        r.report(&mut report);
+    }
     for f in report.findings.iter_mut() {
         for g in f.groups.iter_mut() {
             g.fingerprint = Some(crate::baseline::fingerprint(&f.rule_id, &g.key));

@@ -48,6 +48,22 @@ pub enum Command {
     Schema,
 }
 
+/// What `--redact` hides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RedactArg {
+    Merchants,
+    All,
+}
+
+impl RedactArg {
+    pub fn scope(self) -> crate::redact::Scope {
+        match self {
+            RedactArg::Merchants => crate::redact::Scope::Merchants,
+            RedactArg::All => crate::redact::Scope::All,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct CodesArgs {
     /// One payload per line, or a CSV with a `payload` column (a codes dataset).
@@ -236,6 +252,17 @@ pub struct AuditArgs {
     /// 16 MB in all), so the report alone is complete when sent on.
     #[arg(long)]
     pub embed_evidence: bool,
+    /// Write a redacted edition: merchant ids and names as keyed pseudonyms,
+    /// raw records and code payloads withheld, small groups suppressed
+    /// (`all`: also file paths, the command line and unmapped labels).
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub redact: Option<RedactArg>,
+    /// The secret key of the pseudonyms (a file; else HUTONG_REDACT_KEY).
+    #[arg(long, value_name = "FILE", requires = "redact")]
+    pub redact_key: Option<PathBuf>,
+    /// In a redacted edition, suppress groups with fewer units than this.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub min_group: u64,
     /// Allow --out to be, or lie inside, a directory holding input files.
     #[arg(long)]
     pub out_inside_inputs: bool,

@@ -50,6 +50,10 @@ pub struct Group {
     /// per-period trend reaches the target.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub projection: Option<Projection>,
+    /// In a redacted edition: a group under `--min-group` units, its figures
+    /// withheld (its verdict still counts).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub suppressed: bool,
 }
 
 /// A finding or group judged within one period of `audit --period`: the
@@ -324,6 +328,7 @@ impl Group {
             before_deadline: false,
             periods: Vec::new(),
             projection: None,
+            suppressed: false,
         }
     }
 
@@ -595,6 +600,27 @@ pub struct InputReport {
     pub rejected_file: Option<String>,
 }
 
+/// What a redacted edition hides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Merchant ids and names, raw records and code payloads.
+    Merchants,
+    /// That, and what names the delivery: input file paths, the command
+    /// line and the raw labels no provider maps.
+    All,
+}
+
+/// How findings.json and the report say which edition they are.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Edition {
+    pub redacted: Scope,
+    /// Groups with fewer units than this are suppressed.
+    pub min_group: u64,
+    /// The first 8 hex digits of the key's SHA-256: which key made the pseudonyms.
+    pub key_id: String,
+}
+
 /// The root of `findings.json`.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Report {
@@ -619,6 +645,9 @@ pub struct Report {
     /// With `--waivers`: every waiver and whether it applied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waivers: Option<WaiversReport>,
+    /// With `--redact`: which redacted edition this is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edition: Option<Edition>,
     pub findings: Vec<Finding>,
 }
 

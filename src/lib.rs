@@ -45,6 +45,7 @@ pub mod import;
 pub(crate) mod inspect;
 pub mod junit;
 pub(crate) mod output;
+pub mod redact;
 pub mod report;
 pub mod waivers;
 // Layer 7: commands.

@@ -76,8 +76,15 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
         waivers: waiver_file.as_ref().map(|file| Waivers { file, as_of }),
         period: args.period.map(|p| p.period()),
     };
-    let report_options =
-        crate::report::ReportOptions { templates: args.templates.as_deref(), embed_evidence: args.embed_evidence };
+    let redaction = args
+        .redact
+        .map(|scope| crate::redact::Redaction::new(scope.scope(), args.redact_key.as_deref(), args.min_group))
+        .transpose()?;
+    let report_options = crate::report::ReportOptions {
+        templates: args.templates.as_deref(),
+        embed_evidence: args.embed_evidence,
+        redaction: redaction.as_ref(),
+    };
     let report = audit(&rb, &inputs, &args.out, generated_at, command, report_options, &history)?;
 
     if let Some(path) = &args.junit {

@@ -58,6 +58,8 @@ pub struct ReportOptions<'a> {
     /// Embed the evidence files as downloadable data URIs (capped in size),
     /// so the report alone is complete when mailed.
     pub embed_evidence: bool,
+    /// A redacted edition (`--redact`).
+    pub redaction: Option<&'a crate::redact::Redaction>,
 }
 
 pub fn render(report: &Report, rb: &Rulebook, options: ReportOptions) -> anyhow::Result<String> {

@@ -557,7 +557,10 @@ fn triage(findings: &[Finding], rb: &Rulebook, keep: impl Fn(&Finding) -> bool) 
 /// The headline and the gap to target, in plain words, from the groups.
 fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
     let name = |id: &str| rb.display_name(id);
-    let fails: Vec<&Group> = f.groups.iter().filter(|g| g.verdict == Verdict::Fail).collect();
+    // Suppressed groups (redacted editions) have no figures to word.
+    let fails: Vec<&Group> = f.groups.iter().filter(|g| g.verdict == Verdict::Fail && !g.suppressed).collect();
+    let hidden: Vec<String> =
+        f.groups.iter().filter(|g| g.verdict == Verdict::Fail && g.suppressed).map(|g| g.key_text()).collect();
     let evaluable = f.groups.iter().filter(|g| g.verdict != Verdict::NotEvaluable).count();
     let threshold = f.threshold.unwrap_or(0.0);
     let (headline, gap) = match &f.presentation {
@@ -706,6 +709,11 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
         }
     } else {
         gap
+    };
+    let gap = match (gap.is_empty(), hidden.is_empty()) {
+        (_, true) => gap,
+        (true, false) => format!("{}: failing, figures suppressed (a small group)", hidden.join(", ")),
+        (false, false) => format!("{gap}; {}: failing, figures suppressed (a small group)", hidden.join(", ")),
     };
     GlanceRow { head: Head::of(f), headline, gap, spark: super::trend::spark(f) }
 }
