@@ -44,7 +44,7 @@ pub(super) fn codes(f: &Finding, rb: &Rulebook) -> Section {
         })
         .collect();
     s.show_preview = true;
-    s.table = capped(
+    s.table = group_table(
         "Collection codes per group",
         &["Group", "Codes", "Counted", "Share", "Schemes carried", "Verdict"],
         rows,

@@ -72,6 +72,6 @@ pub(super) fn coverage(f: &Finding, relative: bool, merchant_unit: bool, rb: &Ru
     } else {
         &["Group", "Units", "Offering", "Share", "Simultaneous interval", "Gap (units)", "Verdict"]
     };
-    s.table = capped(&format!("{} by group", f.rule_id), header, rows);
+    s.table = group_table(&format!("{} by group", f.rule_id), header, rows);
     s
 }

@@ -21,7 +21,13 @@ pub(super) fn parity(f: &Finding, ratio: bool, unit: MetricUnit, rb: &Rulebook) 
     if hi - lo < 1e-9 {
         hi = lo + 1.0;
     }
+    // A panel only where a rival fails or is undecided; the rest in one line.
+    let mut quiet: Vec<String> = Vec::new();
     for p in &platforms {
+        if evaluable.iter().filter(|g| key(g, "platform") == *p).all(|g| g.verdict == Verdict::Pass) {
+            quiet.push(p.clone());
+            continue;
+        }
         let items: Vec<charts::Item> = evaluable
             .iter()
             .filter(|g| key(g, "platform") == *p && g.value.is_some())
@@ -43,6 +49,10 @@ pub(super) fn parity(f: &Finding, ratio: bool, unit: MetricUnit, rb: &Rulebook) 
                 if ratio { charts::Scale::Ratio } else { charts::Scale::Points },
             ));
         }
+    }
+    if !quiet.is_empty() {
+        s.folded_note =
+            format!("Every rival passes on {}: no panel drawn (their figures are in the table).", quiet.join(", "));
     }
     let metric_value = |v: Option<f64>| match (v, unit) {
         (None, _) => "—".to_string(),
@@ -89,7 +99,7 @@ pub(super) fn parity(f: &Finding, ratio: bool, unit: MetricUnit, rb: &Rulebook) 
             }
         })
         .collect();
-    s.table = capped(
+    s.table = group_table(
         "Rival against the platform's own provider",
         &[
             "Platform · rival",

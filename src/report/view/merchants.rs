@@ -20,7 +20,7 @@ pub(super) fn exclusivity(f: &Finding) -> Section {
         })
         .collect();
     s.show_preview = true;
-    s.table = capped(
+    s.table = group_table(
         "Exclusive merchants per platform",
         &["Platform", "Merchants", "Exclusive", "Own provider", "Verdict"],
         rows,

@@ -114,6 +114,8 @@ pub struct Section {
     pub threshold: String,
     pub engineering_default: bool,
     pub charts: Vec<BarChart>,
+    /// What was left out of the drawing, in one line.
+    pub folded_note: String,
     pub heatmaps: Vec<Heatmap>,
     pub table: Table,
     pub evidence: Option<EvidenceLink>,
@@ -132,6 +134,10 @@ pub struct Table {
     pub rows: Vec<Row>,
     pub total: usize,
     pub shown: usize,
+    /// Rows folded away by default (`<details>`, no script needed): passing
+    /// groups, or the rest of a long offender list; and what they are.
+    pub folded: Vec<Row>,
+    pub folded_label: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -410,6 +416,7 @@ fn section(f: &Finding) -> Section {
         threshold: f.threshold_text.clone(),
         engineering_default: f.engineering_default,
         charts: Vec::new(),
+        folded_note: String::new(),
         heatmaps: Vec::new(),
         table: Table::default(),
         evidence: f.evidence.as_ref().map(|e| EvidenceLink {
@@ -425,14 +432,50 @@ fn section(f: &Finding) -> Section {
     }
 }
 
+/// Offenders shown openly before the rest of the list is folded away.
+pub const PREVIEW_ROWS: usize = 10;
+
 fn preview(t: &crate::findings::EvidenceTable) -> Table {
+    let mut rows: Vec<Row> = t.rows.iter().take(TABLE_CAP).map(|r| Row { cells: r.clone(), verdict: "fail" }).collect();
+    let folded = if rows.len() > PREVIEW_ROWS { rows.split_off(PREVIEW_ROWS) } else { Vec::new() };
+    let folded_label = match folded.len() {
+        0 => String::new(),
+        n if t.rows.len() > TABLE_CAP => {
+            format!(
+                "{} more offenders here (of {} in all; every one is in the evidence file)",
+                thousands(n as u64),
+                thousands(t.rows.len() as u64)
+            )
+        }
+        n => format!("{} more offenders", thousands(n as u64)),
+    };
     Table {
         caption: "Offenders (from the evidence file)".to_string(),
         header: t.header.clone(),
-        rows: t.rows.iter().take(TABLE_CAP).map(|r| Row { cells: r.clone(), verdict: "fail" }).collect(),
+        rows,
         total: t.rows.len(),
-        shown: t.rows.len().min(TABLE_CAP),
+        shown: t.rows.len().min(PREVIEW_ROWS),
+        folded,
+        folded_label,
     }
+}
+
+/// A rule's group table: groups that fail or are undecided shown, passing
+/// groups folded away (when there are both).
+fn group_table(caption: &str, header: &[&str], rows: Vec<Row>) -> Table {
+    let mut t = capped(caption, header, rows);
+    let (passing, open): (Vec<Row>, Vec<Row>) =
+        std::mem::take(&mut t.rows).into_iter().partition(|r| r.verdict == "pass");
+    if passing.is_empty() || open.is_empty() {
+        t.rows = if open.is_empty() { passing } else { open };
+        return t;
+    }
+    t.shown = open.len() + passing.len();
+    t.folded_label =
+        if passing.len() == 1 { "1 passing group".into() } else { format!("{} passing groups", passing.len()) };
+    t.rows = open;
+    t.folded = passing;
+    t
 }
 
 /// A row for each group that does not pass, with the given cells.
@@ -452,6 +495,8 @@ fn capped(caption: &str, header: &[&str], rows: Vec<Row>) -> Table {
         rows: rows.into_iter().take(TABLE_CAP).collect(),
         total,
         shown: total.min(TABLE_CAP),
+        folded: Vec::new(),
+        folded_label: String::new(),
     }
 }
 
@@ -860,6 +905,22 @@ mod cap_tests {
             rows: (0..100_000).map(|i| vec![format!("M{i}")]).collect(),
         };
         let t = preview(&table);
-        assert_eq!((t.shown, t.total, t.rows.len()), (TABLE_CAP, 100_000, TABLE_CAP));
+        // Ten shown, the rest of the first 200 folded away, all in the file.
+        assert_eq!((t.shown, t.total, t.rows.len(), t.folded.len()), (PREVIEW_ROWS, 100_000, 10, 190));
+        assert_eq!(t.folded_label, "190 more offenders here (of 100,000 in all; every one is in the evidence file)");
+        let short = EvidenceTable { header: vec!["merchant_id".into()], rows: vec![vec!["M1".into()]; 12] };
+        let t = preview(&short);
+        assert_eq!((t.rows.len(), t.folded.len(), t.folded_label.as_str()), (10, 2, "2 more offenders"));
+    }
+
+    #[test]
+    fn passing_groups_are_folded_only_beside_others() {
+        let row = |v: &'static str| Row { cells: vec![v.into()], verdict: v };
+        let t = group_table("c", &["h"], vec![row("pass"), row("fail"), row("pass"), row("inconclusive")]);
+        let verdicts = |rows: &[Row]| rows.iter().map(|r| r.verdict).collect::<Vec<_>>();
+        assert_eq!((verdicts(&t.rows), verdicts(&t.folded)), (vec!["fail", "inconclusive"], vec!["pass", "pass"]));
+        assert_eq!(t.folded_label, "2 passing groups");
+        let all_pass = group_table("c", &["h"], vec![row("pass"), row("pass")]);
+        assert_eq!((all_pass.rows.len(), all_pass.folded.len()), (2, 0));
     }
 }

@@ -79,7 +79,7 @@ pub(super) fn reciprocity_section(f: &Finding) -> Section {
             reason(g),
         ]
     });
-    s.table = capped(
+    s.table = group_table(
         "Pairs not shown to work alike both ways",
         &["Pair", "A → B success", "B → A success", "Gap interval", "Verdict", "Why"],
         rows,

@@ -53,7 +53,7 @@ pub(super) fn concentration(f: &Finding, rb: &Rulebook) -> Section {
             verdict: g.verdict.name(),
         })
         .collect();
-    s.table = capped(
+    s.table = group_table(
         "Concentration per group",
         &["Group", "Transactions", "HHI", "CR1", "CR2", "CR3", "Presumed dominant (AML Art. 24)", "Verdict"],
         rows,
