@@ -114,7 +114,8 @@ fn a_report_over_100000_offending_merchants_stays_small() {
     let html = read(&out.path().join("report.html"));
     // Ten offenders shown, 190 more folded away, every one in the file.
     assert!(html.contains("first 10 of 120000 rows"));
-    assert!(html.contains("<summary>190 more offenders here (of 120,000 in all; every one is in the evidence file)</summary>"));
+    assert!(html
+        .contains("<summary>190 more offenders here (of 120,000 in all; every one is in the evidence file)</summary>"));
     let evidence = read(&out.path().join("evidence/CN-PL-03.csv"));
     assert_eq!(evidence.lines().count(), 120_001, "the evidence file is complete");
 }

@@ -48,11 +48,46 @@ pub struct BarChart {
     pub threshold_x: Option<f64>,
     pub threshold_label: String,
     pub ticks: Vec<Tick>,
+    /// Difference plots: where zero is, drawn as a solid line.
+    pub zero_x: Option<f64>,
 }
 
-const WIDTH: u32 = 640;
-const LABEL_W: f64 = 190.0;
+/// The plot's own width; the label column grows with the longest label.
+const PLOT_W: f64 = 380.0;
+const MIN_LABEL_W: f64 = 90.0;
 const VALUE_W: f64 = 70.0;
+/// Chart text is 12 px: an estimate of a label's width, generous so that no
+/// label is cut: 7.5 px per Latin character, 12.5 px per CJK one.
+pub(super) fn text_width(s: &str) -> f64 {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii() {
+                7.5
+            } else if c as u32 >= 0x2E80 {
+                12.5
+            } else {
+                8.5
+            }
+        })
+        .sum()
+}
+
+/// "Nice" axis ticks: a step of 1, 2 or 5 × 10ⁿ giving about four
+/// intervals, and the range widened to whole steps. Returns (lo, hi, step).
+pub fn nice_range(lo: f64, hi: f64) -> (f64, f64, f64) {
+    let span = if hi - lo > 1e-12 { hi - lo } else { 1.0 };
+    let raw = span / 4.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    // The candidate nearest the raw step (in ratio): 4 to 8 intervals.
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .min_by(|a, b| (a / raw).ln().abs().total_cmp(&(b / raw).ln().abs()))
+        .unwrap_or(mag);
+    let nlo = (lo / step + 1e-9).floor() * step;
+    let nhi = (hi / step - 1e-9).ceil() * step;
+    (nlo, if nhi - nlo > 1e-12 { nhi } else { nlo + step }, step)
+}
 const ROW_H: f64 = 26.0;
 const TOP: f64 = 8.0;
 
@@ -84,6 +119,23 @@ impl Scale {
         }
     }
 
+    /// An axis tick at a multiple of `step`: as many decimals as the step needs.
+    pub fn tick(self, v: f64, step: f64) -> String {
+        let shown = match self {
+            Scale::Percent | Scale::Points => 100.0 * step,
+            Scale::Ratio | Scale::Number => step,
+        };
+        let d = (-shown.log10().floor()).max(0.0) as usize;
+        let v0 = if v.abs() < step * 1e-6 { 0.0 } else { v };
+        match self {
+            Scale::Percent => format!("{:.d$}%", 100.0 * v0),
+            Scale::Points if v0 == 0.0 => "0".to_string(),
+            Scale::Points => format!("{:+.d$} pp", 100.0 * v0),
+            Scale::Ratio => format!("{v0:.d$}×"),
+            Scale::Number => format!("{v0:.d$}"),
+        }
+    }
+
     pub fn label(self, v: f64) -> String {
         match self {
             Scale::Number if v.abs() >= 100.0 => format!("{v:.0}"),
@@ -104,8 +156,17 @@ fn layout(
     threshold: Option<f64>,
     scale_kind: Scale,
 ) -> BarChart {
-    let plot_x = LABEL_W;
-    let plot_w = f64::from(WIDTH) - LABEL_W - VALUE_W;
+    // Shares stay within 0..1: a nice range never passes 100%.
+    let (mut lo, mut hi, step) = nice_range(lo, hi);
+    if scale_kind == Scale::Percent {
+        lo = lo.max(0.0);
+        hi = hi.min(1.0);
+    }
+    let longest = items.iter().map(|i| text_width(&i.label)).fold(0.0, f64::max);
+    let plot_x = (longest + 14.0).max(MIN_LABEL_W).ceil();
+    // The value column fits the longest value with its verdict mark.
+    let value_w = items.iter().map(|i| text_width(&i.text) + 24.0).fold(VALUE_W, f64::max).ceil();
+    let plot_w = PLOT_W;
     let span = if hi - lo > 1e-12 { hi - lo } else { 1.0 };
     let scale = |v: f64| round1(plot_x + ((v - lo) / span).clamp(0.0, 1.0) * plot_w);
     let rows: Vec<BarRow> = items
@@ -131,16 +192,18 @@ fn layout(
         })
         .collect();
     let axis_y = round1(TOP + ROW_H * rows.len() as f64 + 4.0);
-    let ticks = (0..=4)
+    let count = ((hi - lo) / step).round() as i64;
+    let ticks = (0..=count)
         .map(|k| {
-            let v = lo + span * f64::from(k) / 4.0;
-            Tick { x: scale(v), label: scale_kind.label(v) }
+            let v = lo + step * k as f64;
+            Tick { x: scale(v), label: scale_kind.tick(v, step) }
         })
         .collect();
+    let zero_x = (scale_kind == Scale::Points && lo < 0.0 && hi > 0.0).then(|| scale(0.0));
     BarChart {
         kind,
         title: title.to_string(),
-        width: WIDTH,
+        width: (plot_x + plot_w + value_w) as u32,
         height: (axis_y + 22.0) as u32,
         plot_x,
         plot_w,
@@ -155,6 +218,7 @@ fn layout(
             }
         }),
         ticks,
+        zero_x,
     }
 }
 
@@ -225,15 +289,48 @@ mod tests {
             Item { label: "b".into(), value: 1.0, ci: None, verdict: "pass", text: "100%".into() },
         ];
         let c = bars("t", items, 0.0, 1.0, Some(0.85), Scale::Percent);
-        // plot from x = 190 over 380 px.
-        assert_eq!((c.rows[0].x, c.rows[0].w), (190.0, 190.0));
-        assert_eq!((c.rows[0].ci_x0, c.rows[0].ci_x1), (342.0, 418.0));
+        // Short labels: the plot starts at x = 90 and runs 380 px.
+        assert_eq!((c.rows[0].x, c.rows[0].w), (90.0, 190.0));
+        assert_eq!((c.rows[0].ci_x0, c.rows[0].ci_x1), (242.0, 318.0));
         assert_eq!(c.rows[1].w, 380.0);
-        assert_eq!(c.threshold_x, Some(513.0));
+        assert_eq!(c.threshold_x, Some(413.0));
         assert_eq!(c.rows[1].y, 47.0);
-        assert_eq!(c.ticks[2].label, "50%");
+        // 0..1 in steps of 0.2: 0%, 20%, ..., 100%.
+        let labels: Vec<&str> = c.ticks.iter().map(|t| t.label.as_str()).collect();
+        assert_eq!(labels, ["0%", "20%", "40%", "60%", "80%", "100%"]);
+        assert_eq!(c.width, 90 + 380 + 70);
         assert_eq!(c.threshold_label, "target 85%");
         assert_eq!(Scale::Points.label(0.0575), "+5.8 pp");
         assert_eq!(Scale::Ratio.label(1.25), "1.25×");
+    }
+
+    #[test]
+    fn ticks_are_nice_and_differences_have_a_zero_line() {
+        // -2.1 pp .. +11.5 pp: steps of 5 pp from -5 to +15, zero included.
+        let close = |a: (f64, f64, f64), b: (f64, f64, f64)| {
+            (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9 && (a.2 - b.2).abs() < 1e-9
+        };
+        assert!(close(nice_range(-0.021, 0.115), (-0.05, 0.15, 0.05)), "{:?}", nice_range(-0.021, 0.115));
+        let item = |v: f64| Item {
+            label: "UnionPay Cloud QuickPass on meituan".into(),
+            value: v,
+            ci: Some((v - 0.01, v + 0.01)),
+            verdict: "fail",
+            text: String::new(),
+        };
+        let c = forest("t", vec![item(0.07)], -0.021, 0.115, 0.01, Scale::Points);
+        let labels: Vec<&str> = c.ticks.iter().map(|t| t.label.as_str()).collect();
+        assert_eq!(labels, ["-5 pp", "0", "+5 pp", "+10 pp", "+15 pp"]);
+        // Zero at a quarter of the 380 px plot.
+        assert_eq!(c.zero_x, Some(c.plot_x + 95.0));
+        // The label column fits the 35-character label: 35 × 7.5 + 14 px.
+        assert_eq!(c.plot_x, 277.0);
+        // Ratios 0.61 .. 1.73: steps of 0.2 from 0.6 to 1.8.
+        assert!(close(nice_range(0.61, 1.73), (0.6, 1.8, 0.2)), "{:?}", nice_range(0.61, 1.73));
+        // Shares 0 .. 1: steps of 0.2.
+        assert!(close(nice_range(0.0, 1.0), (0.0, 1.0, 0.2)));
+        assert_eq!(Scale::Ratio.tick(1.5, 0.5), "1.5×");
+        assert_eq!(Scale::Percent.tick(0.95, 0.01), "95%");
+        assert_eq!(Scale::Percent.tick(0.955, 0.005), "95.5%");
     }
 }

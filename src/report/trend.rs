@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::charts::Scale;
+use super::charts::{nice_range, text_width, Scale};
 use crate::findings::{Finding, Group, PeriodPoint, Presentation, Verdict};
 
 /// At most this many panels per rule; the rest are counted.
@@ -160,8 +160,19 @@ pub fn trend(f: &Finding, group_title: impl Fn(&Group) -> String) -> Option<Tren
     groups.truncate(PANEL_CAP);
     let scale = scale_of(f);
     let (lo, hi) = range(&groups, f.threshold, scale);
-    let plot_x = LEFT;
-    let plot_w = PANEL_W - LEFT - RIGHT;
+    // Nice ticks (1, 2, 5 × 10ⁿ); shares stay within 0..100%.
+    let (mut lo, mut hi, step) = nice_range(lo, hi);
+    if scale == Scale::Percent {
+        lo = lo.max(0.0);
+        hi = hi.min(1.0);
+    }
+    let tick_values: Vec<f64> = (0..=((hi - lo) / step).round() as i64).map(|k| lo + step * k as f64).collect();
+    // Panel text is 11 px: room for the longest tick label and title.
+    let at11 = |s: &str| text_width(s) * 11.0 / 12.0;
+    let plot_x = tick_values.iter().map(|v| at11(&scale.tick(*v, step)) + 10.0).fold(LEFT, f64::max).ceil();
+    let titles: Vec<String> = groups.iter().map(|g| group_title(g)).collect();
+    let width = titles.iter().map(|t| at11(t) + 12.0).fold(PANEL_W.max(plot_x + 150.0), f64::max).ceil();
+    let plot_w = width - plot_x - RIGHT;
     let axis_y = PANEL_H - BOTTOM;
     let plot_h = axis_y - TOP;
     let x_of = |i: usize| {
@@ -169,11 +180,11 @@ pub fn trend(f: &Finding, group_title: impl Fn(&Group) -> String) -> Option<Tren
         round1(if periods.len() > 1 { plot_x + step * i as f64 } else { plot_x + plot_w / 2.0 })
     };
     let y_of = |v: f64| round1(axis_y - ((v - lo) / (hi - lo)).clamp(0.0, 1.0) * plot_h);
-    let ticks: Vec<Tick> =
-        [lo, (lo + hi) / 2.0, hi].iter().map(|v| Tick { y: y_of(*v), label: scale.label(*v) }).collect();
+    let ticks: Vec<Tick> = tick_values.iter().map(|v| Tick { y: y_of(*v), label: scale.tick(*v, step) }).collect();
     let panels = groups
         .iter()
-        .map(|g| {
+        .zip(titles)
+        .map(|(g, title)| {
             let points: Vec<Point> = g
                 .periods
                 .iter()
@@ -183,7 +194,7 @@ pub fn trend(f: &Finding, group_title: impl Fn(&Group) -> String) -> Option<Tren
                 })
                 .collect();
             Panel {
-                title: group_title(g),
+                title,
                 line: line(&points),
                 points,
                 threshold_y: f.threshold.map(y_of),
@@ -199,7 +210,7 @@ pub fn trend(f: &Finding, group_title: impl Fn(&Group) -> String) -> Option<Tren
         })
         .collect();
     Some(Trend {
-        width: PANEL_W,
+        width,
         height: PANEL_H,
         plot_x,
         plot_w,

@@ -79,6 +79,19 @@ async function open(options) {
     return bad;
   });
   check("trend charts", trend.length === 0, trend.slice(0, 5).join("; "));
+  // No chart text is cut off: every text box lies within its drawing.
+  const clipped = await page.evaluate(() => {
+    const bad = [];
+    for (const t of document.querySelectorAll("svg.chart text")) {
+      const [, , w, h] = t.ownerSVGElement.getAttribute("viewBox").split(" ").map(Number);
+      const b = t.getBBox();
+      if (b.x < -0.5 || b.x + b.width > w + 0.5 || b.y < -0.5 || b.y + b.height > h + 0.5) {
+        bad.push(`"${t.textContent.slice(0, 30)}" ${b.x.toFixed(0)}..${(b.x + b.width).toFixed(0)} of ${w}`);
+      }
+    }
+    return bad;
+  });
+  check("chart labels", clipped.length === 0, clipped.slice(0, 5).join("; "));
   const h1 = await page.locator("h1").count();
   check("heading", h1 === 1, `${h1} h1 elements`);
   await page.emulateMedia({ media: "print" });
@@ -92,6 +105,17 @@ async function open(options) {
   const { context, page } = await open({ viewport: { width: 390, height: 844 }, isMobile: true });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check("phone width", overflow <= 1, `page is ${overflow}px wider than the screen`);
+  // Chart text is at least 11 px as drawn on the phone.
+  const small = await page.evaluate(() => {
+    const bad = [];
+    for (const t of document.querySelectorAll("svg.chart text")) {
+      const svg = t.ownerSVGElement;
+      const size = parseFloat(getComputedStyle(t).fontSize) * (svg.getScreenCTM() ? svg.getScreenCTM().a : 1);
+      if (size < 10.95) bad.push(`${t.textContent.slice(0, 30)} at ${size.toFixed(1)} px`);
+    }
+    return bad;
+  });
+  check("phone chart text", small.length === 0, small.slice(0, 5).join("; "));
   await context.close();
 }
 
