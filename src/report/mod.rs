@@ -2,6 +2,7 @@
 //! rendered with Tera from the same findings model as `findings.json`.
 
 pub mod charts;
+mod regions;
 pub mod trend;
 pub mod view;
 

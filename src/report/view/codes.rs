@@ -25,7 +25,7 @@ pub(super) fn codes(f: &Finding, rb: &Rulebook) -> Section {
         .iter()
         .map(|g| {
             let c = fields!(g, Codes, CodeFields);
-            let group = if g.key.is_empty() { "all codes".to_string() } else { g.key_text() };
+            let group = if g.key.is_empty() { "all codes".to_string() } else { group_label(g) };
             let counted = match c.codes_undetermined {
                 Some(u) => format!("{} (+{} undetermined)", thousands(c.codes_ok), thousands(u)),
                 None => thousands(c.codes_ok),

@@ -11,7 +11,7 @@ pub(super) fn coverage(f: &Finding, relative: bool, merchant_unit: bool, rb: &Ru
     let label = |g: &Group| {
         let mut parts = vec![key(g, "platform")];
         if g.key.contains_key("region") {
-            parts.push(key(g, "region"));
+            parts.push(key_label(g, "region"));
         }
         if g.key.contains_key("provider") {
             parts.push(rb.display_name(&key(g, "provider")));

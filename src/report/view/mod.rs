@@ -273,6 +273,25 @@ fn key(g: &Group, k: &str) -> String {
     g.key.get(k).cloned().unwrap_or_default()
 }
 
+/// A key value for reading: a region code with its names.
+fn key_label(g: &Group, k: &str) -> String {
+    let v = key(g, k);
+    if k == "region" {
+        super::regions::label(&v)
+    } else {
+        v
+    }
+}
+
+/// A group's key for reading, region codes with their names.
+fn group_label(g: &Group) -> String {
+    g.key
+        .iter()
+        .map(|(k, v)| if k == "region" { super::regions::label(v) } else { v.clone() })
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
 /// How a compared value reads: a ratio to two decimals, a difference in points.
 fn compared(value: Option<f64>, ratio: bool) -> String {
     match value {
@@ -428,7 +447,7 @@ fn section(f: &Finding) -> Section {
             preview: f.evidence_table.as_ref().map(preview).unwrap_or_default(),
         }),
         show_preview: false,
-        trend: super::trend::trend(f, Group::key_text),
+        trend: super::trend::trend(f, group_label),
     }
 }
 
@@ -605,7 +624,7 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
     // Suppressed groups (redacted editions) have no figures to word.
     let fails: Vec<&Group> = f.groups.iter().filter(|g| g.verdict == Verdict::Fail && !g.suppressed).collect();
     let hidden: Vec<String> =
-        f.groups.iter().filter(|g| g.verdict == Verdict::Fail && g.suppressed).map(|g| g.key_text()).collect();
+        f.groups.iter().filter(|g| g.verdict == Verdict::Fail && g.suppressed).map(|g| group_label(g)).collect();
     let evaluable = f.groups.iter().filter(|g| g.verdict != Verdict::NotEvaluable).count();
     let threshold = f.threshold.unwrap_or(0.0);
     let (headline, gap) = match &f.presentation {
@@ -649,7 +668,7 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
                     } else {
                         format!("success {}", pct(g.value.unwrap_or(0.0)))
                     };
-                    format!("{} {} → {}: {why}", key(g, "region"), name(&key(g, "app")), name(&key(g, "issuer")))
+                    format!("{} {} → {}: {why}", key_label(g, "region"), name(&key(g, "app")), name(&key(g, "issuer")))
                 })
                 .collect::<Vec<_>>()
                 .join("; "),
@@ -661,7 +680,7 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
                 .map(|g| {
                     format!(
                         "{}: {} ↔ {} does not work alike both ways",
-                        key(g, "region"),
+                        key_label(g, "region"),
                         name(&key(g, "provider_a")),
                         name(&key(g, "provider_b"))
                     )
@@ -679,7 +698,7 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
                 .map(|g| {
                     let c = fields!(g, Codes, crate::findings::CodeFields);
                     let more = crate::engine::util::needed(threshold, g.n).saturating_sub(c.codes_ok);
-                    format!("{}: {} more of {} codes must count", g.key_text(), more, g.n)
+                    format!("{}: {} more of {} codes must count", group_label(g), more, g.n)
                 })
                 .collect::<Vec<_>>()
                 .join("; "),
@@ -714,11 +733,11 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
                 .iter()
                 .map(|g| {
                     if dominance {
-                        format!("{}: {} presumed dominant", g.key_text(), presumed(g, rb))
+                        format!("{}: {} presumed dominant", group_label(g), presumed(g, rb))
                     } else {
                         format!(
                             "{}: HHI {}",
-                            g.key_text(),
+                            group_label(g),
                             thousands(fields!(g, Shares, ShareFields).hhi.round() as u64)
                         )
                     }
@@ -729,7 +748,7 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
         }
         Presentation::Table => (
             format!("{} of {} groups fail", fails.len(), f.groups.len()),
-            fails.iter().map(|g| g.key_text()).collect::<Vec<_>>().join("; "),
+            fails.iter().map(|g| group_label(g)).collect::<Vec<_>>().join("; "),
         ),
         Presentation::Forest { ratio, threshold, .. } => {
             let ratio = *ratio;
@@ -772,7 +791,8 @@ fn baseline_rows(report: &Report) -> Vec<Row> {
                 Some(crate::findings::BaselineStatus::Resolved) => "resolved",
                 _ => continue,
             };
-            let cells = vec![status.to_string(), f.rule_id.clone(), g.key_text(), verdict_text(g.verdict).to_string()];
+            let cells =
+                vec![status.to_string(), f.rule_id.clone(), group_label(g), verdict_text(g.verdict).to_string()];
             rows.push(Row { cells, verdict: g.verdict.name() });
         }
     }
@@ -823,7 +843,7 @@ fn waived_groups(report: &Report) -> Vec<Row> {
     for f in &report.findings {
         for g in f.groups.iter().filter(|g| g.verdict == Verdict::Waived) {
             let reason = g.waiver.as_ref().map(|w| w.reason.clone()).unwrap_or_default();
-            let cells = vec![f.rule_id.clone(), g.key_text(), crate::findings::number_text(g.value), reason];
+            let cells = vec![f.rule_id.clone(), group_label(g), crate::findings::number_text(g.value), reason];
             rows.push(Row { cells, verdict: "waived" });
         }
     }

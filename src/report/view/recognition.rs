@@ -42,11 +42,11 @@ pub(super) fn acceptance(f: &Finding, regions: &[String], providers: &[String], 
                     .collect(),
             })
             .collect();
-        s.heatmaps.push(Heatmap { region: region.clone(), issuers: providers.to_vec(), rows });
+        s.heatmaps.push(Heatmap { region: super::super::regions::label(region), issuers: providers.to_vec(), rows });
     }
     let rows = rows_not_passing(f, |g| {
         vec![
-            format!("{} {} → {}", key(g, "region"), key(g, "app"), key(g, "issuer")),
+            format!("{} {} → {}", key_label(g, "region"), key(g, "app"), key(g, "issuer")),
             thousands(g.n),
             g.value.map(pct).unwrap_or_else(|| "—".into()),
             match ci(g) {
@@ -68,7 +68,7 @@ pub(super) fn reciprocity_section(f: &Finding) -> Section {
     };
     let rows = rows_not_passing(f, |g| {
         vec![
-            format!("{} {} ↔ {}", key(g, "region"), key(g, "provider_a"), key(g, "provider_b")),
+            format!("{} {} ↔ {}", key_label(g, "region"), key(g, "provider_a"), key(g, "provider_b")),
             dir(fields!(g, Pair, PairFields).success_a_to_b, fields!(g, Pair, PairFields).attempts_a_to_b),
             dir(fields!(g, Pair, PairFields).success_b_to_a, fields!(g, Pair, PairFields).attempts_b_to_a),
             match ci(g) {

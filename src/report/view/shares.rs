@@ -28,7 +28,7 @@ pub(super) fn concentration(f: &Finding, rb: &Rulebook) -> Section {
             })
             .collect();
         s.charts.push(charts::bars(
-            &format!("{}: provider shares, {}", f.rule_id, g.key_text()),
+            &format!("{}: provider shares, {}", f.rule_id, group_label(g)),
             items,
             0.0,
             1.0,
@@ -41,7 +41,7 @@ pub(super) fn concentration(f: &Finding, rb: &Rulebook) -> Section {
         .iter()
         .map(|g| Row {
             cells: vec![
-                g.key_text(),
+                group_label(g),
                 thousands(g.n),
                 share_cell(g, |s| thousands(s.hhi.round() as u64)),
                 share_cell(g, |s| pct(s.cr1)),
