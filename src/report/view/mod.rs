@@ -624,7 +624,7 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
     // Suppressed groups (redacted editions) have no figures to word.
     let fails: Vec<&Group> = f.groups.iter().filter(|g| g.verdict == Verdict::Fail && !g.suppressed).collect();
     let hidden: Vec<String> =
-        f.groups.iter().filter(|g| g.verdict == Verdict::Fail && g.suppressed).map(|g| group_label(g)).collect();
+        f.groups.iter().filter(|g| g.verdict == Verdict::Fail && g.suppressed).map(group_label).collect();
     let evaluable = f.groups.iter().filter(|g| g.verdict != Verdict::NotEvaluable).count();
     let threshold = f.threshold.unwrap_or(0.0);
     let (headline, gap) = match &f.presentation {
