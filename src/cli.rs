@@ -66,7 +66,8 @@ impl RedactArg {
 
 #[derive(Debug, Args)]
 pub struct CodesArgs {
-    /// One payload per line, or a CSV with a `payload` column (a codes dataset).
+    /// One payload per line, or a CSV with a `payload` column (a codes
+    /// dataset); `-` reads the standard input.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// Map schemes to the rulebook's providers (their emv_guids, emv_tags,

@@ -266,6 +266,18 @@ fn the_codes_command_classifies_a_mixed_file() {
     assert_eq!(code, Some(1));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!((v[0]["line"].as_u64(), v[1]["line"].as_u64()), (Some(2), Some(3)));
+    // `-` reads the standard input.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hutong"))
+        .args(["codes", "-", "--format", "json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), format!("{PROMPTPAY}\n").as_bytes()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["crc"]["found"], "6197");
     // Unreadable input: exit 2.
     assert_eq!(hutong(&["codes", dir.path().join("missing.txt").to_str().unwrap()]).0, Some(2));
     assert_eq!(hutong(&["codes", dir.path().to_str().unwrap()]).0, Some(2));

@@ -107,14 +107,20 @@ fn text_line(r: &Report) -> String {
     s
 }
 
-/// The payloads of a file with their line numbers: the `payload` column of a
-/// CSV whose header has one, else every non-empty line. UTF-8, or GB18030
-/// when the bytes are not UTF-8.
+/// The payloads of a file (`-`: the standard input) with their line numbers:
+/// the `payload` column of a CSV whose header has one, else every non-empty
+/// line. UTF-8, or GB18030 when the bytes are not UTF-8.
 pub fn payloads(path: &Path) -> anyhow::Result<Vec<(u64, String)>> {
     if path.is_dir() {
         bail!("{} is a directory; give a file of payloads", path.display());
     }
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf).context("reading the standard input")?;
+        buf
+    } else {
+        std::fs::read(path).with_context(|| format!("reading {}", path.display()))?
+    };
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t.to_string(),
