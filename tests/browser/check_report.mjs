@@ -7,6 +7,7 @@
 // usage: node check_report.mjs REPORT.html SCREENSHOT.png AXE_PATH
 import { chromium } from "playwright-core";
 import path from "node:path";
+import fs from "node:fs";
 import { pathToFileURL } from "node:url";
 
 const [report, screenshot, axePath] = process.argv.slice(2);
@@ -97,6 +98,8 @@ async function open(options) {
   await page.emulateMedia({ media: "print" });
   const pdf = await page.pdf({ format: "A4", printBackground: true });
   check("print", pdf.length > 10_000, `PDF of ${pdf.length} bytes`);
+  // Kept beside the screenshot for the page checks of check_pdf.py.
+  fs.writeFileSync(screenshot.replace(/\.png$/, ".pdf"), pdf);
   await context.close();
 }
 
