@@ -32,6 +32,22 @@ const IDS: [&str; 2] = ["merchant_id", "unit"];
 const NAMES: [&str; 2] = ["name", "merchant_name"];
 const TEXTS: [&str; 2] = ["payload", "raw"];
 
+/// Whether an evidence row is about the group with `key`: every key column
+/// the evidence has holds the key's value, and the key values it has no
+/// column for, joined with `/`, are its first cell (`group`, as coverage
+/// writes it).
+fn belongs(header: &[String], row: &[String], key: &BTreeMap<String, String>) -> bool {
+    let mut rest: Vec<&str> = Vec::new();
+    for (k, v) in key {
+        match header.iter().position(|h| h == k) {
+            Some(i) if row.get(i) != Some(v) => return false,
+            Some(_) => {}
+            None => rest.push(v),
+        }
+    }
+    rest.is_empty() || row.first().is_some_and(|c| *c == rest.join("/"))
+}
+
 /// Never prints the key.
 impl std::fmt::Debug for Redaction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -92,11 +108,10 @@ impl Redaction {
     pub fn findings(&self, findings: &mut [Finding]) {
         for f in findings {
             let mut seen: BTreeMap<String, String> = BTreeMap::new();
-            let mut suppressed_keys: Vec<String> = Vec::new();
+            let mut suppressed_keys: Vec<BTreeMap<String, String>> = Vec::new();
             for g in f.groups.iter_mut() {
                 if g.n > 0 && g.n < self.min_group {
-                    suppressed_keys.push(g.key.values().cloned().collect::<Vec<_>>().join("/"));
-                    suppressed_keys.extend(g.key.values().cloned());
+                    suppressed_keys.push(g.key.clone());
                     g.suppressed = true;
                     g.n = 0;
                     g.value = None;
@@ -124,7 +139,8 @@ impl Redaction {
                         .collect()
                 };
                 let (ids, names, texts) = (col(&IDS), col(&NAMES), col(&TEXTS));
-                table.rows.retain(|row| row.first().is_none_or(|c| !suppressed_keys.contains(c)));
+                let header = table.header.clone();
+                table.rows.retain(|row| !suppressed_keys.iter().any(|key| belongs(&header, row, key)));
                 for row in table.rows.iter_mut() {
                     for &i in &ids {
                         let p = self.pseudonym("merchant_id", &row[i]);
@@ -182,6 +198,28 @@ impl Redaction {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn evidence_rows_are_matched_to_their_group_by_its_key_columns() {
+        let header: Vec<String> = ["region", "app", "issuer", "attempts"].map(String::from).to_vec();
+        let key: BTreeMap<String, String> = [("region", "440300"), ("app", "wechat_pay"), ("issuer", "unionpay")]
+            .map(|(k, v)| (k.into(), v.into()))
+            .into();
+        let row = |r: &str, a: &str| vec![r.to_string(), a.to_string(), "unionpay".to_string(), "9".to_string()];
+        assert!(belongs(&header, &row("440300", "wechat_pay"), &key));
+        // The same region, another cell: not the suppressed group's row.
+        assert!(!belongs(&header, &row("440300", "alipay"), &key));
+        // Without key columns: the first cell is the group.
+        let group_header: Vec<String> = ["group", "provider", "merchant_id"].map(String::from).to_vec();
+        let platform: BTreeMap<String, String> = [("platform".to_string(), "jd".to_string())].into();
+        assert!(belongs(&group_header, &["jd".into(), "unionpay".into(), "M1".into()], &platform));
+        assert!(!belongs(&group_header, &["taobao".into(), "unionpay".into(), "M1".into()], &platform));
+        // Coverage of several providers: the provider column and the group.
+        let both: BTreeMap<String, String> =
+            [("platform", "jd"), ("provider", "unionpay")].map(|(k, v)| (k.into(), v.into())).into();
+        assert!(belongs(&group_header, &["jd".into(), "unionpay".into(), "M1".into()], &both));
+        assert!(!belongs(&group_header, &["jd".into(), "alipay".into(), "M1".into()], &both));
+    }
 
     #[test]
     fn pseudonyms_are_keyed_stable_and_distinct() {
