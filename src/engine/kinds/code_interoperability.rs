@@ -154,7 +154,7 @@ rationale = "The code a merchant shows decides which apps can pay it"
             }
             for app in spec.apps.iter().filter(|a| !schemes.contains(a)) {
                 for issuer in schemes.iter().filter(|s| known.contains(s.as_str())) {
-                    needed.insert((r.region.clone(), app.clone(), issuer.clone()));
+                    needed.insert((acceptance::region_key(&r.region, &every), app.clone(), issuer.clone()));
                 }
             }
         }
@@ -191,7 +191,9 @@ rationale = "The code a merchant shows decides which apps can pay it"
                 let names: Vec<String> = spec.standards.iter().map(|s| name(s)).collect();
                 Payable::No(format!("carries no {} identifier", names.join(" or ")))
             } else {
-                payable(spec, &schemes, &known, &r.region, cells.is_some(), &judged, &name)
+                // Scan cells are kept per city (districts rolled up).
+                let city = acceptance::region_key(&r.region, &every);
+                payable(spec, &schemes, &known, &city, cells.is_some(), &judged, &name)
             };
             let t = tallies.entry(r.group.clone()).or_default();
             t.n += r.n;
