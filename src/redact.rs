@@ -62,8 +62,7 @@ impl Redaction {
             Some(path) => {
                 let bytes =
                     std::fs::read(path).with_context(|| format!("reading the redaction key {}", path.display()))?;
-                let text = String::from_utf8_lossy(&bytes).trim_end_matches(['\n', '\r']).as_bytes().to_vec();
-                text
+                String::from_utf8_lossy(&bytes).trim_end_matches(['\n', '\r']).as_bytes().to_vec()
             }
             None => match std::env::var("HUTONG_REDACT_KEY") {
                 Ok(k) => k.into_bytes(),

@@ -8,6 +8,17 @@ use std::process::Command;
 
 use common::audit_output as audit;
 
+/// Synthetic data without planted violations: the rules pass.
+fn clean_data() -> tempfile::TempDir {
+    let clean = tempfile::tempdir().unwrap();
+    let g = Command::new(env!("CARGO_BIN_EXE_hutong"))
+        .args(["generate", "--out", clean.path().to_str().unwrap(), "--plant", "none"])
+        .output()
+        .unwrap();
+    assert!(g.status.success());
+    clean
+}
+
 #[test]
 fn stale_outputs_go_but_foreign_files_stay() {
     let out = tempfile::tempdir().unwrap();
@@ -18,12 +29,7 @@ fn stale_outputs_go_but_foreign_files_stay() {
     std::fs::write(out.path().join("evidence/MY-NOTES.csv"), "mine").unwrap();
     std::fs::write(out.path().join("notes.txt"), "mine").unwrap();
     // Data without plants: the rules pass, their evidence files are stale.
-    let clean = tempfile::tempdir().unwrap();
-    let g = Command::new(env!("CARGO_BIN_EXE_hutong"))
-        .args(["generate", "--out", clean.path().to_str().unwrap(), "--plant", "none"])
-        .output()
-        .unwrap();
-    assert!(g.status.success());
+    let clean = clean_data();
     let o = audit(clean.path(), out.path(), &[]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!out.path().join("evidence/CN-PL-03.csv").exists(), "stale evidence removed");
@@ -163,12 +169,7 @@ fn without_symbolic_links_outputs_are_published_file_by_file() {
         assert!(meta.is_file(), "{name} is a plain file");
     }
     // A rerun on clean data removes the stale evidence it listed, as before.
-    let clean = tempfile::tempdir().unwrap();
-    let g = Command::new(env!("CARGO_BIN_EXE_hutong"))
-        .args(["generate", "--out", clean.path().to_str().unwrap(), "--plant", "none"])
-        .output()
-        .unwrap();
-    assert!(g.status.success());
+    let clean = clean_data();
     assert_eq!(run(clean.path()).status.code(), Some(0));
     assert!(!out.path().join("evidence/CN-PL-03.csv").exists());
     assert!(out.path().join("findings.json").is_file());

@@ -143,12 +143,11 @@ rationale = "The code a merchant shows decides which apps can pay it"
         let cells = frames.next().map(|df| acceptance::cells(&df, &every)).transpose()?;
         let providers = &ctx.rulebook.providers;
         let known: BTreeSet<&str> = providers.iter().map(|p| p.id.as_str()).collect();
-        let mut payloads = Payloads::default();
+        let mut payloads = Payloads::new(providers);
         // The cells the codes rest on, judged together as one family.
         let mut needed: BTreeSet<(String, String, String)> = BTreeSet::new();
         for r in &rows {
-            let p = payloads.get(&r.payload);
-            let schemes = crate::rulebook::code_schemes(providers, p);
+            let (p, schemes) = payloads.get(&r.payload);
             if !p.valid || spec.standards_only || schemes.iter().any(|s| spec.standards.contains(s)) {
                 continue;
             }
@@ -178,28 +177,24 @@ rationale = "The code a merchant shows decides which apps can pay it"
             None => BTreeMap::new(),
         };
         let name = |id: &str| ctx.rulebook.display_name(id);
+        let standard_names = spec.standards.iter().map(|s| name(s)).collect::<Vec<_>>().join(" or ");
         let mut tallies: BTreeMap<Vec<(&'static str, String)>, Tally> = BTreeMap::new();
         let mut evidence = EvidenceTable { header: evidence_header(), rows: Vec::new() };
         for r in rows {
-            let p = payloads.get(&r.payload);
-            let schemes = crate::rulebook::code_schemes(providers, p);
+            let (p, schemes) = payloads.get(&r.payload);
             let verdict = if !p.valid {
                 Payable::No(format!("invalid code: {}", p.problem().unwrap_or_default()))
             } else if schemes.iter().any(|s| spec.standards.contains(s)) {
                 Payable::Yes
             } else if spec.standards_only {
-                let names: Vec<String> = spec.standards.iter().map(|s| name(s)).collect();
-                Payable::No(format!("carries no {} identifier", names.join(" or ")))
+                Payable::No(format!("carries no {standard_names} identifier"))
             } else {
                 // Scan cells are kept per city (districts rolled up).
                 let city = acceptance::region_key(&r.region, &every);
-                payable(spec, &schemes, &known, &city, cells.is_some(), &judged, &name)
+                payable(spec, schemes, &known, &city, cells.is_some(), &judged, &name)
             };
             let t = tallies.entry(r.group.clone()).or_default();
-            t.n += r.n;
-            for s in &schemes {
-                *t.schemes.entry(s.clone()).or_default() += r.n;
-            }
+            t.add(r.n, schemes);
             let reason = match verdict {
                 Payable::Yes => {
                     t.ok += r.n;
@@ -222,8 +217,7 @@ rationale = "The code a merchant shows decides which apps can pay it"
             ]);
         }
         let what = if spec.standards_only {
-            let names: Vec<String> = spec.standards.iter().map(|s| name(s)).collect();
-            format!("Codes carrying the {} identifier", names.join(" or "))
+            format!("Codes carrying the {standard_names} identifier")
         } else {
             let apps: Vec<String> = spec.apps.iter().map(|a| name(a)).collect();
             format!("Codes payable by every required app ({})", apps.join(", "))

@@ -165,13 +165,25 @@ pub(super) struct CodeRow {
     pub n: u64,
 }
 
-/// Reads each distinct payload once.
-#[derive(Default)]
-pub(super) struct Payloads(BTreeMap<String, Payload>);
+/// Reads each distinct payload once, with the schemes the rulebook's
+/// providers give it.
+pub(super) struct Payloads<'a> {
+    providers: &'a [crate::rulebook::Provider],
+    read: BTreeMap<String, (Payload, Vec<String>)>,
+}
 
-impl Payloads {
-    pub fn get(&mut self, text: &str) -> &Payload {
-        self.0.entry(text.to_string()).or_insert_with(|| crate::codes::read(text))
+impl<'a> Payloads<'a> {
+    pub fn new(providers: &'a [crate::rulebook::Provider]) -> Payloads<'a> {
+        Payloads { providers, read: BTreeMap::new() }
+    }
+
+    pub fn get(&mut self, text: &str) -> &(Payload, Vec<String>) {
+        if !self.read.contains_key(text) {
+            let p = crate::codes::read(text);
+            let schemes = crate::rulebook::code_schemes(self.providers, &p);
+            self.read.insert(text.to_string(), (p, schemes));
+        }
+        &self.read[text]
     }
 }
 
@@ -182,6 +194,16 @@ pub(super) struct Tally {
     pub ok: u64,
     pub undetermined: u64,
     pub schemes: BTreeMap<String, u64>,
+}
+
+impl Tally {
+    /// Counts `n` codes carrying `schemes`.
+    pub fn add(&mut self, n: u64, schemes: &[String]) {
+        self.n += n;
+        for s in schemes {
+            *self.schemes.entry(s.clone()).or_default() += n;
+        }
+    }
 }
 
 /// The group key in words: `440300`, `taobao / 440300`, or `all codes`.
@@ -323,17 +345,13 @@ rationale = "A code that fails its CRC cannot be paid by any app"
         _: &Seen,
     ) -> anyhow::Result<Finding> {
         let rows = spec.rows(&frames.into_iter().next().unwrap_or_default())?;
-        let mut payloads = Payloads::default();
+        let mut payloads = Payloads::new(&ctx.rulebook.providers);
         let mut tallies: BTreeMap<Vec<(&'static str, String)>, Tally> = BTreeMap::new();
         let mut evidence = EvidenceTable { header: evidence_header(), rows: Vec::new() };
         for r in rows {
-            let p = payloads.get(&r.payload);
-            let schemes = crate::rulebook::code_schemes(&ctx.rulebook.providers, p);
+            let (p, schemes) = payloads.get(&r.payload);
             let t = tallies.entry(r.group.clone()).or_default();
-            t.n += r.n;
-            for s in &schemes {
-                *t.schemes.entry(s.clone()).or_default() += r.n;
-            }
+            t.add(r.n, schemes);
             if p.valid {
                 t.ok += r.n;
             } else {
