@@ -249,6 +249,11 @@ pub struct AuditArgs {
     /// name (report.html, macros.html, style.css, script.js).
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
+    /// The language of report.html: `en`, or `zh-CN` (Chinese, with rule
+    /// titles and rationales from the rulebook where it gives them).
+    /// findings.json and the evidence are the same in every language.
+    #[arg(long, value_name = "LANG", default_value = "en", value_parser = parse_lang)]
+    pub lang: crate::lang::Lang,
     /// Embed the evidence files in report.html as downloads (up to 2 MB each,
     /// 16 MB in all), so the report alone is complete when sent on.
     #[arg(long)]
@@ -421,4 +426,11 @@ pub struct GenerateArgs {
 
 fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("`{s}` is not a date such as 2022-03-31"))
+}
+
+fn parse_lang(s: &str) -> Result<crate::lang::Lang, String> {
+    crate::lang::Lang::parse(s).ok_or_else(|| {
+        let tags: Vec<&str> = crate::lang::Lang::ALL.iter().map(|l| l.tag()).collect();
+        format!("unknown report language `{s}`: expected one of {}", tags.join(", "))
+    })
 }

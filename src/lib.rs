@@ -7,7 +7,7 @@
 //!
 //! 1. foundations: [`contract`] (the data contract), [`stats`], [`digest`],
 //!    [`exec`], [`progress`], [`text`], [`cleanup`], [`codes`] (collection-code
-//!    payloads);
+//!    payloads), [`lang`] (report languages);
 //! 2. the verdict protocol: [`verdict`];
 //! 3. inputs and rules: [`ingest`] reads and validates the logs, [`rulebook`]
 //!    reads rulebooks (generic over the kinds' parameters), [`generate`]
@@ -25,6 +25,7 @@ pub mod codes;
 pub mod contract;
 pub(crate) mod digest;
 pub mod exec;
+pub mod lang;
 pub(crate) mod progress;
 pub mod stats;
 pub mod text;

@@ -8,7 +8,7 @@ use std::path::Path;
 
 /// The layers, in order (docs/architecture.md).
 const LAYERS: &[&[&str]] = &[
-    &["contract", "stats", "digest", "exec", "progress", "text", "cleanup", "codes"],
+    &["contract", "stats", "digest", "exec", "progress", "text", "cleanup", "codes", "lang"],
     &["verdict"],
     &["ingest", "rulebook", "generate"],
     &["findings"],

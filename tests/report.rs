@@ -34,6 +34,11 @@ fn example_report_is_current() {
         let fresh = read(&out.path().join(file));
         assert!(fresh == read(&example.join(file)), "{file} differs from reports/example; {rerun}");
     }
+    // The Chinese edition of the same audit (`--lang zh-CN`).
+    let zh = tempfile::tempdir().unwrap();
+    audit("testdata/sample", zh.path(), &["--lang", "zh-CN"]);
+    let fresh = read(&zh.path().join("report.html"));
+    assert!(fresh == read(&example.join("report.zh-CN.html")), "report.zh-CN.html differs; {rerun}");
     for entry in std::fs::read_dir(out.path().join("evidence")).unwrap() {
         let name = entry.unwrap().file_name();
         let rel = Path::new("evidence").join(&name);
@@ -113,7 +118,7 @@ fn a_report_over_100000_offending_merchants_stays_small() {
     assert!(size < 5_000_000, "report.html is {size} bytes");
     let html = read(&out.path().join("report.html"));
     // Ten offenders shown, 190 more folded away, every one in the file.
-    assert!(html.contains("first 10 of 120000 rows"));
+    assert!(html.contains("first 10 of 120,000 rows"));
     assert!(html
         .contains("<summary>190 more offenders here (of 120,000 in all; every one is in the evidence file)</summary>"));
     let evidence = read(&out.path().join("evidence/CN-PL-03.csv"));

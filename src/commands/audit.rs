@@ -84,6 +84,7 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
         templates: args.templates.as_deref(),
         embed_evidence: args.embed_evidence,
         redaction: redaction.as_ref(),
+        lang: args.lang,
     };
     let report = audit(&rb, &inputs, &args.out, generated_at, command, report_options, &history)?;
 

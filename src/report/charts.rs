@@ -39,6 +39,8 @@ pub struct BarChart {
     /// `bars` or `forest`.
     pub kind: &'static str,
     pub title: String,
+    /// The figure caption (the report's view words it).
+    pub caption: String,
     pub width: u32,
     pub height: u32,
     pub plot_x: f64,
@@ -46,6 +48,7 @@ pub struct BarChart {
     pub axis_y: f64,
     pub rows: Vec<BarRow>,
     pub threshold_x: Option<f64>,
+    /// The threshold's value as the axis reads it (`85%`), or empty.
     pub threshold_label: String,
     pub ticks: Vec<Tick>,
     /// Difference plots: where zero is, drawn as a solid line.
@@ -203,6 +206,7 @@ fn layout(
     BarChart {
         kind,
         title: title.to_string(),
+        caption: String::new(),
         width: (plot_x + plot_w + value_w) as u32,
         height: (axis_y + 22.0) as u32,
         plot_x,
@@ -210,13 +214,7 @@ fn layout(
         axis_y,
         rows,
         threshold_x: threshold.map(scale),
-        threshold_label: threshold.map_or(String::new(), |t| {
-            if kind == "bars" {
-                format!("target {}", scale_kind.label(t))
-            } else {
-                format!("threshold {}", scale_kind.label(t))
-            }
-        }),
+        threshold_label: threshold.map_or(String::new(), |t| scale_kind.label(t)),
         ticks,
         zero_x,
     }
@@ -237,14 +235,17 @@ pub fn forest(title: &str, items: Vec<Item>, lo: f64, hi: f64, threshold: f64, s
 pub struct Cell {
     /// `same` (app = issuer, not required), `live`, `dead`, `none` (no attempts).
     pub kind: &'static str,
+    /// The success rate, or empty where there were no scans.
     pub rate: String,
     pub attempts: String,
     pub one_way: bool,
+    /// "✓ live · 1,234 scans", as the report words it.
+    pub state: String,
 }
 
 impl Cell {
     pub fn same() -> Cell {
-        Cell { kind: "same", rate: String::new(), attempts: String::new(), one_way: false }
+        Cell { kind: "same", rate: String::new(), attempts: String::new(), one_way: false, state: String::new() }
     }
 
     pub fn of(attempts: u64, rate: Option<f64>, live: bool, one_way: bool) -> Cell {
@@ -256,9 +257,10 @@ impl Cell {
             } else {
                 "dead"
             },
-            rate: rate.map_or_else(|| "no traffic".to_string(), |r| format!("{:.1}%", 100.0 * r)),
+            rate: rate.map_or_else(String::new, |r| format!("{:.1}%", 100.0 * r)),
             attempts: super::view::thousands(attempts),
             one_way,
+            state: String::new(),
         }
     }
 }
@@ -267,6 +269,11 @@ impl Cell {
 #[derive(Debug, Serialize)]
 pub struct Heatmap {
     pub region: String,
+    pub caption: String,
+    /// The corner cell's heading ("App / issuer").
+    pub corner: String,
+    /// The matrix's fixed words (macros see no catalogue).
+    pub words: std::collections::BTreeMap<&'static str, String>,
     pub issuers: Vec<String>,
     /// One row per scanning app, one cell per issuer.
     pub rows: Vec<MatrixRow>,
@@ -299,7 +306,7 @@ mod tests {
         let labels: Vec<&str> = c.ticks.iter().map(|t| t.label.as_str()).collect();
         assert_eq!(labels, ["0%", "20%", "40%", "60%", "80%", "100%"]);
         assert_eq!(c.width, 90 + 380 + 70);
-        assert_eq!(c.threshold_label, "target 85%");
+        assert_eq!(c.threshold_label, "85%");
         assert_eq!(Scale::Points.label(0.0575), "+5.8 pp");
         assert_eq!(Scale::Ratio.label(1.25), "1.25×");
     }

@@ -2,6 +2,7 @@
 //! rendered with Tera from the same findings model as `findings.json`.
 
 pub mod charts;
+pub mod i18n;
 mod regions;
 pub mod trend;
 pub mod view;
@@ -61,15 +62,26 @@ pub struct ReportOptions<'a> {
     pub embed_evidence: bool,
     /// A redacted edition (`--redact`).
     pub redaction: Option<&'a crate::redact::Redaction>,
+    /// The language of the report's text (`--lang`).
+    pub lang: crate::lang::Lang,
 }
 
 pub fn render(report: &Report, rb: &Rulebook, options: ReportOptions) -> anyhow::Result<String> {
     let tera = engine(options.templates)?;
-    let mut view = view::build(report, rb);
+    let mut catalog = i18n::Catalog::new(options.lang)?;
+    // The engine names providers by their English names (and lists their
+    // ids): both read in the report's language where the rulebook gives it.
+    catalog.add_names(rb.providers.iter().flat_map(|p| {
+        let (name, fallback) = p.names.get(options.lang);
+        let pairs = [(p.name.clone(), name.to_string()), (p.id.clone(), name.to_string())];
+        pairs.into_iter().filter(move |(from, to)| fallback.is_none() && from != to)
+    }));
+    let mut view = view::build(report, rb, &catalog);
     if options.embed_evidence {
-        view::embed_evidence(&mut view, report)?;
+        view::embed_evidence(&mut view, report, &catalog)?;
     }
     let mut ctx = tera::Context::new();
+    ctx.insert("t", catalog.ui());
     ctx.insert("view", &view);
     ctx.insert("report", report);
     ctx.insert("meta", &rb.meta);

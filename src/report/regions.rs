@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use crate::lang::Lang;
+
 /// The names, built into the binary.
 const DATA: &str = include_str!("../../reports/regions.csv");
 
@@ -40,12 +42,15 @@ pub fn names(code: &str) -> Option<(&'static str, &'static str, bool)> {
 }
 
 /// "440300 Shenzhen 深圳市", "440106 (in Guangzhou 广州市)", or the value
-/// as it is when it is not a known code.
-pub fn label(code: &str) -> String {
-    match names(code) {
-        Some((zh, en, true)) => format!("{code} {en} {zh}"),
-        Some((zh, en, false)) => format!("{code} (in {en} {zh})"),
-        None => code.to_string(),
+/// as it is when it is not a known code. The Chinese edition gives the
+/// Chinese name alone: "440300 深圳市", "440106（属广州市）".
+pub fn label(code: &str, lang: Lang) -> String {
+    match (names(code), lang) {
+        (Some((zh, en, true)), Lang::En) => format!("{code} {en} {zh}"),
+        (Some((zh, en, false)), Lang::En) => format!("{code} (in {en} {zh})"),
+        (Some((zh, _, true)), Lang::ZhCn) => format!("{code} {zh}"),
+        (Some((zh, _, false)), Lang::ZhCn) => format!("{code}（属{zh}）"),
+        (None, _) => code.to_string(),
     }
 }
 
@@ -55,11 +60,13 @@ mod tests {
 
     #[test]
     fn codes_get_their_names() {
-        assert_eq!(label("440300"), "440300 Shenzhen 深圳市");
-        assert_eq!(label("110000"), "110000 Beijing 北京市");
-        assert_eq!(label("610100"), "610100 Xi'an 西安市");
-        assert_eq!(label("440106"), "440106 (in Guangzhou 广州市)");
-        assert_eq!(label("Bedok"), "Bedok");
+        assert_eq!(label("440300", Lang::En), "440300 Shenzhen 深圳市");
+        assert_eq!(label("110000", Lang::En), "110000 Beijing 北京市");
+        assert_eq!(label("610100", Lang::En), "610100 Xi'an 西安市");
+        assert_eq!(label("440106", Lang::En), "440106 (in Guangzhou 广州市)");
+        assert_eq!(label("440106", Lang::ZhCn), "440106（属广州市）");
+        assert_eq!(label("440300", Lang::ZhCn), "440300 深圳市");
+        assert_eq!(label("Bedok", Lang::En), "Bedok");
         // Every province-level unit and at least every prefecture-level city.
         let t = table();
         assert_eq!(t.keys().filter(|c| c.ends_with("0000")).count(), 34);

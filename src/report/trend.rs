@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use super::charts::{nice_range, text_width, Scale};
+use super::i18n::Catalog;
 use crate::findings::{Finding, Group, PeriodPoint, Presentation, Verdict};
 
 /// At most this many panels per rule; the rest are counted.
@@ -72,6 +73,8 @@ pub struct Trend {
     pub threshold_label: String,
     /// Each period's value per group, as a table for readers without the chart.
     pub caption: String,
+    /// The figure's whole caption.
+    pub full_caption: String,
 }
 
 /// The glance table's sparkline of a rule's value per period.
@@ -83,9 +86,9 @@ pub struct Spark {
     pub points: Vec<Point>,
     pub last_period: String,
     pub last_verdict: &'static str,
-    pub last_text: &'static str,
-    /// `2021-10 pass, 2021-11 fail`, for screen readers.
-    pub label: String,
+    pub last_text: String,
+    /// `Per period: 2021-10 pass, 2021-11 fail`, for screen readers.
+    pub aria: String,
 }
 
 fn round1(v: f64) -> f64 {
@@ -148,7 +151,7 @@ fn troubled(g: &Group) -> bool {
 }
 
 /// The small multiples of a finding judged per period, if it was.
-pub fn trend(f: &Finding, group_title: impl Fn(&Group) -> String) -> Option<Trend> {
+pub fn trend(f: &Finding, group_title: impl Fn(&Group) -> String, l: &Catalog) -> Option<Trend> {
     let periods: Vec<&str> = f.periods.iter().map(|p| p.period.as_str()).collect();
     if periods.is_empty() {
         return None;
@@ -180,7 +183,8 @@ pub fn trend(f: &Finding, group_title: impl Fn(&Group) -> String) -> Option<Tren
         round1(if periods.len() > 1 { plot_x + step * i as f64 } else { plot_x + plot_w / 2.0 })
     };
     let y_of = |v: f64| round1(axis_y - ((v - lo) / (hi - lo)).clamp(0.0, 1.0) * plot_h);
-    let ticks: Vec<Tick> = tick_values.iter().map(|v| Tick { y: y_of(*v), label: scale.tick(*v, step) }).collect();
+    let ticks: Vec<Tick> =
+        tick_values.iter().map(|v| Tick { y: y_of(*v), label: l.axis_units(&scale.tick(*v, step)) }).collect();
     let panels = groups
         .iter()
         .zip(titles)
@@ -190,7 +194,7 @@ pub fn trend(f: &Finding, group_title: impl Fn(&Group) -> String) -> Option<Tren
                 .iter()
                 .filter_map(|p| {
                     let i = periods.iter().position(|x| *x == p.period)?;
-                    point(p, x_of(i), &y_of, scale)
+                    point(p, x_of(i), &y_of, scale, l)
                 })
                 .collect();
             Panel {
@@ -205,7 +209,7 @@ pub fn trend(f: &Finding, group_title: impl Fn(&Group) -> String) -> Option<Tren
                 } else {
                     String::new()
                 },
-                projection: g.projection.as_ref().map(|p| p.text.clone()).unwrap_or_default(),
+                projection: g.projection.as_ref().map(|p| l.engine_text(&p.text)).unwrap_or_default(),
             }
         })
         .collect();
@@ -217,18 +221,36 @@ pub fn trend(f: &Finding, group_title: impl Fn(&Group) -> String) -> Option<Tren
         axis_y,
         panels,
         more,
-        threshold_label: f.threshold.map(|t| scale.label(t)).unwrap_or_default(),
-        caption: format!(
-            "{} per period ({} periods, {} to {})",
-            f.rule_id,
-            periods.len(),
-            periods[0],
-            periods[periods.len() - 1]
+        threshold_label: f.threshold.map(|t| l.units(&scale.label(t))).unwrap_or_default(),
+        caption: l.f(
+            "trend_caption",
+            &[
+                ("rule", &f.rule_id),
+                ("n", &periods.len()),
+                ("first", &periods[0]),
+                ("last", &periods[periods.len() - 1]),
+            ],
         ),
+        full_caption: String::new(),
+    })
+    .map(|mut t| {
+        t.full_caption = trend_caption(&t, l);
+        t
     })
 }
 
-fn point(p: &PeriodPoint, x: f64, y_of: &impl Fn(f64) -> f64, scale: Scale) -> Option<Point> {
+/// The figure caption under a rule's small multiples.
+fn trend_caption(t: &Trend, l: &Catalog) -> String {
+    let more = if t.more > 0 { l.n("trend_more", t.more as u64, &[("n", &t.more)]) } else { String::new() };
+    let threshold = if t.threshold_label.is_empty() {
+        String::new()
+    } else {
+        l.f("trend_threshold", &[("threshold", &t.threshold_label)])
+    };
+    l.f("trend_full_caption", &[("caption", &t.caption), ("more", &more), ("threshold", &threshold)])
+}
+
+fn point(p: &PeriodPoint, x: f64, y_of: &impl Fn(f64) -> f64, scale: Scale, l: &Catalog) -> Option<Point> {
     let v = p.value?;
     let (c0, c1) = p.ci_low.zip(p.ci_high).unwrap_or((v, v));
     Some(Point {
@@ -238,7 +260,14 @@ fn point(p: &PeriodPoint, x: f64, y_of: &impl Fn(f64) -> f64, scale: Scale) -> O
         y0: y_of(c0),
         y1: y_of(c1),
         verdict: p.verdict.name(),
-        text: format!("{}: {} ({})", p.period, scale.precise(v), super::view::verdict_text(p.verdict).to_lowercase()),
+        text: l.f(
+            "period_point",
+            &[
+                ("period", &p.period),
+                ("value", &l.units(&scale.precise(v))),
+                ("verdict", &super::view::verdict_text(p.verdict, l).to_lowercase()),
+            ],
+        ),
     })
 }
 
@@ -247,7 +276,7 @@ fn line(points: &[Point]) -> String {
 }
 
 /// The sparkline of a finding's value per period, if it was judged per period.
-pub fn spark(f: &Finding) -> Option<Spark> {
+pub fn spark(f: &Finding, l: &Catalog) -> Option<Spark> {
     let last = f.periods.last()?;
     let values: Vec<f64> = f.periods.iter().filter_map(|p| p.value).collect();
     let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
@@ -265,20 +294,25 @@ pub fn spark(f: &Finding) -> Option<Spark> {
     };
     let scale = scale_of(f);
     let points: Vec<Point> =
-        f.periods.iter().enumerate().filter_map(|(i, p)| point(p, x_of(i), &y_of, scale)).collect();
+        f.periods.iter().enumerate().filter_map(|(i, p)| point(p, x_of(i), &y_of, scale, l)).collect();
     Some(Spark {
         width: SPARK_W,
         height: SPARK_H,
         line: line(&points),
-        label: f
-            .periods
-            .iter()
-            .map(|p| format!("{} {}", p.period, super::view::verdict_text(p.verdict).to_lowercase()))
-            .collect::<Vec<_>>()
-            .join(", "),
+        aria: l.f(
+            "per_period_aria",
+            &[(
+                "list",
+                &f.periods
+                    .iter()
+                    .map(|p| format!("{} {}", p.period, super::view::verdict_text(p.verdict, l).to_lowercase()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )],
+        ),
         points,
         last_period: last.period.clone(),
         last_verdict: last.verdict.name(),
-        last_text: super::view::verdict_text(last.verdict),
+        last_text: super::view::verdict_text(last.verdict, l),
     })
 }

@@ -12,6 +12,7 @@ use super::diag::{codes, Diagnostics};
 use super::model::*;
 use super::reader::{as_str, as_table, type_name, Obj, Params};
 use crate::contract::Dataset;
+use crate::lang::Localized;
 
 /// The rule kinds a rulebook may use: how each reads its own keys. The
 /// engine registers the kinds; the loader only asks.
@@ -107,6 +108,16 @@ fn check_overlaps<S>(rb: &Rulebook<S>, alias_spans: &BTreeMap<String, Range<usiz
     }
 }
 
+/// `sources`: a list of texts, each a string or `{ en = "…", zh-CN = "…" }`.
+fn read_sources(o: &Obj, d: &mut Diagnostics) -> Vec<Localized> {
+    let Some(v) = o.get("sources") else { return Vec::new() };
+    let DeValue::Array(items) = v.get_ref() else {
+        d.push(codes::WRONG_TYPE, v.span(), "`sources` must be a list", format!("found {}", type_name(v.get_ref())));
+        return Vec::new();
+    };
+    items.iter().filter_map(|item| super::reader::as_text(d, item, "items of `sources`")).collect()
+}
+
 fn read_platforms(root: &Obj, d: &mut Diagnostics) -> Vec<Platform> {
     let mut out = Vec::new();
     let Some(v) = root.get("platforms") else { return out };
@@ -199,7 +210,7 @@ fn read_meta(root: &Obj, d: &mut Diagnostics) -> Option<Meta> {
     let t = as_table(d, v, "[rulebook]")?;
     let o = Obj::new(t, v.span(), "[rulebook]");
     let id = o.str(d, "id", true);
-    let title = o.str(d, "title", true);
+    let title = o.text(d, "title", true);
     let version = o.str(d, "version", true);
     let jurisdiction = o.str(d, "jurisdiction", true);
     let effective = match o.get("effective") {
@@ -221,20 +232,21 @@ fn read_meta(root: &Obj, d: &mut Diagnostics) -> Option<Meta> {
             None
         }
     };
-    let sources =
-        o.list(d, "sources", &BTreeMap::new()).map(|l| l.into_inner().into_iter().map(Spanned::into_inner).collect());
-    let note = o.str(d, "note", false);
+    let sources = read_sources(&o, d);
+    let note = o.text(d, "note", false).map(Spanned::into_inner).unwrap_or_else(|| {
+        Localized::plain("Thresholds marked as engineering defaults are not set by law; adjust them to the case.")
+    });
     o.finish(d, META_KEYS);
+    let title = title?.into_inner();
     Some(Meta {
         id: id?.into_inner(),
-        title: title?.into_inner(),
+        title: title.primary().to_string(),
         version: version?.into_inner(),
         jurisdiction: jurisdiction?.into_inner(),
         effective: effective?,
-        sources: sources.unwrap_or_default(),
-        note: note.map(Spanned::into_inner).unwrap_or_else(|| {
-            "Thresholds marked as engineering defaults are not set by law; adjust them to the case.".into()
-        }),
+        sources: sources.iter().map(|s| s.primary().to_string()).collect(),
+        note: note.primary().to_string(),
+        text: MetaText { title, note, sources },
     })
 }
 
@@ -275,7 +287,7 @@ fn read_providers(root: &Obj, d: &mut Diagnostics) -> (Vec<Provider>, BTreeMap<S
         let id = k.get_ref().to_string();
         let Some(pt) = as_table(d, v, &format!("provider `{id}`")) else { continue };
         let o = Obj::new(pt, k.span(), format!("provider `{id}`"));
-        let name = o.str(d, "name", true);
+        let names = o.text(d, "name", true).map(Spanned::into_inner).unwrap_or_else(|| Localized::plain(id.clone()));
         let operator = o.str(d, "operator", false);
         let kind = o.str(d, "kind", false);
         if let Some(k) = &kind {
@@ -345,7 +357,8 @@ fn read_providers(root: &Obj, d: &mut Diagnostics) -> (Vec<Provider>, BTreeMap<S
         out.push(Provider {
             codes: code_keys,
             id: id.clone(),
-            name: name.map(Spanned::into_inner).unwrap_or_else(|| id.clone()),
+            name: names.primary().to_string(),
+            names,
             operator: operator.map(Spanned::into_inner).unwrap_or_default(),
             kind: kind.map(Spanned::into_inner).unwrap_or_else(|| "wallet".into()),
             aliases: alias_texts,
@@ -448,9 +461,9 @@ fn read_rule<S>(p: &Params, d: &mut Diagnostics, source: &str, kinds: &dyn KindT
         }
         ok
     });
-    let title = o.str(d, "title", true);
-    let citation = o.str(d, "citation", true);
-    let rationale = o.str(d, "rationale", true);
+    let title = o.text(d, "title", true);
+    let citation = o.text(d, "citation", true);
+    let rationale = o.text(d, "rationale", true);
     let severity = o.str(d, "severity", true).and_then(|s| {
         let sev = Severity::parse(s.get_ref());
         if sev.is_none() {
@@ -501,10 +514,15 @@ fn read_rule<S>(p: &Params, d: &mut Diagnostics, source: &str, kinds: &dyn KindT
     Some(Rule {
         head: RuleHead {
             id: id?.into_inner(),
-            title: title?.into_inner(),
+            title: title.as_ref()?.get_ref().primary().to_string(),
             severity: severity?,
-            citation: citation?.into_inner(),
-            rationale: rationale?.into_inner(),
+            citation: citation.as_ref()?.get_ref().primary().to_string(),
+            rationale: rationale.as_ref()?.get_ref().primary().to_string(),
+            text: RuleText {
+                title: title?.into_inner(),
+                citation: citation?.into_inner(),
+                rationale: rationale?.into_inner(),
+            },
             filter,
             engineering_default,
             effective: effective.map(|e| e.into_inner()),

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::lang::{Lang, Localized};
 use serde::Serialize;
 
 /// Finding severity, lowest to highest.
@@ -58,6 +59,17 @@ pub struct Meta {
     pub effective: String,
     pub sources: Vec<String>,
     pub note: String,
+    /// The title, note and sources in each report language.
+    #[serde(skip)]
+    pub text: MetaText,
+}
+
+/// A rulebook's words for people, in one or both report languages.
+#[derive(Debug, Clone, Default)]
+pub struct MetaText {
+    pub title: Localized,
+    pub note: Localized,
+    pub sources: Vec<Localized>,
 }
 
 /// A payment provider in the taxonomy.
@@ -65,6 +77,9 @@ pub struct Meta {
 pub struct Provider {
     pub id: String,
     pub name: String,
+    /// The name in each report language (`name = { en = "…", zh-CN = "…" }`).
+    #[serde(skip)]
+    pub names: Localized,
     pub operator: String,
     pub kind: String,
     /// Case-insensitive regular expressions over normalised labels
@@ -188,6 +203,14 @@ pub trait SpecInfo {
     fn alpha(&self) -> Option<f64>;
 }
 
+/// A rule's words for people, in one or both report languages.
+#[derive(Debug, Clone, Default)]
+pub struct RuleText {
+    pub title: Localized,
+    pub citation: Localized,
+    pub rationale: Localized,
+}
+
 /// What every rule has, whatever its kind.
 #[derive(Debug, Clone, Serialize)]
 pub struct RuleHead {
@@ -196,6 +219,9 @@ pub struct RuleHead {
     pub severity: Severity,
     pub citation: String,
     pub rationale: String,
+    /// The title, citation and rationale in each report language.
+    #[serde(skip)]
+    pub text: RuleText,
     /// SQL boolean filter over contract columns, parsed when read.
     #[serde(rename = "where")]
     pub filter: Option<super::filter::Filter>,
@@ -272,6 +298,11 @@ impl<S> Rulebook<S> {
 
     pub fn display_name(&self, provider_id: &str) -> String {
         self.provider(provider_id).map_or_else(|| provider_id.to_string(), |p| p.name.clone())
+    }
+
+    /// A provider's name in a report language (falling back to the other).
+    pub fn display_name_in(&self, provider_id: &str, lang: Lang) -> String {
+        self.provider(provider_id).map_or_else(|| provider_id.to_string(), |p| p.names.get(lang).0.to_string())
     }
 
     /// Whether the rulebook names a platform (in `[platforms]` or as an affiliation).

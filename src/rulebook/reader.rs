@@ -11,6 +11,7 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::diag::{codes, Diagnostics};
+use crate::lang::{Lang, Localized};
 
 pub(crate) type Value<'i> = Spanned<DeValue<'i>>;
 
@@ -56,6 +57,19 @@ impl<'a, 'i> Obj<'a, 'i> {
                 None
             }
             Some(v) => as_str(d, v, &format!("`{key}`")),
+        }
+    }
+
+    /// Text for people in one or both report languages (see [`as_text`]).
+    pub(crate) fn text(&self, d: &mut Diagnostics, key: &str, required: bool) -> Option<Spanned<Localized>> {
+        match self.get(key) {
+            None => {
+                if required {
+                    self.missing(d, key);
+                }
+                None
+            }
+            Some(v) => as_text(d, v, &format!("`{key}`")).map(|t| Spanned::new(v.span(), t)),
         }
     }
 
@@ -226,6 +240,31 @@ pub(crate) fn as_str(d: &mut Diagnostics, v: &Value, what: &str) -> Option<Spann
             None
         }
     }
+}
+
+/// Text for people: a plain string (English), or `{ en = "…", zh-CN = "…" }`
+/// with at least one of the languages.
+pub(crate) fn as_text(d: &mut Diagnostics, v: &Value, what: &str) -> Option<Localized> {
+    let DeValue::Table(t) = v.get_ref() else {
+        return as_str(d, v, what).map(|s| Localized::plain(s.into_inner()));
+    };
+    let tags = Lang::ALL.map(Lang::tag).join(", ");
+    let o = Obj::new(t, v.span(), what);
+    let mut text = Localized::default();
+    for lang in Lang::ALL {
+        let s = o.get(lang.tag()).and_then(|x| as_str(d, x, &format!("{what}.{}", lang.tag())));
+        let slot = match lang {
+            Lang::En => &mut text.en,
+            Lang::ZhCn => &mut text.zh_cn,
+        };
+        *slot = s.map(Spanned::into_inner);
+    }
+    o.finish(d, &format!("languages: {tags}"));
+    if text.en.is_none() && text.zh_cn.is_none() {
+        d.push(codes::MISSING_KEY, v.span(), format!("{what} gives no text"), format!("give it in one of {tags}"));
+        return None;
+    }
+    Some(text)
 }
 
 pub(crate) fn as_table<'a, 'i>(d: &mut Diagnostics, v: &'a Value<'i>, what: &str) -> Option<&'a DeTable<'i>> {

@@ -2,7 +2,8 @@
 // checks what a reader would meet: no console errors, no network requests,
 // no script dialogs (injection), no serious or critical axe-core
 // violations, trend points inside their charts, no horizontal overflow on a phone, readable with scripts off,
-// and a clean A4 print. Takes a screenshot.
+// and a clean A4 print. Takes screenshots (desktop, and -phone.png) and
+// prints the PDF check_pdf.py reads.
 //
 // usage: node check_report.mjs REPORT.html SCREENSHOT.png AXE_PATH
 import { chromium } from "playwright-core";
@@ -95,17 +96,34 @@ async function open(options) {
   check("chart labels", clipped.length === 0, clipped.slice(0, 5).join("; "));
   const h1 = await page.locator("h1").count();
   check("heading", h1 === 1, `${h1} h1 elements`);
+  // Print the whole report: the filter exercised above is cleared.
+  if (await filter.count()) await filter.fill("");
   await page.emulateMedia({ media: "print" });
   const pdf = await page.pdf({ format: "A4", printBackground: true });
   check("print", pdf.length > 10_000, `PDF of ${pdf.length} bytes`);
   // Kept beside the screenshot for the page checks of check_pdf.py.
   fs.writeFileSync(screenshot.replace(/\.png$/, ".pdf"), pdf);
+  // The same print with each table's header and body rows marked by tiny
+  // white text, so check_pdf.py can tell which rows of which table each
+  // page holds (a lone row, a repeated header with nothing under it).
+  await page.evaluate(() => {
+    document.querySelectorAll("table").forEach((t, i) => {
+      for (const c of t.querySelectorAll("thead tr > :first-child")) c.setAttribute("data-mark", `[[${i}h]]`);
+      for (const c of t.querySelectorAll("tbody tr > :first-child")) c.setAttribute("data-mark", `[[${i}r]]`);
+    });
+    const style = document.createElement("style");
+    style.textContent = "[data-mark]::before { content: attr(data-mark); font-size: 1px; color: #fff; }";
+    document.head.appendChild(style);
+  });
+  const marked = await page.pdf({ format: "A4", printBackground: true });
+  fs.writeFileSync(screenshot.replace(/\.png$/, ".marked.pdf"), marked);
   await context.close();
 }
 
 // Phone width: nothing wider than the screen but scrollable table wrappers.
 {
   const { context, page } = await open({ viewport: { width: 390, height: 844 }, isMobile: true });
+  await page.screenshot({ path: screenshot.replace(/\.png$/, "-phone.png") });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check("phone width", overflow <= 1, `page is ${overflow}px wider than the screen`);
   // Chart text is at least 11 px as drawn on the phone.

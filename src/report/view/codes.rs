@@ -5,29 +5,29 @@ use super::*;
 use crate::findings::CodeFields;
 
 /// "alipay 120, wechat_pay 80, …": the schemes most carried first.
-fn schemes_text(c: &CodeFields, rb: &Rulebook) -> String {
+fn schemes_text(c: &CodeFields, rb: &Rulebook, l: &Catalog) -> String {
     let mut s: Vec<(&String, &u64)> = c.schemes.iter().collect();
     s.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let shown: Vec<String> =
-        s.iter().take(4).map(|(k, n)| format!("{} {}", rb.display_name(k), thousands(**n))).collect();
-    let more = if s.len() > 4 { format!(", +{} more", s.len() - 4) } else { String::new() };
+        s.iter().take(4).map(|(k, n)| format!("{} {}", rb.display_name_in(k, l.lang), thousands(**n))).collect();
+    let more = if s.len() > 4 { l.f("n_more", &[("n", &(s.len() - 4))]) } else { String::new() };
     if shown.is_empty() {
-        "none".into()
+        l.t("none")
     } else {
         shown.join(", ") + &more
     }
 }
 
-pub(super) fn codes(f: &Finding, rb: &Rulebook) -> Section {
-    let mut s = section(f);
+pub(super) fn codes(f: &Finding, rb: &Rulebook, l: &Catalog) -> Section {
+    let mut s = section(f, rb, l);
     let rows = f
         .groups
         .iter()
         .map(|g| {
             let c = fields!(g, Codes, CodeFields);
-            let group = if g.key.is_empty() { "all codes".to_string() } else { group_label(g) };
+            let group = if g.key.is_empty() { l.t("all_codes") } else { group_label(g, l) };
             let counted = match c.codes_undetermined {
-                Some(u) => format!("{} (+{} undetermined)", thousands(c.codes_ok), thousands(u)),
+                Some(u) => l.f("undetermined", &[("n", &thousands(c.codes_ok)), ("u", &thousands(u))]),
                 None => thousands(c.codes_ok),
             };
             Row {
@@ -35,19 +35,16 @@ pub(super) fn codes(f: &Finding, rb: &Rulebook) -> Section {
                     group,
                     thousands(g.n),
                     counted,
-                    g.value.map(pct).unwrap_or_else(|| reason(g)),
-                    schemes_text(&c, rb),
-                    verdict_text(g.verdict).to_string(),
+                    g.value.map(pct).unwrap_or_else(|| reason(g, l)),
+                    schemes_text(&c, rb, l),
+                    verdict_text(g.verdict, l),
                 ],
                 verdict: g.verdict.name(),
             }
         })
         .collect();
     s.show_preview = true;
-    s.table = group_table(
-        "Collection codes per group",
-        &["Group", "Codes", "Counted", "Share", "Schemes carried", "Verdict"],
-        rows,
-    );
+    let header = ["group", "codes_n", "counted", "share", "schemes_carried", "verdict"].map(|k| l.t(k));
+    s.table = group_table(l, &l.t("codes_caption"), &header.each_ref().map(String::as_str), rows);
     s
 }

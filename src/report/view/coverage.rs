@@ -3,18 +3,18 @@
 
 use super::*;
 
-pub(super) fn coverage(f: &Finding, relative: bool, merchant_unit: bool, rb: &Rulebook) -> Section {
-    let mut s = section(f);
+pub(super) fn coverage(f: &Finding, relative: bool, merchant_unit: bool, rb: &Rulebook, l: &Catalog) -> Section {
+    let mut s = section(f, rb, l);
     s.show_preview = merchant_unit && !relative;
     let threshold = f.threshold.unwrap_or(0.0);
     let groups: Vec<&Group> = f.groups.iter().filter(|g| g.verdict != Verdict::NotEvaluable).collect();
     let label = |g: &Group| {
         let mut parts = vec![key(g, "platform")];
         if g.key.contains_key("region") {
-            parts.push(key_label(g, "region"));
+            parts.push(key_label(g, "region", l));
         }
         if g.key.contains_key("provider") {
-            parts.push(rb.display_name(&key(g, "provider")));
+            parts.push(rb.display_name_in(&key(g, "provider"), l.lang));
         }
         parts.join(" · ")
     };
@@ -30,7 +30,7 @@ pub(super) fn coverage(f: &Finding, relative: bool, merchant_unit: bool, rb: &Ru
         .collect();
     let max = if relative { items.iter().map(|i| i.value).fold(1.0, f64::max).max(threshold) } else { 1.0 };
     s.charts.push(charts::bars(
-        &format!("{}: {} by group", f.rule_id, if relative { "ratio to the platform's own provider" } else { "share" }),
+        &l.f(if relative { "coverage_chart_ratio" } else { "coverage_chart_share" }, &[("rule", &f.rule_id)]),
         items,
         0.0,
         max,
@@ -48,14 +48,15 @@ pub(super) fn coverage(f: &Finding, relative: bool, merchant_unit: bool, rb: &Ru
             let value = match g.value {
                 Some(v) if relative => format!("{v:.3}"),
                 Some(v) => pct(v),
-                None => reason(g),
+                None => reason(g, l),
             };
             let mut cells =
                 vec![label(g), thousands(g.n), thousands(fields!(g, Coverage, CoverageFields).offered), value];
             if relative {
-                cells.push(
-                    rb.display_name(&fields!(g, Coverage, CoverageFields).reference_provider.unwrap_or_default()),
-                );
+                cells.push(rb.display_name_in(
+                    &fields!(g, Coverage, CoverageFields).reference_provider.unwrap_or_default(),
+                    l.lang,
+                ));
             } else {
                 cells.push(ci);
             }
@@ -63,15 +64,17 @@ pub(super) fn coverage(f: &Finding, relative: bool, merchant_unit: bool, rb: &Ru
                 Some(Detail::Coverage(c)) => thousands(c.gap_units),
                 _ => String::new(),
             });
-            cells.push(verdict_text(g.verdict).to_string());
+            cells.push(verdict_text(g.verdict, l));
             Row { cells, verdict: g.verdict.name() }
         })
         .collect();
-    let header: &[&str] = if relative {
-        &["Group", "Units", "Offering the rival", "Ratio", "Compared with", "Gap (units)", "Verdict"]
+    let keys: &[&str] = if relative {
+        &["group", "units", "offering_rival", "ratio", "compared_with", "gap_units", "verdict"]
     } else {
-        &["Group", "Units", "Offering", "Share", "Simultaneous interval", "Gap (units)", "Verdict"]
+        &["group", "units", "offering", "share", "simultaneous_interval", "gap_units", "verdict"]
     };
-    s.table = group_table(&format!("{} by group", f.rule_id), header, rows);
+    let header: Vec<String> = keys.iter().map(|k| l.t(k)).collect();
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    s.table = group_table(l, &l.f("by_group", &[("rule", &f.rule_id)]), &header, rows);
     s
 }

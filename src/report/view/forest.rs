@@ -3,8 +3,10 @@
 
 use super::*;
 
-pub(super) fn parity(f: &Finding, ratio: bool, unit: MetricUnit, rb: &Rulebook) -> Section {
-    let mut s = section(f);
+pub(super) fn parity(f: &Finding, ratio: bool, unit: MetricUnit, rb: &Rulebook, l: &Catalog) -> Section {
+    let mut s = section(f, rb, l);
+    let name = |id: &str| rb.display_name_in(id, l.lang);
+    let compared = |v: Option<f64>, ratio: bool| compared(v, ratio, l);
     let threshold = f.threshold.unwrap_or(if ratio { 1.0 } else { 0.0 });
     let evaluable: Vec<&Group> = f.groups.iter().filter(|g| g.verdict != Verdict::NotEvaluable).collect();
     let mut platforms: Vec<String> = evaluable.iter().map(|g| key(g, "platform")).collect();
@@ -32,7 +34,7 @@ pub(super) fn parity(f: &Finding, ratio: bool, unit: MetricUnit, rb: &Rulebook) 
             .iter()
             .filter(|g| key(g, "platform") == *p && g.value.is_some())
             .map(|g| charts::Item {
-                label: rb.display_name(&key(g, "provider")),
+                label: name(&key(g, "provider")),
                 value: g.value.unwrap_or(0.0),
                 ci: ci(g),
                 verdict: g.verdict.name(),
@@ -41,7 +43,7 @@ pub(super) fn parity(f: &Finding, ratio: bool, unit: MetricUnit, rb: &Rulebook) 
             .collect();
         if !items.is_empty() {
             s.charts.push(charts::forest(
-                &format!("{} on {p}: each rival against the platform's own provider", f.rule_id),
+                &l.f("forest_chart", &[("rule", &f.rule_id), ("platform", p)]),
                 items,
                 lo,
                 hi,
@@ -51,8 +53,7 @@ pub(super) fn parity(f: &Finding, ratio: bool, unit: MetricUnit, rb: &Rulebook) 
         }
     }
     if !quiet.is_empty() {
-        s.folded_note =
-            format!("Every rival passes on {}: no panel drawn (their figures are in the table).", quiet.join(", "));
+        s.folded_note = l.f("quiet_platforms", &[("platforms", &quiet.join(&l.t("comma")))]);
     }
     let metric_value = |v: Option<f64>| match (v, unit) {
         (None, _) => "—".to_string(),
@@ -64,25 +65,23 @@ pub(super) fn parity(f: &Finding, ratio: bool, unit: MetricUnit, rb: &Rulebook) 
         .groups
         .iter()
         .map(|g| {
-            let mut why = reason(g);
+            let mut why = reason(g, l);
             let c = g.comparison().cloned().unwrap_or_default();
             if g.verdict == Verdict::Inconclusive {
                 if let (Some(r), Some(a)) = (c.more_rival_needed, c.more_reference_needed) {
-                    why = format!(
-                        "{why}; about {} more rival and {} more own observations would decide",
-                        thousands(r),
-                        thousands(a)
-                    );
+                    let more = l.f("more_rival_own", &[("rival", &thousands(r)), ("own", &thousands(a))]);
+                    why = format!("{why}{}{more}", l.t("list_sep"));
                 } else if let Some(n) = c.more_shared_sessions_needed {
-                    why = format!("{why}; about {} more shared sessions would decide", thousands(n));
+                    let more = l.f("more_shared", &[("n", &thousands(n))]);
+                    why = format!("{why}{}{more}", l.t("list_sep"));
                 }
             }
             Row {
                 cells: vec![
-                    format!("{} · {}", key(g, "platform"), rb.display_name(&key(g, "provider"))),
+                    format!("{} · {}", key(g, "platform"), name(&key(g, "provider"))),
                     thousands(g.n),
                     metric_value(c.rival_value),
-                    rb.display_name(&c.reference_provider),
+                    name(&c.reference_provider),
                     g.comparison().map(|c| thousands(c.reference_n)).unwrap_or_default(),
                     metric_value(c.reference_value),
                     compared(g.value, ratio),
@@ -92,28 +91,26 @@ pub(super) fn parity(f: &Finding, ratio: bool, unit: MetricUnit, rb: &Rulebook) 
                         }
                         _ => "—".into(),
                     },
-                    verdict_text(g.verdict).to_string(),
-                    why.trim_start_matches("; ").to_string(),
+                    verdict_text(g.verdict, l),
+                    why.trim_start_matches(&l.t("list_sep")).to_string(),
                 ],
                 verdict: g.verdict.name(),
             }
         })
         .collect();
-    s.table = group_table(
-        "Rival against the platform's own provider",
-        &[
-            "Platform · rival",
-            "Rival n",
-            "Rival",
-            "Own provider",
-            "Own n",
-            "Own",
-            "Compared",
-            "Simultaneous interval",
-            "Verdict",
-            "Note",
-        ],
-        rows,
-    );
+    let header = [
+        "platform_rival",
+        "rival_n",
+        "rival",
+        "own_provider",
+        "own_n",
+        "own",
+        "compared",
+        "simultaneous_interval",
+        "verdict",
+        "note",
+    ]
+    .map(|k| l.t(k));
+    s.table = group_table(l, &l.t("forest_caption"), &header.each_ref().map(String::as_str), rows);
     s
 }

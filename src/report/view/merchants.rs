@@ -3,8 +3,8 @@
 
 use super::*;
 
-pub(super) fn exclusivity(f: &Finding) -> Section {
-    let mut s = section(f);
+pub(super) fn exclusivity(f: &Finding, rb: &Rulebook, l: &Catalog) -> Section {
+    let mut s = section(f, rb, l);
     let rows = f
         .groups
         .iter()
@@ -12,18 +12,15 @@ pub(super) fn exclusivity(f: &Finding) -> Section {
             cells: vec![
                 key(g, "platform"),
                 thousands(g.n),
-                g.value.map(|v| thousands(v as u64)).unwrap_or_else(|| reason(g)),
-                fields!(g, Exclusivity, ExclusivityFields).affiliated_provider,
-                verdict_text(g.verdict).to_string(),
+                g.value.map(|v| thousands(v as u64)).unwrap_or_else(|| reason(g, l)),
+                rb.display_name_in(&fields!(g, Exclusivity, ExclusivityFields).affiliated_provider, l.lang),
+                verdict_text(g.verdict, l),
             ],
             verdict: g.verdict.name(),
         })
         .collect();
     s.show_preview = true;
-    s.table = group_table(
-        "Exclusive merchants per platform",
-        &["Platform", "Merchants", "Exclusive", "Own provider", "Verdict"],
-        rows,
-    );
+    let header = ["platform", "merchants", "exclusive", "own_provider", "verdict"].map(|k| l.t(k));
+    s.table = group_table(l, &l.t("exclusive_caption"), &header.each_ref().map(String::as_str), rows);
     s
 }

@@ -7,21 +7,70 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::charts::{self, BarChart, Heatmap};
+use super::i18n::Catalog;
 use crate::engine::{Rule, Rulebook};
 use crate::findings::Report;
 use crate::findings::{CoverageFields, Detail, ExclusivityFields, MetricUnit, PairFields, Presentation, ShareFields};
 use crate::findings::{Finding, Group, Verdict};
+use crate::lang::{Lang, Localized};
 use crate::rulebook::Severity;
 
 /// How many offending rows a table shows before pointing to the evidence file.
 pub const TABLE_CAP: usize = 200;
 
+/// Text as shown, with its `lang` attribute (and fallback mark) when it is
+/// not in the report's language.
+#[derive(Debug, Serialize, Default, Clone)]
+pub struct Shown {
+    pub text: String,
+    /// ` lang="en" data-fallback="…"`, or empty.
+    pub attr: String,
+}
+
+impl Shown {
+    /// Rulebook text in the report's language, else the other one, marked.
+    pub fn of(text: &Localized, l: &Catalog) -> Shown {
+        let (t, fallback) = text.get(l.lang);
+        Shown { text: t.to_string(), attr: fallback.map(|from| marked(from, l)).unwrap_or_default() }
+    }
+
+    /// The engine's English text, translated where the catalogue can.
+    pub fn engine(text: &str, l: &Catalog) -> Shown {
+        let t = l.engine(text);
+        Shown { text: t.text, attr: if t.english { marked(Lang::En, l) } else { String::new() } }
+    }
+}
+
+/// The attributes of text in another language than the report's.
+fn marked(from: Lang, l: &Catalog) -> String {
+    format!(r#" lang="{}" data-fallback="{}""#, from.tag(), l.t(&format!("lang_{}", from.tag().replace('-', "_"))))
+}
+
 #[derive(Debug, Serialize)]
 pub struct View {
+    /// The report's language tag.
+    pub lang: &'static str,
     pub title: String,
+    pub meta_title: Shown,
+    /// Rulebook version, jurisdiction, effective date and window, in a line.
+    pub sub: String,
+    /// The redacted edition's note, or empty.
+    pub edition: String,
+    pub undecided_intro: String,
+    pub context_intro: String,
+    pub inputs: String,
+    pub generated: String,
+    pub generated_at: String,
+    pub per_period: String,
+    pub baseline_intro: String,
+    pub waivers_intro: String,
+    pub warnings: Vec<Shown>,
+    pub note: Shown,
+    pub sources: Vec<Shown>,
+    pub schema: String,
+    pub footer: String,
     pub outcome: String,
     pub outcome_verdict: &'static str,
-    pub counts: Vec<(String, u64)>,
     /// Severity rows × verdict columns.
     pub matrix: Vec<SeverityRow>,
     pub glance: Vec<GlanceRow>,
@@ -53,6 +102,7 @@ pub struct View {
 #[derive(Debug, Serialize)]
 pub struct SeverityRow {
     pub severity: &'static str,
+    pub severity_text: String,
     pub cells: Vec<u64>,
 }
 
@@ -62,27 +112,49 @@ pub struct Head {
     pub id: String,
     pub anchor: String,
     pub title: String,
+    /// The title's `lang` attribute where it falls back to another language.
+    pub title_attr: String,
     pub severity: &'static str,
+    pub severity_text: String,
     pub verdict: &'static str,
-    pub verdict_text: &'static str,
+    pub verdict_text: String,
     pub icon: &'static str,
     /// "before the deadline of 2022-03-31" for a failure that does not count yet.
     pub deadline_note: String,
 }
 
 impl Head {
-    fn of(f: &Finding) -> Head {
+    fn of(f: &Finding, rb: &Rulebook, l: &Catalog) -> Head {
+        let title = rule_title(f, rb, l);
         Head {
             id: f.rule_id.clone(),
             anchor: anchor(&f.rule_id),
-            title: f.title.clone(),
+            title: title.text,
+            title_attr: title.attr,
             severity: f.severity.name(),
+            severity_text: severity_text(f.severity, l),
             verdict: f.verdict.name(),
-            verdict_text: verdict_text(f.verdict),
+            verdict_text: verdict_text(f.verdict, l),
             icon: icon(f.verdict),
-            deadline_note: f.before_deadline_of().map(|d| format!("before the deadline of {d}")).unwrap_or_default(),
+            deadline_note: f
+                .before_deadline_of()
+                .map(|d| l.f("before_deadline", &[("date", &l.date(d))]))
+                .unwrap_or_default(),
         }
     }
+}
+
+/// A finding's rule title in the report's language (the finding's own
+/// title when the rulebook no longer has the rule).
+fn rule_title(f: &Finding, rb: &Rulebook, l: &Catalog) -> Shown {
+    match rb.rules.iter().find(|r| r.id == f.rule_id) {
+        Some(r) => Shown::of(&r.text.title, l),
+        None => Shown::of(&Localized::plain(f.title.clone()), l),
+    }
+}
+
+pub fn severity_text(s: Severity, l: &Catalog) -> String {
+    l.t(&format!("severity_{}", s.name()))
 }
 
 /// One line of the executive summary: a finding in one sentence.
@@ -91,7 +163,9 @@ pub struct TriageItem {
     pub id: String,
     pub anchor: String,
     pub severity: &'static str,
+    pub severity_text: String,
     pub verdict: &'static str,
+    pub verdict_text: String,
     pub sentence: String,
 }
 
@@ -111,8 +185,12 @@ pub struct Section {
     #[serde(flatten)]
     pub head: Head,
     pub message: String,
-    pub threshold: String,
+    pub message_attr: String,
+    /// "Threshold: … (an engineering default, not set by law)."
+    pub threshold_line: String,
     pub engineering_default: bool,
+    /// The section's fixed words (macros see no catalogue).
+    pub words: BTreeMap<&'static str, String>,
     pub charts: Vec<BarChart>,
     /// What was left out of the drawing, in one line.
     pub folded_note: String,
@@ -129,6 +207,8 @@ pub struct Section {
 #[derive(Debug, Serialize, Default)]
 pub struct Table {
     pub caption: String,
+    /// " — first 200 of 1,234 rows", or empty.
+    pub more_rows: String,
     pub header: Vec<String>,
     /// The first column is a row header.
     pub rows: Vec<Row>,
@@ -150,6 +230,8 @@ pub struct Row {
 pub struct EvidenceLink {
     pub file: String,
     pub rows: u64,
+    /// "(12 rows)".
+    pub rows_text: String,
     /// With `--embed-evidence`: the file as a data URI, and its file name.
     pub embedded: Option<String>,
     pub download_name: String,
@@ -162,14 +244,15 @@ pub struct EvidenceLink {
 #[derive(Debug, Serialize)]
 pub struct DatasetView {
     pub name: String,
+    pub title: String,
     pub files: Vec<Vec<String>>,
-    pub rows_read: String,
-    pub rows_accepted: String,
-    pub rows_rejected: String,
-    /// ` + N outside the window`, or empty.
-    pub outside: String,
+    pub files_caption: String,
+    /// "N rows read = accepted + rejected (+ outside the window)."
+    pub account: String,
     pub reasons: Vec<(String, String)>,
+    pub reasons_caption: String,
     pub rejected_file: Option<String>,
+    /// Sentences, or empty.
     pub missing: String,
     pub extra: String,
     pub duplicates: Option<String>,
@@ -179,26 +262,21 @@ pub struct DatasetView {
 pub struct RuleView {
     pub id: String,
     pub anchor: String,
-    pub title: String,
-    pub kind: &'static str,
-    pub severity: &'static str,
+    pub title: Shown,
+    pub kind: String,
+    pub severity: String,
     pub filter: Option<String>,
     pub parameters: Vec<(String, String)>,
-    /// What fails, passes and stays inconclusive, in words.
-    pub criteria: Vec<(String, String)>,
+    /// What fails, passes and stays inconclusive, in words, with the
+    /// `lang` attribute of text left in English.
+    pub criteria: Vec<(String, String, String)>,
     pub engineering_default: bool,
-    pub rationale: String,
-    pub citation: String,
+    pub rationale: Shown,
+    pub citation: Shown,
 }
 
-pub fn verdict_text(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Pass => "Pass",
-        Verdict::Fail => "Fail",
-        Verdict::Inconclusive => "Inconclusive",
-        Verdict::NotEvaluable => "Not evaluable",
-        Verdict::Waived => "Waived",
-    }
+pub fn verdict_text(v: Verdict, l: &Catalog) -> String {
+    l.t(&format!("verdict_{}", v.name()))
 }
 
 /// A text symbol beside the verdict word, so colour is never the only cue.
@@ -238,8 +316,8 @@ fn ci(g: &Group) -> Option<(f64, f64)> {
     g.judged.ci_low.zip(g.judged.ci_high)
 }
 
-fn reason(g: &Group) -> String {
-    g.reason.clone().unwrap_or_default()
+fn reason(g: &Group, l: &Catalog) -> String {
+    g.reason.as_deref().map(|r| l.engine_text(r)).unwrap_or_default()
 }
 
 /// A group's typed fields of one drawing (defaults for another kind's group).
@@ -274,50 +352,49 @@ fn key(g: &Group, k: &str) -> String {
 }
 
 /// A key value for reading: a region code with its names.
-fn key_label(g: &Group, k: &str) -> String {
+fn key_label(g: &Group, k: &str, l: &Catalog) -> String {
     let v = key(g, k);
     if k == "region" {
-        super::regions::label(&v)
+        super::regions::label(&v, l.lang)
     } else {
         v
     }
 }
 
 /// A group's key for reading, region codes with their names.
-fn group_label(g: &Group) -> String {
-    g.key
-        .iter()
-        .map(|(k, v)| if k == "region" { super::regions::label(v) } else { v.clone() })
-        .collect::<Vec<_>>()
-        .join(" / ")
+fn group_label(g: &Group, l: &Catalog) -> String {
+    g.key.iter().map(|(k, v)| key_value(k, v, l)).collect::<Vec<_>>().join(" / ")
+}
+
+/// One key value for reading: regions named, channels in words.
+fn key_value(k: &str, v: &str, l: &Catalog) -> String {
+    let channel = format!("channel_{v}");
+    match k {
+        "region" => super::regions::label(v, l.lang),
+        "channel" if l.ui().contains_key(&channel) => l.t(&channel),
+        "provider" | "app" | "issuer" | "provider_a" | "provider_b" => l.provider_name(v),
+        _ => v.to_string(),
+    }
 }
 
 /// How a compared value reads: a ratio to two decimals, a difference in points.
-fn compared(value: Option<f64>, ratio: bool) -> String {
+fn compared(value: Option<f64>, ratio: bool, l: &Catalog) -> String {
     match value {
-        None => "n/a".into(),
+        None => l.t("not_available"),
         Some(v) if ratio => format!("{v:.2}×"),
-        Some(v) => format!("{:+.1} pp", 100.0 * v),
+        Some(v) => format!("{:+.1}{}", 100.0 * v, l.t("pp")),
     }
 }
 
-pub fn build(report: &Report, rb: &Rulebook) -> View {
+pub fn build(report: &Report, rb: &Rulebook, l: &Catalog) -> View {
     let findings = &report.findings;
-    let mut counts = Vec::new();
-    for (label, n) in [
-        ("Fail", report.summary.fail),
-        ("Inconclusive", report.summary.inconclusive),
-        ("Pass", report.summary.pass),
-        ("Not evaluable", report.summary.not_evaluable),
-    ] {
-        counts.push((label.to_string(), n));
-    }
     let severities = [Severity::Critical, Severity::High, Severity::Medium, Severity::Low, Severity::Info];
     let order = [Verdict::Fail, Verdict::Inconclusive, Verdict::Pass, Verdict::NotEvaluable];
     let matrix = severities
         .iter()
         .map(|s| SeverityRow {
             severity: s.name(),
+            severity_text: severity_text(*s, l),
             cells: order
                 .iter()
                 .map(|v| findings.iter().filter(|f| f.severity == *s && f.verdict == *v).count() as u64)
@@ -331,30 +408,34 @@ pub fn build(report: &Report, rb: &Rulebook) -> View {
     let counted: Vec<&&Finding> = failing.iter().filter(|f| !is_context(f)).collect();
     let worst = counted.iter().map(|f| f.severity).max();
     let sm = &report.summary;
-    let rest = format!("{} inconclusive, {} not evaluable, {} pass", sm.inconclusive, sm.not_evaluable, sm.pass);
+    let rest = l.f(
+        "outcome_rest",
+        &[("inconclusive", &sm.inconclusive), ("not_evaluable", &sm.not_evaluable), ("pass", &sm.pass)],
+    );
     let context_note = match failing.len() - counted.len() {
         0 => String::new(),
-        1 => " One more fails as context (a market screen, or before its deadline).".to_string(),
-        n => format!(" {n} more fail as context (market screens, or before their deadline)."),
+        n => l.n("outcome_context", n as u64, &[("n", &n)]),
     };
+    let total = findings.len();
     let outcome = match worst {
-        Some(s) => format!(
-            "{} of {} rules fail, the most severe at {} severity; {rest}.{context_note}",
-            counted.len(),
-            findings.len(),
-            s.name(),
+        Some(s) => l.f(
+            "outcome_fail",
+            &[
+                ("n", &counted.len()),
+                ("total", &total),
+                ("severity", &severity_text(s, l)),
+                ("rest", &rest),
+                ("context", &context_note),
+            ],
         ),
-        None if !failing.is_empty() => format!(
-            "No rule fails that counts: {} of {} fail only as context (market screens, or before their deadline); {rest}.",
-            failing.len(),
-            findings.len()
+        None if !failing.is_empty() => {
+            l.f("outcome_context_only", &[("n", &failing.len()), ("total", &total), ("rest", &rest)])
+        }
+        None if sm.inconclusive + sm.not_evaluable > 0 => l.f(
+            "outcome_undecided",
+            &[("n", &(sm.inconclusive + sm.not_evaluable)), ("total", &total), ("rest", &rest)],
         ),
-        None if sm.inconclusive + sm.not_evaluable > 0 => format!(
-            "No rule fails, but {} of {} cannot be decided on this data: {rest}.",
-            sm.inconclusive + sm.not_evaluable,
-            findings.len()
-        ),
-        None => format!("No rule fails: {} of {} pass.", sm.pass, findings.len()),
+        None => l.f("outcome_pass", &[("n", &sm.pass), ("total", &total)]),
     };
     let outcome_verdict = if worst.is_some() {
         "fail"
@@ -363,23 +444,83 @@ pub fn build(report: &Report, rb: &Rulebook) -> View {
     } else {
         "pass"
     };
+    let meta_title = Shown::of(&rb.meta.text.title, l);
+    let undecided = triage(findings, rb, l, |f| matches!(f.verdict, Verdict::Inconclusive | Verdict::NotEvaluable));
+    let context = triage(findings, rb, l, |f| f.verdict == Verdict::Fail && is_context(f));
     let mut view = View {
-        title: format!("{} — audit report", rb.meta.title),
+        lang: l.lang.tag(),
+        title: l.f("page_title", &[("title", &meta_title.text)]),
+        sub: sub_line(report, rb, l),
+        edition: report.edition.as_ref().map(|e| edition_note(e, l)).unwrap_or_default(),
+        undecided_intro: l.f("undecided_intro", &[("n", &undecided.len())]),
+        context_intro: l.f("context_intro", &[("n", &context.len())]),
+        inputs: report
+            .inputs
+            .iter()
+            .map(|i| {
+                l.f(
+                    "input_line",
+                    &[
+                        ("dataset", &dataset_title(i.account.dataset.name(), l)),
+                        ("rows", &thousands(i.account.rows_read)),
+                        ("rejected", &thousands(i.account.rows_rejected)),
+                    ],
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(&l.t("list_sep")),
+        generated: l.f("generated_by", &[("at", &l.date(&report.generated_at)), ("version", &report.tool.version)]),
+        generated_at: l.date(&report.generated_at),
+        per_period: report.period.as_ref().map(|p| l.t(&format!("per_{}", p.name()))).unwrap_or_default(),
+        baseline_intro: report
+            .baseline
+            .as_ref()
+            .map(|b| {
+                l.f(
+                    "baseline_intro",
+                    &[
+                        ("date", &l.date(&b.generated_at)),
+                        ("path", &b.path),
+                        ("new", &b.new),
+                        ("persisting", &b.persisting),
+                        ("resolved", &b.resolved),
+                    ],
+                )
+            })
+            .unwrap_or_default(),
+        waivers_intro: report
+            .waivers
+            .as_ref()
+            .map(|w| l.f("waivers_intro", &[("file", &w.file), ("date", &l.date(&w.as_of))]))
+            .unwrap_or_default(),
+        warnings: report.warnings.iter().map(|w| Shown::engine(w, l)).collect(),
+        note: Shown::of(&rb.meta.text.note, l),
+        sources: rb.meta.text.sources.iter().map(|s| Shown::of(s, l)).collect(),
+        schema: l.f("schema_version", &[("version", &report.schema_version)]),
+        footer: l.f(
+            "footer",
+            &[
+                ("version", &report.tool.version),
+                ("title", &meta_title.text),
+                ("rulebook_version", &rb.meta.version),
+                ("at", &l.date(&report.generated_at)),
+            ],
+        ),
+        meta_title,
         outcome,
         outcome_verdict,
-        counts,
         matrix,
-        glance: glance_rows(findings, rb),
-        triage: triage(findings, rb, |f| f.verdict == Verdict::Fail && !is_context(f)),
-        undecided: triage(findings, rb, |f| matches!(f.verdict, Verdict::Inconclusive | Verdict::NotEvaluable)),
-        context: triage(findings, rb, |f| f.verdict == Verdict::Fail && is_context(f)),
+        glance: glance_rows(findings, rb, l),
+        triage: triage(findings, rb, l, |f| f.verdict == Verdict::Fail && !is_context(f)),
+        undecided,
+        context,
         coverage: Vec::new(),
         recognition: Vec::new(),
         exclusivity: Vec::new(),
         concentration: Vec::new(),
         parity: Vec::new(),
         codes: Vec::new(),
-        datasets: datasets(report),
+        datasets: datasets(report, l),
         unmapped: report
             .unmapped_labels
             .iter()
@@ -387,23 +528,39 @@ pub fn build(report: &Report, rb: &Rulebook) -> View {
                 let label = if u.ambiguous.is_empty() {
                     u.label.clone()
                 } else {
-                    format!("{} (ambiguous: {})", u.label, u.ambiguous.join(", "))
+                    l.f("ambiguous", &[("label", &u.label), ("providers", &u.ambiguous.join(", "))])
                 };
-                vec![label, u.dataset.clone(), u.column.clone(), thousands(u.rows)]
+                vec![label, dataset_title(&u.dataset, l), u.column.clone(), thousands(u.rows)]
             })
             .collect(),
         baseline_table: capped(
-            "Failing groups new or resolved since the baseline",
-            &["Status", "Rule", "Group", "Verdict now"],
-            baseline_rows(report),
+            l,
+            &l.t("baseline_caption"),
+            &[&l.t("status"), &l.t("rule"), &l.t("group"), &l.t("verdict_now")],
+            baseline_rows(report, l),
         ),
         waiver_table: capped(
-            "Every waiver and what became of it",
-            &["Status", "Rule", "Group", "Reason", "Owner", "Expires", "Ticket", "Failing groups matched"],
-            waiver_rows(report),
+            l,
+            &l.t("waiver_caption"),
+            &[
+                &l.t("status"),
+                &l.t("rule"),
+                &l.t("group"),
+                &l.t("reason"),
+                &l.t("owner"),
+                &l.t("expires"),
+                &l.t("ticket"),
+                &l.t("failing_groups_matched"),
+            ],
+            waiver_rows(report, l),
         ),
-        waived_table: capped("Waived groups", &["Rule", "Group", "Value", "Waiver reason"], waived_groups(report)),
-        rules: rb.rules.iter().map(rule_view).collect(),
+        waived_table: capped(
+            l,
+            &l.t("waived_caption"),
+            &[&l.t("rule"), &l.t("group"), &l.t("value"), &l.t("waiver_reason")],
+            waived_groups(report, l),
+        ),
+        rules: rb.rules.iter().map(|r| rule_view(r, l)).collect(),
         command: report.command.join(" "),
     };
     // Pair findings mark the matrices' cells that work one way only.
@@ -411,29 +568,127 @@ pub fn build(report: &Report, rb: &Rulebook) -> View {
     for f in findings {
         match &f.presentation {
             Presentation::Coverage { ratio, merchant_list, .. } => {
-                view.coverage.push(coverage::coverage(f, *ratio, *merchant_list, rb))
+                view.coverage.push(coverage::coverage(f, *ratio, *merchant_list, rb, l))
             }
             Presentation::Recognition { regions, providers } => {
-                view.recognition.push(recognition::acceptance(f, regions, providers, &pairs))
+                view.recognition.push(recognition::acceptance(f, regions, providers, &pairs, rb, l))
             }
-            Presentation::Pairs => view.recognition.push(recognition::reciprocity_section(f)),
-            Presentation::Merchants => view.exclusivity.push(merchants::exclusivity(f)),
-            Presentation::Shares { .. } => view.concentration.push(shares::concentration(f, rb)),
-            Presentation::Forest { ratio, unit, .. } => view.parity.push(forest::parity(f, *ratio, *unit, rb)),
-            Presentation::Codes => view.codes.push(codes::codes(f, rb)),
+            Presentation::Pairs => view.recognition.push(recognition::reciprocity_section(f, rb, l)),
+            Presentation::Merchants => view.exclusivity.push(merchants::exclusivity(f, rb, l)),
+            Presentation::Shares { .. } => view.concentration.push(shares::concentration(f, rb, l)),
+            Presentation::Forest { ratio, unit, .. } => view.parity.push(forest::parity(f, *ratio, *unit, rb, l)),
+            Presentation::Codes => view.codes.push(codes::codes(f, rb, l)),
             // A finding without a drawing is still in the glance table.
             Presentation::Table => {}
+        }
+    }
+    for s in sections(&mut view) {
+        for c in s.charts.iter_mut() {
+            caption_chart(c, l);
         }
     }
     view
 }
 
-fn section(f: &Finding) -> Section {
+/// Every rule section of the view, in page order.
+fn sections(view: &mut View) -> impl Iterator<Item = &mut Section> {
+    view.coverage
+        .iter_mut()
+        .chain(view.recognition.iter_mut())
+        .chain(view.exclusivity.iter_mut())
+        .chain(view.concentration.iter_mut())
+        .chain(view.parity.iter_mut())
+        .chain(view.codes.iter_mut())
+}
+
+/// A chart's caption (what the line and whiskers are), and its axis in the
+/// locale's units.
+fn caption_chart(c: &mut BarChart, l: &Catalog) {
+    let mut caption = c.title.clone();
+    if !c.threshold_label.is_empty() {
+        let key = if c.kind == "bars" { "dashed_target" } else { "dashed_threshold" };
+        caption.push_str(&l.f(key, &[("value", &l.units(&c.threshold_label))]));
+    }
+    if c.kind == "forest" {
+        caption.push_str(&l.t("whiskers_forest"));
+    } else if c.rows.first().is_some_and(|r| r.has_ci) {
+        caption.push_str(&l.t("whiskers_wilson"));
+    }
+    if c.ticks.iter().any(|t| t.label.ends_with(" pp")) && l.lang != Lang::En {
+        caption.push_str(&l.t("axis_in_points"));
+    }
+    caption.push_str(&l.t("stop"));
+    c.caption = caption;
+    for t in c.ticks.iter_mut() {
+        t.label = l.axis_units(&t.label);
+    }
+}
+
+/// A dataset's name for reading.
+fn dataset_title(name: &str, l: &Catalog) -> String {
+    let key = format!("dataset_{name}");
+    if l.ui().contains_key(&key) {
+        l.t(&key)
+    } else {
+        name.to_string()
+    }
+}
+
+/// "Rulebook version 2.3.0 · jurisdiction CN · effective 2021-09-01 · audit window …"
+fn sub_line(report: &Report, rb: &Rulebook, l: &Catalog) -> String {
+    let mut s = l.f(
+        "sub_line",
+        &[
+            ("version", &rb.meta.version),
+            ("jurisdiction", &rb.meta.jurisdiction),
+            ("date", &l.date(&rb.meta.effective)),
+        ],
+    );
+    if let Some(w) = &report.window {
+        s.push_str(&l.f("window", &[("from", &l.date(&w.from)), ("to", &l.date(&w.to))]));
+    }
+    s
+}
+
+fn edition_note(e: &crate::findings::Edition, l: &Catalog) -> String {
+    let all_scope = e.redacted == crate::findings::Scope::All;
+    let what = l.t(if all_scope { "redact_all" } else { "redact_merchants" });
+    let all = if all_scope { l.t("edition_all") } else { String::new() };
+    l.f("edition", &[("what", &what), ("key", &e.key_id), ("all", &all), ("min_group", &e.min_group)])
+}
+
+fn section(f: &Finding, rb: &Rulebook, l: &Catalog) -> Section {
+    let head = Head::of(f, rb, l);
+    let threshold = Shown::engine(&f.threshold_text, l);
+    let threshold_line = l.f(
+        if f.engineering_default { "threshold_line_default" } else { "threshold_line" },
+        &[("threshold", &threshold.text)],
+    );
+    let words =
+        ["rule_text", "passing_figures", "legend", "complete_list", "in_this_file", "download", "semicolon", "stop"]
+            .into_iter()
+            .map(|k| (k, l.t(k)))
+            .collect();
+    // The English edition keeps the engine's own sentence; another language
+    // words the finding from its figures (the glance row), so no sentence is
+    // left half translated.
+    let message = if l.lang == Lang::En || f.verdict == Verdict::NotEvaluable {
+        Shown::engine(&f.message, l)
+    } else {
+        let g = glance(f, rb, l);
+        let mut text = l.f("section_message", &[("verdict", &head.verdict_text), ("headline", &g.headline)]);
+        if !g.gap.is_empty() {
+            text.push_str(&l.f("section_gap", &[("gap", &g.gap)]));
+        }
+        Shown { text, attr: String::new() }
+    };
     Section {
-        head: Head::of(f),
-        message: f.message.clone(),
-        threshold: f.threshold_text.clone(),
+        head,
+        message: message.text,
+        message_attr: message.attr,
+        threshold_line,
         engineering_default: f.engineering_default,
+        words,
         charts: Vec::new(),
         folded_note: String::new(),
         heatmaps: Vec::new(),
@@ -441,48 +696,67 @@ fn section(f: &Finding) -> Section {
         evidence: f.evidence.as_ref().map(|e| EvidenceLink {
             file: e.file.clone(),
             rows: e.rows,
+            rows_text: l.n("rows_count", e.rows, &[("n", &thousands(e.rows))]),
             embedded: None,
             download_name: e.file.rsplit('/').next().unwrap_or(&e.file).to_string(),
             embed_note: String::new(),
-            preview: f.evidence_table.as_ref().map(preview).unwrap_or_default(),
+            preview: f.evidence_table.as_ref().map(|t| preview(t, l)).unwrap_or_default(),
         }),
         show_preview: false,
-        trend: super::trend::trend(f, group_label),
+        trend: super::trend::trend(f, |g| group_label(g, l), l),
     }
 }
 
 /// Offenders shown openly before the rest of the list is folded away.
 pub const PREVIEW_ROWS: usize = 10;
 
-fn preview(t: &crate::findings::EvidenceTable) -> Table {
-    let mut rows: Vec<Row> = t.rows.iter().take(TABLE_CAP).map(|r| Row { cells: r.clone(), verdict: "fail" }).collect();
+fn preview(t: &crate::findings::EvidenceTable, l: &Catalog) -> Table {
+    let mut rows: Vec<Row> = t
+        .rows
+        .iter()
+        .take(TABLE_CAP)
+        .map(|r| Row { cells: r.iter().map(|c| l.engine_text(c)).collect(), verdict: "fail" })
+        .collect();
     let folded = if rows.len() > PREVIEW_ROWS { rows.split_off(PREVIEW_ROWS) } else { Vec::new() };
     let folded_label = match folded.len() {
         0 => String::new(),
         n if t.rows.len() > TABLE_CAP => {
-            format!(
-                "{} more offenders here (of {} in all; every one is in the evidence file)",
-                thousands(n as u64),
-                thousands(t.rows.len() as u64)
-            )
+            l.f("more_offenders_of", &[("n", &thousands(n as u64)), ("total", &thousands(t.rows.len() as u64))])
         }
-        n => format!("{} more offenders", thousands(n as u64)),
+        n => l.n("more_offenders", n as u64, &[("n", &thousands(n as u64))]),
     };
+    let shown = t.rows.len().min(PREVIEW_ROWS);
     Table {
-        caption: "Offenders (from the evidence file)".to_string(),
-        header: t.header.clone(),
+        caption: l.t("offenders_caption"),
+        more_rows: if t.rows.len() > shown {
+            l.f("first_rows", &[("shown", &thousands(shown as u64)), ("total", &thousands(t.rows.len() as u64))])
+        } else {
+            String::new()
+        },
+        header: t.header.iter().map(|h| column_title(h, l)).collect(),
         rows,
         total: t.rows.len(),
-        shown: t.rows.len().min(PREVIEW_ROWS),
+        shown,
         folded,
         folded_label,
     }
 }
 
+/// An evidence column's heading: its name, or in another language its
+/// translation where the catalogue has one.
+fn column_title(name: &str, l: &Catalog) -> String {
+    let key = format!("col_{name}");
+    if l.lang != Lang::En && l.ui().contains_key(&key) {
+        l.t(&key)
+    } else {
+        name.to_string()
+    }
+}
+
 /// A rule's group table: groups that fail or are undecided shown, passing
 /// groups folded away (when there are both).
-fn group_table(caption: &str, header: &[&str], rows: Vec<Row>) -> Table {
-    let mut t = capped(caption, header, rows);
+fn group_table(l: &Catalog, caption: &str, header: &[&str], rows: Vec<Row>) -> Table {
+    let mut t = capped(l, caption, header, rows);
     let (passing, open): (Vec<Row>, Vec<Row>) =
         std::mem::take(&mut t.rows).into_iter().partition(|r| r.verdict == "pass");
     if passing.is_empty() || open.is_empty() {
@@ -490,8 +764,7 @@ fn group_table(caption: &str, header: &[&str], rows: Vec<Row>) -> Table {
         return t;
     }
     t.shown = open.len() + passing.len();
-    t.folded_label =
-        if passing.len() == 1 { "1 passing group".into() } else { format!("{} passing groups", passing.len()) };
+    t.folded_label = l.n("passing_groups", passing.len() as u64, &[("n", &passing.len())]);
     t.rows = open;
     t.folded = passing;
     t
@@ -506,14 +779,20 @@ fn rows_not_passing(f: &Finding, cells: impl Fn(&Group) -> Vec<String>) -> Vec<R
         .collect()
 }
 
-fn capped(caption: &str, header: &[&str], rows: Vec<Row>) -> Table {
+fn capped(l: &Catalog, caption: &str, header: &[&str], rows: Vec<Row>) -> Table {
     let total = rows.len();
+    let shown = total.min(TABLE_CAP);
     Table {
         caption: caption.to_string(),
+        more_rows: if total > shown {
+            l.f("first_rows", &[("shown", &thousands(shown as u64)), ("total", &thousands(total as u64))])
+        } else {
+            String::new()
+        },
         header: header.iter().map(|s| s.to_string()).collect(),
         rows: rows.into_iter().take(TABLE_CAP).collect(),
         total,
-        shown: total.min(TABLE_CAP),
+        shown,
         folded: Vec::new(),
         folded_label: String::new(),
     }
@@ -526,7 +805,7 @@ pub const EMBED_TOTAL: usize = 16 << 20;
 
 /// Embeds every section's evidence file as a data URI, in rule order, until
 /// the caps; a file over them keeps its link and says why it is not embedded.
-pub fn embed_evidence(view: &mut View, report: &Report) -> anyhow::Result<()> {
+pub fn embed_evidence(view: &mut View, report: &Report, l: &Catalog) -> anyhow::Result<()> {
     use base64::Engine as _;
     let mut total = 0usize;
     let mut files: BTreeMap<String, (Option<String>, String)> = BTreeMap::new();
@@ -535,12 +814,9 @@ pub fn embed_evidence(view: &mut View, report: &Report) -> anyhow::Result<()> {
         let csv = crate::output::evidence_csv(table)?;
         let entry = if csv.len() > EMBED_FILE || total + csv.len() > EMBED_TOTAL {
             let cap = if csv.len() > EMBED_FILE { EMBED_FILE } else { EMBED_TOTAL };
-            let note = format!(
-                "not embedded: {} is {:.1} MB, over the {} MB {} for embedded evidence",
-                e.file,
-                csv.len() as f64 / 1e6,
-                cap >> 20,
-                if csv.len() > EMBED_FILE { "limit per file" } else { "limit in all" }
+            let note = l.f(
+                if csv.len() > EMBED_FILE { "not_embedded_file" } else { "not_embedded_total" },
+                &[("file", &e.file), ("mb", &format!("{:.1}", csv.len() as f64 / 1e6)), ("cap", &(cap >> 20))],
             );
             (None, note)
         } else {
@@ -553,15 +829,7 @@ pub fn embed_evidence(view: &mut View, report: &Report) -> anyhow::Result<()> {
         };
         files.insert(f.rule_id.clone(), entry);
     }
-    let sections = view
-        .coverage
-        .iter_mut()
-        .chain(view.recognition.iter_mut())
-        .chain(view.exclusivity.iter_mut())
-        .chain(view.concentration.iter_mut())
-        .chain(view.parity.iter_mut())
-        .chain(view.codes.iter_mut());
-    for s in sections {
+    for s in sections(view) {
         if let (Some(link), Some((uri, note))) = (s.evidence.as_mut(), files.get(&s.head.id)) {
             link.embedded = uri.clone();
             link.embed_note = note.clone();
@@ -583,35 +851,45 @@ fn severity_order(f: &Finding) -> (std::cmp::Reverse<Severity>, u8, String) {
 }
 
 /// The glance table's rows, sorted by severity, verdict, then id.
-fn glance_rows(findings: &[Finding], rb: &Rulebook) -> Vec<GlanceRow> {
+fn glance_rows(findings: &[Finding], rb: &Rulebook, l: &Catalog) -> Vec<GlanceRow> {
     let mut sorted: Vec<&Finding> = findings.iter().collect();
     sorted.sort_by_key(|f| severity_order(f));
-    sorted.into_iter().map(|f| glance(f, rb)).collect()
+    sorted.into_iter().map(|f| glance(f, rb, l)).collect()
 }
 
 /// The findings `keep` selects, each in one sentence, most severe first and,
 /// at one severity, the widest breach (most failing groups) first.
-fn triage(findings: &[Finding], rb: &Rulebook, keep: impl Fn(&Finding) -> bool) -> Vec<TriageItem> {
+fn triage(findings: &[Finding], rb: &Rulebook, l: &Catalog, keep: impl Fn(&Finding) -> bool) -> Vec<TriageItem> {
     let mut picked: Vec<&Finding> = findings.iter().filter(|f| keep(f)).collect();
     let failing_groups = |f: &Finding| f.groups.iter().filter(|g| g.verdict == Verdict::Fail).count();
     picked.sort_by_key(|f| (std::cmp::Reverse(f.severity), std::cmp::Reverse(failing_groups(f)), f.rule_id.clone()));
     picked
         .into_iter()
         .map(|f| {
+            let g = glance(f, rb, l);
+            let title = g.head.title.clone();
             let sentence = if f.verdict == Verdict::Fail {
-                let g = glance(f, rb);
                 let what = if g.gap.is_empty() { g.headline } else { g.gap };
-                let deadline =
-                    f.before_deadline_of().map(|d| format!(" (before the deadline of {d})")).unwrap_or_default();
-                format!("{}{deadline}: {what}.", f.title)
+                let deadline = match &g.head.deadline_note {
+                    d if d.is_empty() => String::new(),
+                    d => l.f("in_parentheses", &[("text", d)]),
+                };
+                l.f("triage_fail", &[("title", &title), ("deadline", &deadline), ("what", &what)])
             } else {
-                format!("{}: {}", f.title, f.message)
+                let why = if l.lang == Lang::En || f.verdict == Verdict::NotEvaluable {
+                    l.engine_text(&f.message)
+                } else {
+                    g.headline
+                };
+                l.f("triage_other", &[("title", &title), ("why", &why)])
             };
             TriageItem {
                 id: f.rule_id.clone(),
                 anchor: anchor(&f.rule_id),
                 severity: f.severity.name(),
+                severity_text: g.head.severity_text,
                 verdict: f.verdict.name(),
+                verdict_text: g.head.verdict_text,
                 sentence,
             }
         })
@@ -619,8 +897,11 @@ fn triage(findings: &[Finding], rb: &Rulebook, keep: impl Fn(&Finding) -> bool) 
 }
 
 /// The headline and the gap to target, in plain words, from the groups.
-fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
-    let name = |id: &str| rb.display_name(id);
+fn glance(f: &Finding, rb: &Rulebook, l: &Catalog) -> GlanceRow {
+    let name = |id: &str| rb.display_name_in(id, l.lang);
+    let group_label = |g: &Group| group_label(g, l);
+    let key_label = |g: &Group, k: &str| key_label(g, k, l);
+    let compared = |v: Option<f64>, ratio: bool| compared(v, ratio, l);
     // Suppressed groups (redacted editions) have no figures to word.
     let fails: Vec<&Group> = f.groups.iter().filter(|g| g.verdict == Verdict::Fail && !g.suppressed).collect();
     let hidden: Vec<String> =
@@ -631,158 +912,192 @@ fn glance(f: &Finding, rb: &Rulebook) -> GlanceRow {
         Presentation::Coverage { ratio, unit, provider, .. } => {
             let relative = *ratio;
             let headline = match f.value {
-                Some(v) if relative => format!("lowest ratio {v:.2} (target ≥ {threshold})"),
-                Some(v) => format!("lowest share {} (target ≥ {})", pct(v), pct(threshold)),
-                None => "no data".into(),
+                Some(v) if relative => l.f("lowest_ratio", &[("value", &format!("{v:.2}")), ("target", &threshold)]),
+                Some(v) => l.f("lowest_share", &[("value", &pct(v)), ("target", &pct(threshold))]),
+                None => l.t("no_data"),
             };
             let gap = fails
                 .iter()
                 .map(|g| {
                     let prov = if g.key.contains_key("provider") { key(g, "provider") } else { provider.clone() };
                     let target = if relative {
-                        format!(
-                            "{threshold}× {}",
-                            name(&fields!(g, Coverage, CoverageFields).reference_provider.unwrap_or_default())
+                        l.f(
+                            "times_provider",
+                            &[
+                                ("ratio", &threshold),
+                                (
+                                    "provider",
+                                    &name(&fields!(g, Coverage, CoverageFields).reference_provider.unwrap_or_default()),
+                                ),
+                            ],
                         )
                     } else {
                         pct(threshold)
                     };
-                    format!(
-                        "{} more {} {unit} must offer {} to reach {target}",
-                        fields!(g, Coverage, CoverageFields).gap_units,
-                        key(g, "platform"),
-                        name(&prov)
+                    l.f(
+                        &format!("coverage_gap_{unit}"),
+                        &[
+                            ("n", &fields!(g, Coverage, CoverageFields).gap_units),
+                            ("platform", &key(g, "platform")),
+                            ("provider", &name(&prov)),
+                            ("target", &target),
+                        ],
                     )
                 })
                 .collect::<Vec<_>>()
-                .join("; ");
+                .join(&l.t("list_sep"));
             (headline, gap)
         }
         Presentation::Recognition { .. } => (
-            format!("{} of {} city cells not live", fails.len(), f.groups.len()),
+            l.f("cells_not_live", &[("n", &fails.len()), ("total", &f.groups.len())]),
             fails
                 .iter()
                 .map(|g| {
                     let why = if g.n == 0 {
-                        "no scans".to_string()
+                        l.t("no_scans")
                     } else {
-                        format!("success {}", pct(g.value.unwrap_or(0.0)))
+                        l.f("success_rate", &[("rate", &pct(g.value.unwrap_or(0.0)))])
                     };
-                    format!("{} {} → {}: {why}", key_label(g, "region"), name(&key(g, "app")), name(&key(g, "issuer")))
-                })
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
-        Presentation::Pairs => (
-            format!("{} of {} pairs not alike both ways", fails.len(), f.groups.len()),
-            fails
-                .iter()
-                .map(|g| {
-                    format!(
-                        "{}: {} ↔ {} does not work alike both ways",
-                        key_label(g, "region"),
-                        name(&key(g, "provider_a")),
-                        name(&key(g, "provider_b"))
+                    l.f(
+                        "cell_why",
+                        &[
+                            ("region", &key_label(g, "region")),
+                            ("app", &name(&key(g, "app"))),
+                            ("issuer", &name(&key(g, "issuer"))),
+                            ("why", &why),
+                        ],
                     )
                 })
                 .collect::<Vec<_>>()
-                .join("; "),
+                .join(&l.t("list_sep")),
+        ),
+        Presentation::Pairs => (
+            l.f("pairs_not_alike", &[("n", &fails.len()), ("total", &f.groups.len())]),
+            fails
+                .iter()
+                .map(|g| {
+                    l.f(
+                        "pair_not_alike",
+                        &[
+                            ("region", &key_label(g, "region")),
+                            ("a", &name(&key(g, "provider_a"))),
+                            ("b", &name(&key(g, "provider_b"))),
+                        ],
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(&l.t("list_sep")),
         ),
         Presentation::Codes => (
             match f.value {
-                Some(v) => format!("lowest share {} (target ≥ {})", pct(v), pct(threshold)),
-                None => "no codes".into(),
+                Some(v) => l.f("lowest_share", &[("value", &pct(v)), ("target", &pct(threshold))]),
+                None => l.t("no_codes"),
             },
             fails
                 .iter()
                 .map(|g| {
                     let c = fields!(g, Codes, crate::findings::CodeFields);
                     let more = crate::engine::util::needed(threshold, g.n).saturating_sub(c.codes_ok);
-                    format!("{}: {} more of {} codes must count", group_label(g), more, g.n)
+                    l.f("codes_gap", &[("group", &group_label(g)), ("n", &more), ("total", &g.n)])
                 })
                 .collect::<Vec<_>>()
-                .join("; "),
+                .join(&l.t("list_sep")),
         ),
         Presentation::Merchants => (
-            format!("{} exclusive merchants (allowed ≤ {threshold})", f.value.unwrap_or(0.0)),
+            l.f("exclusive_headline", &[("n", &f.value.unwrap_or(0.0)), ("allowed", &threshold)]),
             fails
                 .iter()
                 .map(|g| {
-                    format!(
-                        "{} {} merchants offer only {}",
-                        fields!(g, Exclusivity, ExclusivityFields).exclusive_merchants,
-                        key(g, "platform"),
-                        name(&fields!(g, Exclusivity, ExclusivityFields).affiliated_provider)
+                    l.f(
+                        "exclusive_gap",
+                        &[
+                            ("n", &fields!(g, Exclusivity, ExclusivityFields).exclusive_merchants),
+                            ("platform", &key(g, "platform")),
+                            ("provider", &name(&fields!(g, Exclusivity, ExclusivityFields).affiliated_provider)),
+                        ],
                     )
                 })
                 .collect::<Vec<_>>()
-                .join("; "),
+                .join(&l.t("list_sep")),
         ),
         Presentation::Shares { dominance } => {
             let dominance = *dominance;
             let headline = if dominance {
-                format!("presumption met in {} of {} groups", fails.len(), evaluable)
+                l.f("presumption_met", &[("n", &fails.len()), ("total", &evaluable)])
             } else {
-                format!(
-                    "highest HHI {} (screen ≤ {})",
-                    thousands(f.value.unwrap_or(0.0).round() as u64),
-                    thousands(threshold as u64)
+                l.f(
+                    "highest_hhi",
+                    &[
+                        ("hhi", &thousands(f.value.unwrap_or(0.0).round() as u64)),
+                        ("screen", &thousands(threshold as u64)),
+                    ],
                 )
             };
             let gap = fails
                 .iter()
                 .map(|g| {
                     if dominance {
-                        format!("{}: {} presumed dominant", group_label(g), presumed(g, rb))
+                        l.f("presumed_dominant", &[("group", &group_label(g)), ("firms", &presumed(g, rb, l))])
                     } else {
-                        format!(
-                            "{}: HHI {}",
-                            group_label(g),
-                            thousands(fields!(g, Shares, ShareFields).hhi.round() as u64)
+                        l.f(
+                            "group_hhi",
+                            &[
+                                ("group", &group_label(g)),
+                                ("hhi", &thousands(fields!(g, Shares, ShareFields).hhi.round() as u64)),
+                            ],
                         )
                     }
                 })
                 .collect::<Vec<_>>()
-                .join("; ");
+                .join(&l.t("list_sep"));
             (headline, gap)
         }
         Presentation::Table => (
-            format!("{} of {} groups fail", fails.len(), f.groups.len()),
-            fails.iter().map(|g| group_label(g)).collect::<Vec<_>>().join("; "),
+            l.f("groups_fail", &[("n", &fails.len()), ("total", &f.groups.len())]),
+            fails.iter().map(|g| group_label(g)).collect::<Vec<_>>().join(&l.t("list_sep")),
         ),
         Presentation::Forest { ratio, threshold, .. } => {
             let ratio = *ratio;
-            let headline = format!("worst {} (threshold {threshold})", compared(f.value, ratio));
+            let headline =
+                l.f("worst", &[("value", &compared(f.value, ratio)), ("threshold", &l.engine_text(threshold))]);
             let gap = fails
                 .iter()
                 .map(|g| {
-                    format!("{} on {}: {}", name(&key(g, "provider")), key(g, "platform"), compared(g.value, ratio))
+                    l.f(
+                        "provider_on_platform",
+                        &[
+                            ("provider", &name(&key(g, "provider"))),
+                            ("platform", &key(g, "platform")),
+                            ("value", &compared(g.value, ratio)),
+                        ],
+                    )
                 })
                 .collect::<Vec<_>>()
-                .join("; ");
+                .join(&l.t("list_sep"));
             (headline, gap)
         }
     };
     let gap = if f.verdict == Verdict::NotEvaluable {
-        f.message.clone()
+        l.engine_text(&f.message)
     } else if gap.is_empty() {
         match f.verdict {
-            Verdict::Pass => "target met".into(),
-            Verdict::Inconclusive => "more data needed".into(),
+            Verdict::Pass => l.t("target_met"),
+            Verdict::Inconclusive => l.t("more_data_needed"),
             _ => String::new(),
         }
     } else {
         gap
     };
+    let suppressed = l.f("suppressed_failing", &[("groups", &hidden.join(", "))]);
     let gap = match (gap.is_empty(), hidden.is_empty()) {
         (_, true) => gap,
-        (true, false) => format!("{}: failing, figures suppressed (a small group)", hidden.join(", ")),
-        (false, false) => format!("{gap}; {}: failing, figures suppressed (a small group)", hidden.join(", ")),
+        (true, false) => suppressed,
+        (false, false) => format!("{gap}{}{suppressed}", l.t("list_sep")),
     };
-    GlanceRow { head: Head::of(f), headline, gap, spark: super::trend::spark(f) }
+    GlanceRow { head: Head::of(f, rb, l), headline, gap, spark: super::trend::spark(f, l) }
 }
 
-fn baseline_rows(report: &Report) -> Vec<Row> {
+fn baseline_rows(report: &Report, l: &Catalog) -> Vec<Row> {
     let mut rows = Vec::new();
     for f in &report.findings {
         for g in &f.groups {
@@ -791,8 +1106,12 @@ fn baseline_rows(report: &Report) -> Vec<Row> {
                 Some(crate::findings::BaselineStatus::Resolved) => "resolved",
                 _ => continue,
             };
-            let cells =
-                vec![status.to_string(), f.rule_id.clone(), group_label(g), verdict_text(g.verdict).to_string()];
+            let cells = vec![
+                l.t(&format!("status_{status}")),
+                f.rule_id.clone(),
+                group_label(g, l),
+                verdict_text(g.verdict, l),
+            ];
             rows.push(Row { cells, verdict: g.verdict.name() });
         }
     }
@@ -800,7 +1119,7 @@ fn baseline_rows(report: &Report) -> Vec<Row> {
         for gone in &b.resolved_groups {
             let group = gone.key.values().cloned().collect::<Vec<_>>().join(" / ");
             rows.push(Row {
-                cells: vec!["resolved".into(), gone.rule_id.clone(), group, "absent".into()],
+                cells: vec![l.t("status_resolved"), gone.rule_id.clone(), group, l.t("absent")],
                 verdict: "",
             });
         }
@@ -808,28 +1127,28 @@ fn baseline_rows(report: &Report) -> Vec<Row> {
     rows
 }
 
-fn waiver_rows(report: &Report) -> Vec<Row> {
+fn waiver_rows(report: &Report, l: &Catalog) -> Vec<Row> {
     let Some(w) = &report.waivers else { return Vec::new() };
     w.waivers
         .iter()
         .map(|x| {
             let status = match x.status {
-                crate::findings::WaiverStatus::Applied => "applied",
-                crate::findings::WaiverStatus::Expired => "expired: not applied",
-                crate::findings::WaiverStatus::Unused => "unused",
+                crate::findings::WaiverStatus::Applied => "waiver_applied",
+                crate::findings::WaiverStatus::Expired => "waiver_expired",
+                crate::findings::WaiverStatus::Unused => "waiver_unused",
             };
             let group = if x.group.is_empty() {
-                "every group".to_string()
+                l.t("every_group")
             } else {
                 x.group.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ")
             };
             let cells = vec![
-                status.to_string(),
+                l.t(status),
                 x.rule.clone(),
                 group,
                 x.waiver.reason.clone(),
                 x.waiver.owner.clone(),
-                x.waiver.expires.clone(),
+                l.date(&x.waiver.expires),
                 x.waiver.ticket.clone().unwrap_or_default(),
                 x.groups.to_string(),
             ];
@@ -838,26 +1157,36 @@ fn waiver_rows(report: &Report) -> Vec<Row> {
         .collect()
 }
 
-fn waived_groups(report: &Report) -> Vec<Row> {
+fn waived_groups(report: &Report, l: &Catalog) -> Vec<Row> {
     let mut rows = Vec::new();
     for f in &report.findings {
         for g in f.groups.iter().filter(|g| g.verdict == Verdict::Waived) {
             let reason = g.waiver.as_ref().map(|w| w.reason.clone()).unwrap_or_default();
-            let cells = vec![f.rule_id.clone(), group_label(g), crate::findings::number_text(g.value), reason];
+            let cells = vec![f.rule_id.clone(), group_label(g, l), crate::findings::number_text(g.value), reason];
             rows.push(Row { cells, verdict: "waived" });
         }
     }
     rows
 }
 
-fn datasets(report: &Report) -> Vec<DatasetView> {
+fn datasets(report: &Report, l: &Catalog) -> Vec<DatasetView> {
     report
         .inputs
         .iter()
         .map(|i| {
             let a = &i.account;
+            let name = a.dataset.name();
+            let title = dataset_title(name, l);
+            let outside = if a.rows_outside_window > 0 {
+                l.f("outside_window", &[("n", &thousands(a.rows_outside_window))])
+            } else {
+                String::new()
+            };
             DatasetView {
-                name: a.dataset.name().to_string(),
+                name: name.to_string(),
+                files_caption: l.f("files_caption", &[("dataset", &title)]),
+                reasons_caption: l.f("reasons_caption", &[("dataset", &title)]),
+                title,
                 files: a
                     .files
                     .iter()
@@ -865,37 +1194,57 @@ fn datasets(report: &Report) -> Vec<DatasetView> {
                         vec![f.path.display().to_string(), thousands(f.bytes), thousands(f.rows_read), f.sha256.clone()]
                     })
                     .collect(),
-                rows_read: thousands(a.rows_read),
-                rows_accepted: thousands(a.rows_accepted),
-                rows_rejected: thousands(a.rows_rejected),
-                outside: if a.rows_outside_window > 0 {
-                    format!(" + {} outside the audit window (--from / --to)", thousands(a.rows_outside_window))
-                } else {
-                    String::new()
-                },
-                reasons: a.rejected_by_reason.iter().map(|(r, n)| (r.clone(), thousands(*n))).collect(),
+                account: l.f(
+                    "account",
+                    &[
+                        ("read", &thousands(a.rows_read)),
+                        ("accepted", &thousands(a.rows_accepted)),
+                        ("rejected", &thousands(a.rows_rejected)),
+                        ("outside", &outside),
+                    ],
+                ),
+                reasons: a.rejected_by_reason.iter().map(|(r, n)| (l.engine_text(r), thousands(*n))).collect(),
                 rejected_file: i.rejected_file.clone(),
-                missing: a.columns_missing.join(", "),
-                extra: a.extra_columns.join(", "),
-                duplicates: a.duplicate_ids.filter(|n| *n > 0).map(thousands),
+                missing: if a.columns_missing.is_empty() {
+                    String::new()
+                } else {
+                    l.f("columns_missing", &[("columns", &a.columns_missing.join(", "))])
+                },
+                extra: if a.extra_columns.is_empty() {
+                    String::new()
+                } else {
+                    l.f("columns_extra", &[("columns", &a.extra_columns.join(", "))])
+                },
+                duplicates: a.duplicate_ids.filter(|n| *n > 0).map(|n| l.f("duplicate_ids", &[("n", &thousands(n))])),
             }
         })
         .collect()
 }
 
-fn rule_view(r: &Rule) -> RuleView {
+fn rule_view(r: &Rule, l: &Catalog) -> RuleView {
+    let kind = crate::rulebook::SpecInfo::kind(&r.spec);
+    let kind_key = format!("kind_{kind}");
     RuleView {
         id: r.id.clone(),
         anchor: format!("method-{}", r.id.to_ascii_lowercase()),
-        title: r.title.clone(),
-        kind: crate::rulebook::SpecInfo::kind(&r.spec),
-        severity: r.severity.name(),
+        title: Shown::of(&r.text.title, l),
+        kind: if l.ui().contains_key(&kind_key) { l.t(&kind_key) } else { kind.to_string() },
+        severity: severity_text(r.severity, l),
         filter: r.filter.as_ref().map(|f| f.text.clone()),
-        parameters: crate::engine::explain::parameters(&r.spec).into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-        criteria: crate::engine::explain::criteria(r).into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        parameters: crate::engine::explain::parameters(&r.spec)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), l.engine_text(&v)))
+            .collect(),
+        criteria: crate::engine::explain::criteria(r)
+            .into_iter()
+            .map(|(k, v)| {
+                let shown = Shown::engine(&v, l);
+                (l.t(&format!("criterion_{}", k.replace(' ', "_"))), shown.text, shown.attr)
+            })
+            .collect(),
         engineering_default: r.engineering_default,
-        rationale: r.rationale.clone(),
-        citation: r.citation.clone(),
+        rationale: Shown::of(&r.text.rationale, l),
+        citation: Shown::of(&r.text.citation, l),
     }
 }
 
@@ -907,8 +1256,11 @@ mod tests {
     fn formats() {
         assert_eq!(thousands(0), "0");
         assert_eq!(thousands(1234567), "1,234,567");
-        assert_eq!(compared(Some(0.0575), false), "+5.8 pp");
-        assert_eq!(compared(Some(1.6875), true), "1.69×");
+        let en = Catalog::new(Lang::En).unwrap();
+        let zh = Catalog::new(Lang::ZhCn).unwrap();
+        assert_eq!(compared(Some(0.0575), false, &en), "+5.8 pp");
+        assert_eq!(compared(Some(0.0575), false, &zh), "+5.8 个百分点");
+        assert_eq!(compared(Some(1.6875), true, &en), "1.69×");
         assert_eq!(anchor("CN-PL-01"), "rule-cn-pl-01");
     }
 }
@@ -924,23 +1276,25 @@ mod cap_tests {
             header: vec!["merchant_id".into()],
             rows: (0..100_000).map(|i| vec![format!("M{i}")]).collect(),
         };
-        let t = preview(&table);
+        let en = Catalog::new(Lang::En).unwrap();
+        let t = preview(&table, &en);
         // Ten shown, the rest of the first 200 folded away, all in the file.
         assert_eq!((t.shown, t.total, t.rows.len(), t.folded.len()), (PREVIEW_ROWS, 100_000, 10, 190));
         assert_eq!(t.folded_label, "190 more offenders here (of 100,000 in all; every one is in the evidence file)");
         let short = EvidenceTable { header: vec!["merchant_id".into()], rows: vec![vec!["M1".into()]; 12] };
-        let t = preview(&short);
+        let t = preview(&short, &en);
         assert_eq!((t.rows.len(), t.folded.len(), t.folded_label.as_str()), (10, 2, "2 more offenders"));
     }
 
     #[test]
     fn passing_groups_are_folded_only_beside_others() {
         let row = |v: &'static str| Row { cells: vec![v.into()], verdict: v };
-        let t = group_table("c", &["h"], vec![row("pass"), row("fail"), row("pass"), row("inconclusive")]);
+        let en = Catalog::new(Lang::En).unwrap();
+        let t = group_table(&en, "c", &["h"], vec![row("pass"), row("fail"), row("pass"), row("inconclusive")]);
         let verdicts = |rows: &[Row]| rows.iter().map(|r| r.verdict).collect::<Vec<_>>();
         assert_eq!((verdicts(&t.rows), verdicts(&t.folded)), (vec!["fail", "inconclusive"], vec!["pass", "pass"]));
         assert_eq!(t.folded_label, "2 passing groups");
-        let all_pass = group_table("c", &["h"], vec![row("pass"), row("pass")]);
+        let all_pass = group_table(&en, "c", &["h"], vec![row("pass"), row("pass")]);
         assert_eq!((all_pass.rows.len(), all_pass.folded.len()), (2, 0));
     }
 }
