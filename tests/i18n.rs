@@ -77,6 +77,11 @@ fn the_chinese_edition_has_no_english_fixed_text() {
         }
     }
     assert!(found.is_empty(), "English fixed text in the zh-CN report:\n{}", found.join("\n"));
+    // Nor English from elsewhere (the engine's wording, the rulebook): no run
+    // of three English words. Names, ids and notation stand alone.
+    let run = regex::Regex::new(r"[A-Za-z][A-Za-z'-]+(?:[ ,]+[A-Za-z][A-Za-z'-]+){2,}").unwrap();
+    let runs: Vec<&str> = run.find_iter(&text).map(|m| m.as_str()).collect();
+    assert!(runs.is_empty(), "English in the zh-CN report: {runs:?}");
     // The CN rulebook gives every title, rationale, citation and source in
     // Chinese, and every engine phrase of the sample has a translation: no
     // element falls back to English.

@@ -73,8 +73,9 @@ impl Catalog {
         self.names.extend(names);
     }
 
-    /// A provider's name in this language, from its id or English name.
-    pub fn provider_name(&self, v: &str) -> String {
+    /// A provider's or platform's name in this language, from its id or
+    /// English name; else the value as it is.
+    pub fn name_of(&self, v: &str) -> String {
         self.names.get(v).cloned().unwrap_or_else(|| v.to_string())
     }
 

@@ -76,6 +76,14 @@ pub fn render(report: &Report, rb: &Rulebook, options: ReportOptions) -> anyhow:
         let pairs = [(p.name.clone(), name.to_string()), (p.id.clone(), name.to_string())];
         pairs.into_iter().filter(move |(from, to)| fallback.is_none() && from != to)
     }));
+    // Platforms are named by their ids in the data; another language than
+    // English reads them by the rulebook's name in that language.
+    if options.lang != crate::lang::Lang::En {
+        catalog.add_names(rb.platforms.iter().filter_map(|p| match p.names.get(options.lang) {
+            (name, None) => Some((p.id.clone(), name.to_string())),
+            _ => None,
+        }));
+    }
     let mut view = view::build(report, rb, &catalog);
     if options.embed_evidence {
         view::embed_evidence(&mut view, report, &catalog)?;

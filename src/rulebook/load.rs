@@ -126,11 +126,11 @@ fn read_platforms(root: &Obj, d: &mut Diagnostics) -> Vec<Platform> {
         let id = k.get_ref().to_string();
         let Some(pt) = as_table(d, v, &format!("platform `{id}`")) else { continue };
         let o = Obj::new(pt, k.span(), format!("platform `{id}`"));
-        let name = o.str(d, "name", false);
+        let names = o.text(d, "name", false).map(Spanned::into_inner).unwrap_or_else(|| Localized::plain(id.clone()));
         let aliases = o.list(d, "aliases", &BTreeMap::new()).map(Spanned::into_inner).unwrap_or_default();
         let aliases = aliases.into_iter().filter_map(|a| compile_alias(d, &id, a)).collect();
         o.finish(d, PLATFORM_KEYS);
-        out.push(Platform { id: id.clone(), name: name.map(Spanned::into_inner).unwrap_or(id), aliases });
+        out.push(Platform { id: id.clone(), name: names.primary().to_string(), names, aliases });
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));
     out

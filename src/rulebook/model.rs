@@ -156,6 +156,9 @@ pub fn code_schemes(providers: &[Provider], payload: &crate::codes::Payload) -> 
 pub struct Platform {
     pub id: String,
     pub name: String,
+    /// The name in each report language.
+    #[serde(skip)]
+    pub names: Localized,
     /// Case-insensitive regular expressions over normalised platform values.
     pub aliases: Vec<String>,
 }

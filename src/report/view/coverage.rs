@@ -9,7 +9,7 @@ pub(super) fn coverage(f: &Finding, relative: bool, merchant_unit: bool, rb: &Ru
     let threshold = f.threshold.unwrap_or(0.0);
     let groups: Vec<&Group> = f.groups.iter().filter(|g| g.verdict != Verdict::NotEvaluable).collect();
     let label = |g: &Group| {
-        let mut parts = vec![key(g, "platform")];
+        let mut parts = vec![platform(g, l)];
         if g.key.contains_key("region") {
             parts.push(key_label(g, "region", l));
         }

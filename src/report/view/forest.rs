@@ -9,7 +9,7 @@ pub(super) fn parity(f: &Finding, ratio: bool, unit: MetricUnit, rb: &Rulebook, 
     let compared = |v: Option<f64>, ratio: bool| compared(v, ratio, l);
     let threshold = f.threshold.unwrap_or(if ratio { 1.0 } else { 0.0 });
     let evaluable: Vec<&Group> = f.groups.iter().filter(|g| g.verdict != Verdict::NotEvaluable).collect();
-    let mut platforms: Vec<String> = evaluable.iter().map(|g| key(g, "platform")).collect();
+    let mut platforms: Vec<String> = evaluable.iter().map(|g| platform(g, l)).collect();
     platforms.dedup();
     // One axis for the whole rule so platforms compare at a glance.
     let mut lo = if ratio { 0.0 } else { threshold.min(0.0) };
@@ -26,13 +26,13 @@ pub(super) fn parity(f: &Finding, ratio: bool, unit: MetricUnit, rb: &Rulebook, 
     // A panel only where a rival fails or is undecided; the rest in one line.
     let mut quiet: Vec<String> = Vec::new();
     for p in &platforms {
-        if evaluable.iter().filter(|g| key(g, "platform") == *p).all(|g| g.verdict == Verdict::Pass) {
+        if evaluable.iter().filter(|g| platform(g, l) == *p).all(|g| g.verdict == Verdict::Pass) {
             quiet.push(p.clone());
             continue;
         }
         let items: Vec<charts::Item> = evaluable
             .iter()
-            .filter(|g| key(g, "platform") == *p && g.value.is_some())
+            .filter(|g| platform(g, l) == *p && g.value.is_some())
             .map(|g| charts::Item {
                 label: name(&key(g, "provider")),
                 value: g.value.unwrap_or(0.0),
@@ -78,7 +78,7 @@ pub(super) fn parity(f: &Finding, ratio: bool, unit: MetricUnit, rb: &Rulebook, 
             }
             Row {
                 cells: vec![
-                    format!("{} · {}", key(g, "platform"), name(&key(g, "provider"))),
+                    format!("{} · {}", platform(g, l), name(&key(g, "provider"))),
                     thousands(g.n),
                     metric_value(c.rival_value),
                     name(&c.reference_provider),

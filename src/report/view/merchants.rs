@@ -10,7 +10,7 @@ pub(super) fn exclusivity(f: &Finding, rb: &Rulebook, l: &Catalog) -> Section {
         .iter()
         .map(|g| Row {
             cells: vec![
-                key(g, "platform"),
+                platform(g, l),
                 thousands(g.n),
                 g.value.map(|v| thousands(v as u64)).unwrap_or_else(|| reason(g, l)),
                 rb.display_name_in(&fields!(g, Exclusivity, ExclusivityFields).affiliated_provider, l.lang),

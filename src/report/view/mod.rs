@@ -351,6 +351,12 @@ fn key(g: &Group, k: &str) -> String {
     g.key.get(k).cloned().unwrap_or_default()
 }
 
+/// A group's platform for reading: its name in a language other than
+/// English where the rulebook gives one, else its id.
+fn platform(g: &Group, l: &Catalog) -> String {
+    l.name_of(&key(g, "platform"))
+}
+
 /// A key value for reading: a region code with its names.
 fn key_label(g: &Group, k: &str, l: &Catalog) -> String {
     let v = key(g, k);
@@ -372,7 +378,7 @@ fn key_value(k: &str, v: &str, l: &Catalog) -> String {
     match k {
         "region" => super::regions::label(v, l.lang),
         "channel" if l.ui().contains_key(&channel) => l.t(&channel),
-        "provider" | "app" | "issuer" | "provider_a" | "provider_b" => l.provider_name(v),
+        "provider" | "app" | "issuer" | "provider_a" | "provider_b" | "platform" => l.name_of(v),
         _ => v.to_string(),
     }
 }
@@ -938,7 +944,7 @@ fn glance(f: &Finding, rb: &Rulebook, l: &Catalog) -> GlanceRow {
                         &format!("coverage_gap_{unit}"),
                         &[
                             ("n", &fields!(g, Coverage, CoverageFields).gap_units),
-                            ("platform", &key(g, "platform")),
+                            ("platform", &platform(g, l)),
                             ("provider", &name(&prov)),
                             ("target", &target),
                         ],
@@ -1012,7 +1018,7 @@ fn glance(f: &Finding, rb: &Rulebook, l: &Catalog) -> GlanceRow {
                         "exclusive_gap",
                         &[
                             ("n", &fields!(g, Exclusivity, ExclusivityFields).exclusive_merchants),
-                            ("platform", &key(g, "platform")),
+                            ("platform", &platform(g, l)),
                             ("provider", &name(&fields!(g, Exclusivity, ExclusivityFields).affiliated_provider)),
                         ],
                     )
@@ -1067,7 +1073,7 @@ fn glance(f: &Finding, rb: &Rulebook, l: &Catalog) -> GlanceRow {
                         "provider_on_platform",
                         &[
                             ("provider", &name(&key(g, "provider"))),
-                            ("platform", &key(g, "platform")),
+                            ("platform", &platform(g, l)),
                             ("value", &compared(g.value, ratio)),
                         ],
                     )
