@@ -62,6 +62,21 @@ fn hostile_strings_are_escaped() {
 }
 
 #[test]
+fn long_lists_of_failing_groups_are_cut_in_the_glance_row() {
+    // 40 of the hostile data's 42 pilot-city cells fail CN-IO-01: the glance row
+    // and the summary name five and count the rest; the section lists them all.
+    let out = tempfile::tempdir().unwrap();
+    audit("testdata/hostile", out.path(), &[]);
+    let html = read(&out.path().join("report.html"));
+    let glance = &html[html.find("id=\"glance-table\"").unwrap()..];
+    let row = &glance[glance.find("CN-IO-01</a>").unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("40 of 42 city cells not live"), "{row}");
+    assert_eq!(row.matches(" → ").count(), 5, "{row}");
+    assert!(row.contains("; and 35 more groups (see the section)"), "{row}");
+}
+
+#[test]
 fn report_is_self_contained() {
     let html = read(Path::new("reports/example/report.html"));
     for needle in ["<link", " src=", "http://", "https://", "@import", "url("] {

@@ -713,6 +713,9 @@ fn section(f: &Finding, rb: &Rulebook, l: &Catalog) -> Section {
     }
 }
 
+/// Failing groups named in a glance row or a summary sentence; the rest are counted.
+pub const GAP_ITEMS: usize = 5;
+
 /// Offenders shown openly before the rest of the list is folded away.
 pub const PREVIEW_ROWS: usize = 10;
 
@@ -1082,6 +1085,16 @@ fn glance(f: &Finding, rb: &Rulebook, l: &Catalog) -> GlanceRow {
                 .join(&l.t("list_sep"));
             (headline, gap)
         }
+    };
+    // A long list of failing groups is cut to its first few: the section
+    // and the evidence hold them all.
+    let sep = l.t("list_sep");
+    let items: Vec<&str> = if gap.is_empty() { Vec::new() } else { gap.split(sep.as_str()).collect() };
+    let gap = if items.len() > GAP_ITEMS {
+        let rest = (items.len() - GAP_ITEMS) as u64;
+        format!("{}{}", items[..GAP_ITEMS].join(&sep), l.n("and_more", rest, &[("n", &rest)]))
+    } else {
+        gap
     };
     let gap = if f.verdict == Verdict::NotEvaluable {
         l.engine_text(&f.message)
