@@ -8,8 +8,9 @@
 # Environment: RUNS (default 3) alternating runs per tool, BENCH_DIR (default
 # /var/tmp/hutong-bench) for generated data, CARGO_TARGET_DIR as for cargo.
 # Prints a Markdown table: median wall time, ratio hutong / DuckDB, peak
-# resident memory of each, and the time of one plain DuckDB scan of the columns
-# the rules use. Every hutong run's metrics are checked against DuckDB's.
+# resident and peak anonymous memory of each (bench/peak.py), and the time of
+# one plain DuckDB scan of the columns the rules use. Every hutong run's
+# metrics are checked against DuckDB's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/hutong-target}"
@@ -31,17 +32,13 @@ VENV=/var/tmp/hutong-venv
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check duckdb
 PY="$VENV/bin/python"
-TIME=/usr/bin/time
-if [ ! -x "$TIME" ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
-fi
 mkdir -p "$WORK"
 
-# run LABEL CMD...: appends "seconds kilobytes" to $WORK/times.LABEL
+# run LABEL CMD...: appends "seconds rss_kb anon_kb" to $WORK/times.LABEL
 measure() {
   local label="$1"
   shift
-  "$TIME" -f "%e %M" -o "$WORK/last.time" "$@" >"$WORK/last.out" 2>"$WORK/last.err" || {
+  "$PY" bench/peak.py -o "$WORK/last.time" "$@" >"$WORK/last.out" 2>"$WORK/last.err" || {
     local rc=$?
     # hutong exits 1 when rules fail, which the sample data makes them do.
     if [ "$rc" -ne 1 ]; then cat "$WORK/last.err" >&2; return "$rc"; fi
@@ -50,10 +47,11 @@ measure() {
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-maxcol() { awk '{ if ($2 > m) m = $2 } END { printf "%.0f", m / 1024 }'; }
+# maxcol N: the largest value of column N, in MB.
+maxcol() { awk -v c="$1" '{ if ($c > m) m = $c } END { printf "%.0f", m / 1024 }'; }
 
-echo "| transactions | format | input MB | hutong s | DuckDB s | hutong / DuckDB | hutong peak MB | DuckDB peak MB | one scan s | hutong / scan |"
-echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| transactions | format | input MB | hutong s | DuckDB s | hutong / DuckDB | hutong peak MB | hutong anon MB | DuckDB peak MB | DuckDB anon MB | one scan s | hutong / scan |"
+echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for size in "${sizes[@]}"; do
   if [ "$size" = smoke ]; then scale=1; else scale=$(awk -v s="$size" 'BEGIN { printf "%d", s * 48 }'); fi
   csv="$WORK/csv-$scale"
@@ -82,12 +80,14 @@ for size in "${sizes[@]}"; do
     h=$(cut -d' ' -f1 "$WORK/times.hutong" | median)
     d=$(cut -d' ' -f1 "$WORK/times.duckdb" | median)
     s=$(cut -d' ' -f1 "$WORK/times.scan" | median)
-    hm=$(maxcol <"$WORK/times.hutong")
-    dm=$(maxcol <"$WORK/times.duckdb")
+    hm=$(maxcol 2 <"$WORK/times.hutong")
+    ha=$(maxcol 3 <"$WORK/times.hutong")
+    dm=$(maxcol 2 <"$WORK/times.duckdb")
+    da=$(maxcol 3 <"$WORK/times.duckdb")
     txns=$(grep -m1 '"rows_read"' "$out/findings.json" | tr -dc '0-9')
-    printf "| %s | %s | %s | %.2f | %.2f | %.2f | %s | %s | %.2f | %.2f |\n" \
-      "$txns" "$fmt" "$mb" "$h" "$d" "$(awk -v a="$h" -v b="$d" 'BEGIN { print a / b }')" "$hm" "$dm" "$s" \
-      "$(awk -v a="$h" -v b="$s" 'BEGIN { print a / b }')"
+    printf "| %s | %s | %s | %.2f | %.2f | %.2f | %s | %s | %s | %s | %.2f | %.2f |\n" \
+      "$txns" "$fmt" "$mb" "$h" "$d" "$(awk -v a="$h" -v b="$d" 'BEGIN { print a / b }')" "$hm" "$ha" "$dm" "$da" \
+      "$s" "$(awk -v a="$h" -v b="$s" 'BEGIN { print a / b }')"
   done
 done
 echo

@@ -95,6 +95,50 @@ fn the_chinese_edition_has_no_english_fixed_text() {
 }
 
 #[test]
+fn every_text_the_report_asks_for_is_in_both_catalogues() {
+    // A key missing from a catalogue shows as ⟦key⟧: none in any edition of
+    // the sample, the hostile data, or an audit with baseline, waivers,
+    // periods, redaction and embedded evidence.
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, "a key of at least sixteen bytes").unwrap();
+    for lang in ["en", "zh-CN"] {
+        let hostile = dir.path().join(format!("hostile-{lang}"));
+        let o = Command::new(env!("CARGO_BIN_EXE_hutong"))
+            .args(["audit", "--rules", RULES, "--data", "testdata/hostile", "--quiet", "--lang", lang])
+            .args(["--out", hostile.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_ne!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+        let html = std::fs::read_to_string(hostile.join("report.html")).unwrap();
+        assert!(!html.contains('⟦'), "a missing catalogue key in the hostile {lang} report");
+        let out = dir.path().join(format!("all-{lang}"));
+        let html = audit(
+            RULES,
+            &out,
+            &[
+                "--lang",
+                lang,
+                "--baseline",
+                hostile.join("findings.json").to_str().unwrap(),
+                "--waivers",
+                "testdata/waivers.toml",
+                "--as-of",
+                "2022-01-01",
+                "--period",
+                "week",
+                "--redact",
+                "merchants",
+                "--redact-key",
+                key.to_str().unwrap(),
+                "--embed-evidence",
+            ],
+        );
+        assert!(!html.contains('⟦'), "a missing catalogue key in the {lang} report");
+    }
+}
+
+#[test]
 fn the_english_edition_is_unchanged_by_the_catalogue() {
     let out = tempfile::tempdir().unwrap();
     let html = audit(RULES, out.path(), &[]);

@@ -81,7 +81,8 @@ impl Catalog {
 
     /// A hole's value: a name or a list of names in this language, else as is.
     fn names_in(&self, v: &str) -> String {
-        v.split(", ").map(|part| self.names.get(part).map_or(part, String::as_str)).collect::<Vec<_>>().join("、")
+        let parts: Vec<&str> = v.split(", ").map(|part| self.names.get(part).map_or(part, String::as_str)).collect();
+        parts.join(&self.t("comma"))
     }
 
     /// Every fixed text by key, for the templates (`{{ t.key }}`).
@@ -89,10 +90,10 @@ impl Catalog {
         &self.ui
     }
 
-    /// The text of a key; a missing key shows itself (tests keep the
-    /// catalogues complete).
+    /// The text of a key; a missing key shows itself as `⟦key⟧`, which
+    /// `tests/i18n.rs` looks for in every edition it renders.
     pub fn t(&self, key: &str) -> String {
-        self.ui.get(key).cloned().unwrap_or_else(|| format!("[{key}]"))
+        self.ui.get(key).cloned().unwrap_or_else(|| format!("⟦{key}⟧"))
     }
 
     /// The text of a key with its `{name}` holes filled.
@@ -136,7 +137,7 @@ impl Catalog {
             return text.to_string();
         };
         use chrono::Datelike as _;
-        let day = format!("{}年{}月{}日", d.year(), d.month(), d.day());
+        let day = self.f("date", &[("y", &d.year()), ("m", &d.month()), ("d", &d.day())]);
         let rest = text[10..].trim_start_matches('T');
         if rest.is_empty() {
             day
