@@ -242,23 +242,32 @@ rationale = "Why the margin is what it is, in plain words"
                 event(spec, ctx).sum().cast(DataType::UInt64).alias("x"),
                 col("status").eq(lit("failed")).sum().cast(DataType::UInt64).alias("failed"),
             ]),
+            // Paired within sessions: one row per session (within its period)
+            // saying whether the own provider and each rival were offered,
+            // and with the event; then the sessions counted by those flags.
+            // No join of rival rows to own rows and no provider dimension per
+            // session: the session-level state is a few booleans.
             _ => {
-                let per = mapped
-                    .group_by(ctx.keys([col("platform"), col("session_id"), col("provider")]))
-                    .agg([event(spec, ctx).any(true).alias("ev")])
-                    .join(affiliations(ctx), [col("platform")], [col("platform")], JoinArgs::new(JoinType::Inner));
-                // A session is matched with itself within its period.
-                let session = ctx.keys([col("platform"), col("session_id")]);
-                let own = per
-                    .clone()
-                    .filter(col("provider").eq(col("aff")))
-                    .select(session.iter().cloned().chain([col("ev").alias("ev_a")]).collect::<Vec<_>>());
-                per.filter(col("provider").neq(col("aff")))
-                    .select(
-                        session.iter().cloned().chain([col("provider"), col("ev").alias("ev_r")]).collect::<Vec<_>>(),
-                    )
-                    .join(own, session.clone(), session, JoinArgs::new(JoinType::Inner))
-                    .group_by(ctx.keys([col("platform"), col("provider"), col("ev_r"), col("ev_a")]))
+                let ev = event(spec, ctx);
+                let own = col("provider").eq(col("aff"));
+                let mut flags =
+                    vec![own.clone().any(true).alias("own"), own.clone().and(ev.clone()).any(true).alias("ev_a")];
+                for (i, rival) in spec.rivals.iter().enumerate() {
+                    let is_rival = col("provider").eq(lit(rival.as_str())).and(own.clone().not());
+                    flags.push(is_rival.clone().any(true).alias(rival_offered(i)));
+                    flags.push(is_rival.and(ev.clone()).any(true).alias(rival_event(i)));
+                }
+                let names: Vec<Expr> = ["ev_a".to_string()]
+                    .into_iter()
+                    .chain((0..spec.rivals.len()).flat_map(|i| [rival_offered(i), rival_event(i)]))
+                    .map(|n| col(n.as_str()))
+                    .collect();
+                mapped
+                    .join(affiliations(ctx), [col("platform")], [col("platform")], JoinArgs::new(JoinType::Inner))
+                    .group_by(ctx.keys([col("platform"), col("session_id")]))
+                    .agg(flags)
+                    .filter(col("own"))
+                    .group_by(ctx.keys([col("platform")]).into_iter().chain(names).collect::<Vec<_>>())
                     .agg([len().cast(DataType::UInt64).alias("n")])
             }
         };
@@ -282,22 +291,29 @@ rationale = "Why the margin is what it is, in plain words"
         for i in 0..present_df.height() {
             *present.entry(pp[i].clone()).or_default().entry(pv[i].clone()).or_default() += pn[i];
         }
-        let (platform, provider) = (strings(&df, "platform")?, strings(&df, "provider")?);
-        let ns = counts(&df, "n")?;
         let mut arms: BTreeMap<(String, String), Arm> = BTreeMap::new();
         let mut tables: BTreeMap<(String, String), Paired> = BTreeMap::new();
+        let platform = strings(&df, "platform")?;
+        let ns = counts(&df, "n")?;
         if paired(spec.metric) {
-            let (er, ea) = (crate::engine::util::bools(&df, "ev_r")?, crate::engine::util::bools(&df, "ev_a")?);
-            for i in 0..df.height() {
-                let t = tables.entry((platform[i].clone(), provider[i].clone())).or_default();
-                match (er[i], ea[i]) {
-                    (true, true) => t.both += ns[i],
-                    (true, false) => t.first_only += ns[i],
-                    (false, true) => t.second_only += ns[i],
-                    (false, false) => t.neither += ns[i],
+            // Each row: sessions offering the own provider, by which rivals
+            // were offered too and with the event.
+            let bools = |name: &str| crate::engine::util::bools(&df, name);
+            let ea = bools("ev_a")?;
+            for (r, rival) in spec.rivals.iter().enumerate() {
+                let (offered, er) = (bools(&rival_offered(r))?, bools(&rival_event(r))?);
+                for i in (0..df.height()).filter(|i| offered[*i]) {
+                    let t = tables.entry((platform[i].clone(), rival.clone())).or_default();
+                    match (er[i], ea[i]) {
+                        (true, true) => t.both += ns[i],
+                        (true, false) => t.first_only += ns[i],
+                        (false, true) => t.second_only += ns[i],
+                        (false, false) => t.neither += ns[i],
+                    }
                 }
             }
         } else if spec.metric == Metric::P95Latency {
+            let provider = strings(&df, "provider")?;
             let lat = opt_ints(&df, "latency_ms")?;
             for i in 0..df.height() {
                 let arm = arms.entry((platform[i].clone(), provider[i].clone())).or_default();
@@ -310,6 +326,7 @@ rationale = "Why the margin is what it is, in plain words"
                 arm.dist.sort_unstable();
             }
         } else {
+            let provider = strings(&df, "provider")?;
             let (xs, failed) = (counts(&df, "x")?, counts(&df, "failed")?);
             for i in 0..df.height() {
                 let arm = arms.entry((platform[i].clone(), provider[i].clone())).or_default();
@@ -732,6 +749,16 @@ fn event(spec: &ParitySpec, ctx: &Context) -> Expr {
         }
         Metric::P95Latency => lit(false),
     }
+}
+
+/// The paired plan's column: sessions where the i-th rival was offered.
+fn rival_offered(i: usize) -> String {
+    format!("offered_{i}")
+}
+
+/// The paired plan's column: sessions where the i-th rival had the event.
+fn rival_event(i: usize) -> String {
+    format!("event_{i}")
 }
 
 /// Whether the metric is compared within shared checkout sessions.
