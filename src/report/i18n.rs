@@ -96,6 +96,12 @@ impl Catalog {
         self.ui.get(key).cloned().unwrap_or_else(|| format!("⟦{key}⟧"))
     }
 
+    /// The text of a key the catalogue may not have (a dataset, a rule kind,
+    /// an evidence column, a key's value): else `fallback` as it is.
+    pub fn t_or(&self, key: &str, fallback: &str) -> String {
+        self.ui.get(key).cloned().unwrap_or_else(|| fallback.to_string())
+    }
+
     /// The text of a key with its `{name}` holes filled.
     pub fn f(&self, key: &str, args: &[(&str, &dyn std::fmt::Display)]) -> String {
         fill(&self.t(key), args)

@@ -374,10 +374,9 @@ fn group_label(g: &Group, l: &Catalog) -> String {
 
 /// One key value for reading: regions named, channels in words.
 fn key_value(k: &str, v: &str, l: &Catalog) -> String {
-    let channel = format!("channel_{v}");
     match k {
         "region" => super::regions::label(v, l.lang),
-        "channel" if l.ui().contains_key(&channel) => l.t(&channel),
+        "channel" => l.t_or(&format!("channel_{v}"), v),
         "provider" | "app" | "issuer" | "provider_a" | "provider_b" | "platform" => l.name_of(v),
         _ => v.to_string(),
     }
@@ -632,12 +631,7 @@ fn caption_chart(c: &mut BarChart, l: &Catalog) {
 
 /// A dataset's name for reading.
 fn dataset_title(name: &str, l: &Catalog) -> String {
-    let key = format!("dataset_{name}");
-    if l.ui().contains_key(&key) {
-        l.t(&key)
-    } else {
-        name.to_string()
-    }
+    l.t_or(&format!("dataset_{name}"), name)
 }
 
 /// "Rulebook version 2.3.0 · jurisdiction CN · effective 2021-09-01 · audit window …"
@@ -665,10 +659,9 @@ fn edition_note(e: &crate::findings::Edition, l: &Catalog) -> String {
 
 fn section(f: &Finding, rb: &Rulebook, l: &Catalog) -> Section {
     let head = Head::of(f, rb, l);
-    let threshold = Shown::engine(&f.threshold_text, l);
     let threshold_line = l.f(
         if f.engineering_default { "threshold_line_default" } else { "threshold_line" },
-        &[("threshold", &threshold.text)],
+        &[("threshold", &l.engine_text(&f.threshold_text))],
     );
     let words =
         ["rule_text", "passing_figures", "legend", "complete_list", "in_this_file", "download", "semicolon", "stop"]
@@ -737,11 +730,7 @@ fn preview(t: &crate::findings::EvidenceTable, l: &Catalog) -> Table {
     let shown = t.rows.len().min(PREVIEW_ROWS);
     Table {
         caption: l.t("offenders_caption"),
-        more_rows: if t.rows.len() > shown {
-            l.f("first_rows", &[("shown", &thousands(shown as u64)), ("total", &thousands(t.rows.len() as u64))])
-        } else {
-            String::new()
-        },
+        more_rows: more_rows(l, shown, t.rows.len()),
         header: t.header.iter().map(|h| column_title(h, l)).collect(),
         rows,
         total: t.rows.len(),
@@ -751,15 +740,10 @@ fn preview(t: &crate::findings::EvidenceTable, l: &Catalog) -> Table {
     }
 }
 
-/// An evidence column's heading: its name, or in another language its
-/// translation where the catalogue has one.
+/// An evidence column's heading: its name (the English catalogue's headings
+/// are the names), or its translation where the catalogue has one.
 fn column_title(name: &str, l: &Catalog) -> String {
-    let key = format!("col_{name}");
-    if l.lang != Lang::En && l.ui().contains_key(&key) {
-        l.t(&key)
-    } else {
-        name.to_string()
-    }
+    l.t_or(&format!("col_{name}"), name)
 }
 
 /// A rule's group table: groups that fail or are undecided shown, passing
@@ -788,16 +772,21 @@ fn rows_not_passing(f: &Finding, cells: impl Fn(&Group) -> Vec<String>) -> Vec<R
         .collect()
 }
 
+/// " — first 10 of 28 rows" for a table showing part of its rows, else empty.
+fn more_rows(l: &Catalog, shown: usize, total: usize) -> String {
+    if total > shown {
+        l.f("first_rows", &[("shown", &thousands(shown as u64)), ("total", &thousands(total as u64))])
+    } else {
+        String::new()
+    }
+}
+
 fn capped(l: &Catalog, caption: &str, header: &[&str], rows: Vec<Row>) -> Table {
     let total = rows.len();
     let shown = total.min(TABLE_CAP);
     Table {
         caption: caption.to_string(),
-        more_rows: if total > shown {
-            l.f("first_rows", &[("shown", &thousands(shown as u64)), ("total", &thousands(total as u64))])
-        } else {
-            String::new()
-        },
+        more_rows: more_rows(l, shown, total),
         header: header.iter().map(|s| s.to_string()).collect(),
         rows: rows.into_iter().take(TABLE_CAP).collect(),
         total,
@@ -1242,12 +1231,11 @@ fn datasets(report: &Report, l: &Catalog) -> Vec<DatasetView> {
 
 fn rule_view(r: &Rule, l: &Catalog) -> RuleView {
     let kind = crate::rulebook::SpecInfo::kind(&r.spec);
-    let kind_key = format!("kind_{kind}");
     RuleView {
         id: r.id.clone(),
         anchor: format!("method-{}", r.id.to_ascii_lowercase()),
         title: Shown::of(&r.text.title, l),
-        kind: if l.ui().contains_key(&kind_key) { l.t(&kind_key) } else { kind.to_string() },
+        kind: l.t_or(&format!("kind_{kind}"), kind),
         severity: severity_text(r.severity, l),
         filter: r.filter.as_ref().map(|f| f.text.clone()),
         parameters: crate::engine::explain::parameters(&r.spec)
