@@ -9,8 +9,14 @@
 # /var/tmp/hutong-bench) for generated data, CARGO_TARGET_DIR as for cargo.
 # Prints a Markdown table: median wall time, ratio hutong / DuckDB, peak
 # resident and peak anonymous memory of each (bench/peak.py), and the time of
-# one plain DuckDB scan of the columns the rules use. Every hutong run's
-# metrics are checked against DuckDB's.
+# one plain DuckDB scan of the columns the rules use. hutong runs twice per
+# round: as it chooses by default (a single pass when memory allows), and
+# bounded (`--strategy bounded --memory-budget $BOUNDED_BUDGET`, default
+# 512MB; the smoke run forces 3 partitions instead), whose time and peak
+# anonymous memory get their own columns ("refused" when the budget is below
+# what that input needs: the audit says so before any work). Every hutong
+# run's metrics are checked against DuckDB's, and the bounded findings against
+# the single pass's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/hutong-target}"
@@ -50,8 +56,9 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 # maxcol N: the largest value of column N, in MB.
 maxcol() { awk -v c="$1" '{ if ($c > m) m = $c } END { printf "%.0f", m / 1024 }'; }
 
-echo "| transactions | format | input MB | hutong s | DuckDB s | hutong / DuckDB | hutong peak MB | hutong anon MB | DuckDB peak MB | DuckDB anon MB | one scan s | hutong / scan |"
-echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+BOUNDED_BUDGET="${BOUNDED_BUDGET:-512MB}"
+echo "| transactions | format | input MB | hutong s | DuckDB s | hutong / DuckDB | hutong peak MB | hutong anon MB | DuckDB peak MB | DuckDB anon MB | one scan s | hutong / scan | bounded s | bounded anon MB |"
+echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for size in "${sizes[@]}"; do
   if [ "$size" = smoke ]; then scale=1; else scale=$(awk -v s="$size" 'BEGIN { printf "%d", s * 48 }'); fi
   csv="$WORK/csv-$scale"
@@ -66,8 +73,18 @@ for size in "${sizes[@]}"; do
     fmt=$(basename "$data" | cut -d- -f1)
     rm -f "$WORK"/times.*
     out="$WORK/out-$fmt-$scale"
+    bout="$WORK/out-bounded-$fmt-$scale"
+    bounded=(--strategy bounded --memory-budget "$BOUNDED_BUDGET")
+    if [ "$size" = smoke ]; then bounded=(--strategy bounded --partitions 3); fi
+    refused=0
     for _ in $(seq "$RUNS"); do
       measure hutong "$HUTONG" audit --rules "$RULES" --data "$data" --out "$out" --quiet
+      if [ "$refused" = 0 ] && ! measure bounded "$HUTONG" audit --rules "$RULES" --data "$data" --out "$bout" \
+        "${bounded[@]}" --quiet 2>/dev/null; then
+        # A budget below what the input needs is refused before any work.
+        grep -q -- "--memory-budget" "$WORK/last.err" || exit 1
+        refused=1
+      fi
       measure duckdb "$PY" bench/duckdb_audit.py --rules "$RULES" --data "$data"
       measure scan "$PY" bench/scan.py "$data"
     done
@@ -76,6 +93,26 @@ for size in "${sizes[@]}"; do
       cat "$WORK/compare.txt" >&2
       exit 1
     }
+    if [ "$refused" = 0 ]; then
+      "$PY" bench/duckdb_audit.py --rules "$RULES" --data "$data" --compare "$bout/findings.json" >/dev/null || {
+        echo "bounded audit of $data: metrics differ from DuckDB's" >&2
+        exit 1
+      }
+      # Same findings whatever the strategy: only the recorded execution, command and time differ.
+      "$PY" -c 'import json, sys
+a, b = (json.load(open(p + "/findings.json")) for p in sys.argv[1:])
+for d in (a, b):
+    d.pop("execution"); d.pop("command"); d.pop("generated_at")
+sys.exit(a != b)' "$out" "$bout" || {
+        echo "bounded audit of $data: findings differ from the single pass" >&2
+        exit 1
+      }
+      bs=$(printf "%.2f" "$(cut -d' ' -f1 "$WORK/times.bounded" | median)")
+      ba=$(maxcol 3 <"$WORK/times.bounded")
+    else
+      bs=refused
+      ba=refused
+    fi
     mb=$(du -sm --apparent-size "$data" | cut -f1)
     h=$(cut -d' ' -f1 "$WORK/times.hutong" | median)
     d=$(cut -d' ' -f1 "$WORK/times.duckdb" | median)
@@ -85,9 +122,9 @@ for size in "${sizes[@]}"; do
     dm=$(maxcol 2 <"$WORK/times.duckdb")
     da=$(maxcol 3 <"$WORK/times.duckdb")
     txns=$(grep -m1 '"rows_read"' "$out/findings.json" | tr -dc '0-9')
-    printf "| %s | %s | %s | %.2f | %.2f | %.2f | %s | %s | %s | %s | %.2f | %.2f |\n" \
+    printf "| %s | %s | %s | %.2f | %.2f | %.2f | %s | %s | %s | %s | %.2f | %.2f | %s | %s |\n" \
       "$txns" "$fmt" "$mb" "$h" "$d" "$(awk -v a="$h" -v b="$d" 'BEGIN { print a / b }')" "$hm" "$ha" "$dm" "$da" \
-      "$s" "$(awk -v a="$h" -v b="$s" 'BEGIN { print a / b }')"
+      "$s" "$(awk -v a="$h" -v b="$s" 'BEGIN { print a / b }')" "$bs" "$ba"
   done
 done
 echo

@@ -11,7 +11,10 @@ use crate::contract::Dataset;
 use crate::engine::Rulebook;
 use crate::engine::{self, Context};
 use crate::exec::{Batch, Handle};
-use crate::findings::{Evidence, Finding, InputReport, Report, RulebookRef, Summary, Tool, Verdict, SCHEMA_VERSION};
+use crate::findings::{
+    Evidence, Execution, Finding, InputReport, PartitionedPlan, Report, RulebookRef, Summary, Tool, Verdict,
+    SCHEMA_VERSION,
+};
 use crate::ingest::accounting::AccountingPlans;
 use crate::ingest::rejects;
 use crate::ingest::window::{window_bounds, window_plan, Window};
@@ -67,6 +70,30 @@ fn mark_dates(findings: &mut [Finding], rb: &Rulebook, data_end: Option<i64>, tz
     }
 }
 
+/// The aggregations an audit runs per hash partition, and their keys.
+fn partitioned_plans(ctx: &Context, inputs: &Inputs) -> Vec<PartitionedPlan> {
+    let mut out = Vec::new();
+    if inputs.get(Dataset::Transactions).is_some() {
+        out.push(PartitionedPlan { rule: "accounting".into(), key: "txn_id".into() });
+    }
+    for rule in &ctx.rulebook.rules {
+        for key in engine::split_keys(rule, ctx) {
+            out.push(PartitionedPlan { rule: rule.id.clone(), key: key.into() });
+        }
+    }
+    out
+}
+
+/// What findings.json records about the run itself.
+pub struct Run {
+    /// See [`generated_at`].
+    pub generated_at: String,
+    /// The command line, as recorded.
+    pub command: Vec<String>,
+    /// How the plans run (`crate::budget::choose`).
+    pub execution: Execution,
+}
+
 /// How an audit is judged over time besides its rulebook: per period, against
 /// an earlier audit, and with accepted exceptions.
 #[derive(Default)]
@@ -82,16 +109,24 @@ pub fn audit(
     rb: &Rulebook,
     inputs: &Inputs,
     out: &Path,
-    generated_at: String,
-    command: Vec<String>,
+    run: Run,
     report_options: crate::report::ReportOptions,
     history: &History,
 ) -> anyhow::Result<Report> {
+    let Run { generated_at, command, mut execution } = run;
     let taxonomy = Arc::new(Taxonomy::new(rb).context("compiling the taxonomy's aliases")?);
-    let ctx = Context { rulebook: rb, taxonomy, inputs, period: history.period };
+    let ctx = Context { rulebook: rb, taxonomy, inputs, period: history.period, part: None };
     // Accounting, rejected rows and the time window ride along in the same
     // pass as the rules.
-    let mut batch = Batch::new();
+    let partitions = execution.partitions as usize;
+    let mut batch = if execution.strategy == crate::budget::Strategy::Bounded.name() {
+        Batch::bounded(partitions)
+    } else {
+        Batch::partitioned(partitions)
+    };
+    if batch.parts().is_some() {
+        execution.partitioned = partitioned_plans(&ctx, inputs);
+    }
     let accounting: Vec<(&DatasetInput, AccountingPlans)> =
         inputs.datasets.values().map(|input| (input, AccountingPlans::add(input, &mut batch))).collect();
     let windows: Vec<Handle> = [Dataset::Transactions, Dataset::Checkout]
@@ -162,6 +197,7 @@ pub fn audit(
         baseline: None,
         waivers: None,
         edition: None,
+        execution,
         findings,
     };
     if let Some(r) = report_options.redaction {

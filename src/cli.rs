@@ -276,6 +276,26 @@ pub struct AuditArgs {
     /// would run as formulas (=, +, -, @). For machine consumers.
     #[arg(long)]
     pub raw_csv: bool,
+    /// The memory the audit plans to stay within, e.g. 512MB or 4GB (KB, MB,
+    /// GB: powers of 1000; KiB, MiB, GiB: of 1024). The aggregations whose
+    /// state grows with sessions, merchants or transaction ids then run in as
+    /// many hash-partitioned passes over the input as the budget needs.
+    /// Default: a quarter of physical memory, at most 4 GiB. A budget below
+    /// what any audit holds is refused before any work (see
+    /// docs/performance.md).
+    #[arg(long, value_name = "SIZE", value_parser = crate::budget::parse_size)]
+    pub memory_budget: Option<u64>,
+    /// How the plans run: `auto` (from --memory-budget), `single-pass` (all
+    /// at once over one read of the input: fastest, memory grows with the
+    /// input) or `bounded` (one at a time, keyed ones in hash partitions, CSV
+    /// staged once as typed Parquet: memory within the budget, slower).
+    #[arg(long, value_enum, value_name = "STRATEGY", default_value_t = StrategyArg::Auto)]
+    pub strategy: StrategyArg,
+    /// Run each aggregation keyed by session, merchant or transaction id in
+    /// exactly K hash partitions, whatever the budget. For tuning and
+    /// testing: findings are the same for every K and strategy.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub partitions: Option<u16>,
     /// Print nothing on success (files are still written).
     #[arg(long, short)]
     pub quiet: bool,
@@ -324,6 +344,24 @@ pub struct InputArgs {
     /// Unit of amount, discount, surcharge and fee values.
     #[arg(long, value_enum, default_value_t = AmountUnit::Yuan)]
     pub amount_unit: AmountUnit,
+}
+
+/// `audit --strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    Auto,
+    SinglePass,
+    Bounded,
+}
+
+impl StrategyArg {
+    pub fn strategy(self) -> Option<crate::budget::Strategy> {
+        match self {
+            StrategyArg::Auto => None,
+            StrategyArg::SinglePass => Some(crate::budget::Strategy::SinglePass),
+            StrategyArg::Bounded => Some(crate::budget::Strategy::Bounded),
+        }
+    }
 }
 
 /// A finding severity, as `--fail-on` takes it; `none` never fails on findings.

@@ -2,6 +2,15 @@
 //! plans over the same scans share one read of the input. A [`Batch`] hands
 //! out a [`Handle`] for each plan added, and each result is taken back by its
 //! handle, never by position.
+//!
+//! A batch may run in hash partitions (`Batch::partitioned`): a plan whose
+//! state grows with a high-cardinality key (one group per session, per
+//! merchant, per transaction id) is added as one variant per partition, each
+//! keeping only the rows whose key hashes to it ([`Part::keeps`]). The batch
+//! then reads the input once per partition, holding one partition's keys at a
+//! time, and merges the partial results ([`Merge`]). Every key falls in
+//! exactly one partition and keeps its own value within it, so the merged
+//! result is exact whatever the hash does.
 
 use polars::prelude::*;
 
@@ -13,10 +22,117 @@ pub fn collect_all(plans: Vec<LazyFrame>) -> PolarsResult<Vec<DataFrame>> {
     LazyFrame::collect_all_with_engine(dsl, Engine::Streaming, opt)
 }
 
-/// Plans to be run together in one streaming pass.
-#[derive(Default)]
+/// One share of a key's values: pass `index` of `of`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    pub index: usize,
+    pub of: usize,
+}
+
+impl Part {
+    /// Whether a row belongs to this share, by the hash of its `key` (a
+    /// string column; null keys fall in the first share).
+    pub fn keeps(self, key: Expr) -> Expr {
+        let Part { index, of } = self;
+        key.cast(DataType::String).map(
+            move |c: Column| {
+                let ca = c.str()?;
+                let out: BooleanChunked = ca
+                    .iter()
+                    .map(|v| Some(v.map_or(0, |s| (fnv1a(s.as_bytes()) % of as u64) as usize) == index))
+                    .collect();
+                Ok(out.with_name(ca.name().clone()).into_column())
+            },
+            |_, f| Ok(Field::new(f.name().clone(), DataType::Boolean)),
+        )
+    }
+}
+
+/// Returns the memory jemalloc holds freed to the system, so that the next
+/// plan of a bounded batch starts from what is live. A no-op where jemalloc
+/// is not the allocator in use (its arenas are then empty).
+pub fn release_memory() {
+    // "arena.<MALLCTL_ARENAS_ALL>.purge": every arena.
+    let name = c"arena.4096.purge";
+    // SAFETY: a void mallctl: no old or new value is read or written.
+    unsafe {
+        tikv_jemalloc_sys::mallctl(name.as_ptr(), std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut(), 0);
+    }
+}
+
+/// FNV-1a: fixed, fast, and the same in every run, so a key's share never
+/// depends on the process (std's hasher is seeded per process).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    // Mix the high bits down: `% of` with a small `of` would otherwise see
+    // mostly the last byte's influence.
+    h ^ (h >> 29) ^ (h >> 47)
+}
+
+/// How the partial results of a partitioned plan combine into its result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Merge {
+    /// The partition key is among the result's group keys: each partition
+    /// holds whole groups, so the partial results are stacked.
+    Concat,
+    /// The result aggregates over the partition key: rows with equal values
+    /// in every other column are one group, and these columns are summed.
+    Sum(Vec<String>),
+}
+
+impl Merge {
+    /// The sums of the named columns over groups of the others.
+    pub fn sum<I: IntoIterator<Item = S>, S: Into<String>>(columns: I) -> Merge {
+        Merge::Sum(columns.into_iter().map(Into::into).collect())
+    }
+
+    fn apply(&self, frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
+        let Some(first) = frames.first() else { return Ok(DataFrame::empty()) };
+        let schema = first.schema().clone();
+        let all = concat(frames.into_iter().map(IntoLazy::lazy).collect::<Vec<_>>(), UnionArgs::default())?;
+        match self {
+            Merge::Concat => all.collect(),
+            Merge::Sum(values) => {
+                let mut keys = Vec::new();
+                let mut sums = Vec::new();
+                for (name, dtype) in schema.iter() {
+                    if values.iter().any(|v| v == name.as_str()) {
+                        // Summing narrows nothing: the partial sums keep their type.
+                        sums.push(col(name.clone()).sum().cast(dtype.clone()).alias(name.clone()));
+                    } else {
+                        keys.push(col(name.clone()));
+                    }
+                }
+                let order: Vec<Expr> = schema.iter_names().map(|n| col(n.clone())).collect();
+                let merged = if keys.is_empty() { all.select(sums) } else { all.group_by(keys).agg(sums) };
+                merged.select(order).collect()
+            }
+        }
+    }
+}
+
+/// A plan of a batch: run once, or once per partition.
+enum Entry {
+    Whole(Box<LazyFrame>),
+    Split(Vec<LazyFrame>, Merge),
+}
+
+/// Plans to be run together in one streaming pass (or one per partition),
+/// or one at a time.
 pub struct Batch {
-    plans: Vec<LazyFrame>,
+    entries: Vec<Entry>,
+    partitions: usize,
+    one_at_a_time: bool,
+}
+
+impl Default for Batch {
+    fn default() -> Batch {
+        Batch::new()
+    }
 }
 
 /// Where the result of one plan of a [`Batch`] will be.
@@ -24,26 +140,117 @@ pub struct Batch {
 pub struct Handle(usize);
 
 impl Batch {
+    /// A batch run in one pass.
     pub fn new() -> Batch {
-        Batch::default()
+        Batch::partitioned(1)
     }
 
-    /// Adds a plan; its result is taken back with the handle returned.
+    /// A batch whose split plans run in `partitions` passes (at least one).
+    pub fn partitioned(partitions: usize) -> Batch {
+        Batch { entries: Vec::new(), partitions: partitions.max(1), one_at_a_time: false }
+    }
+
+    /// A batch whose plans run one at a time, each reading the input itself,
+    /// with freed memory returned to the system after each: memory holds one
+    /// plan's state, not every plan's, and no plan's input waits in a buffer
+    /// for a slower one (polars' shared scans buffer without bound). Split
+    /// plans run once per partition, as in [`Batch::partitioned`].
+    pub fn bounded(partitions: usize) -> Batch {
+        Batch { one_at_a_time: true, ..Batch::partitioned(partitions) }
+    }
+
+    /// An empty batch run the same way as this one.
+    pub fn sibling(&self) -> Batch {
+        Batch { entries: Vec::new(), ..*self }
+    }
+
+    /// Whether the plans run one at a time ([`Batch::bounded`]).
+    pub fn one_at_a_time(&self) -> bool {
+        self.one_at_a_time
+    }
+
+    /// How many passes the batch's split plans take.
+    pub fn partitions(&self) -> usize {
+        self.partitions
+    }
+
+    /// The shares of a key, one per pass, or none when the batch runs in one pass.
+    pub fn parts(&self) -> Option<Vec<Part>> {
+        (self.partitions > 1).then(|| (0..self.partitions).map(|index| Part { index, of: self.partitions }).collect())
+    }
+
+    /// Adds a plan run once; its result is taken back with the handle returned.
     pub fn add(&mut self, plan: LazyFrame) -> Handle {
-        self.plans.push(plan);
-        Handle(self.plans.len() - 1)
+        self.entries.push(Entry::Whole(Box::new(plan)));
+        Handle(self.entries.len() - 1)
     }
 
-    /// Runs every plan in one pass.
+    /// Adds a plan as its variants per partition (in the order of
+    /// [`Batch::parts`]), whose results combine by `merge`.
+    pub fn add_split(&mut self, parts: Vec<LazyFrame>, merge: Merge) -> Handle {
+        debug_assert_eq!(parts.len(), self.partitions);
+        self.entries.push(Entry::Split(parts, merge));
+        Handle(self.entries.len() - 1)
+    }
+
+    /// Runs every plan: the whole ones and the first partition of the split
+    /// ones in the first pass, each further partition in a pass of its own.
     pub fn run(self) -> PolarsResult<Results> {
-        Ok(Results { frames: collect_all(self.plans)?.into_iter().map(Some).collect() })
+        let passes = self.partitions;
+        let mut plans: Vec<Vec<(usize, LazyFrame)>> = (0..passes).map(|_| Vec::new()).collect();
+        let mut merges: Vec<Option<Merge>> = Vec::new();
+        for (i, entry) in self.entries.into_iter().enumerate() {
+            match entry {
+                Entry::Whole(lf) => {
+                    plans[0].push((i, *lf));
+                    merges.push(None);
+                }
+                Entry::Split(parts, merge) => {
+                    for (p, lf) in parts.into_iter().enumerate() {
+                        plans[p.min(passes - 1)].push((i, lf));
+                    }
+                    merges.push(Some(merge));
+                }
+            }
+        }
+        let mut partial: Vec<Vec<DataFrame>> = (0..merges.len()).map(|_| Vec::new()).collect();
+        for pass in plans {
+            let (ids, lfs): (Vec<usize>, Vec<LazyFrame>) = pass.into_iter().unzip();
+            if self.one_at_a_time {
+                for (i, lf) in ids.into_iter().zip(lfs) {
+                    partial[i].extend(collect_all(vec![lf])?);
+                    release_memory();
+                }
+                continue;
+            }
+            for (i, df) in ids.into_iter().zip(collect_all(lfs)?) {
+                partial[i].push(df);
+            }
+        }
+        let frames = partial
+            .into_iter()
+            .zip(merges)
+            .map(|(mut dfs, merge)| match merge {
+                Some(m) => m.apply(dfs).map(Some),
+                None => Ok(dfs.pop()),
+            })
+            .collect::<PolarsResult<Vec<_>>>()?;
+        Ok(Results { frames })
     }
 
-    /// The optimised query plan of the whole batch, as polars prints it.
+    /// The optimised query plan of the whole batch (its first pass), as polars prints it.
     pub fn explain(self) -> PolarsResult<String> {
-        let Some(first) = self.plans.first() else { return Ok(String::new()) };
+        let plans: Vec<LazyFrame> = self
+            .entries
+            .into_iter()
+            .filter_map(|e| match e {
+                Entry::Whole(lf) => Some(*lf),
+                Entry::Split(parts, _) => parts.into_iter().next(),
+            })
+            .collect();
+        let Some(first) = plans.first() else { return Ok(String::new()) };
         let opt = first.get_current_optimizations();
-        LazyFrame::explain_all(self.plans.into_iter().map(|lf| lf.logical_plan).collect(), opt)
+        LazyFrame::explain_all(plans.into_iter().map(|lf| lf.logical_plan).collect(), opt)
     }
 }
 
@@ -76,5 +283,72 @@ mod tests {
         assert_eq!(results.take(b).unwrap().column("y").unwrap().i64().unwrap().get(0), Some(6));
         assert_eq!(results.take(a).unwrap().height(), 2);
         assert!(results.take(a).is_err());
+    }
+
+    /// A frame of 1,000 sessions over 3 platforms, 4 rows each.
+    fn sessions() -> DataFrame {
+        let n = 4000usize;
+        df!(
+            "platform" => (0..n).map(|i| ["a", "b", "c"][i % 3]).collect::<Vec<_>>(),
+            "session_id" => (0..n).map(|i| format!("s{}", i / 4)).collect::<Vec<_>>(),
+            "x" => (0..n).map(|i| (i % 7) as u64).collect::<Vec<_>>(),
+        )
+        .unwrap()
+    }
+
+    fn per_session(df: &DataFrame, part: Option<Part>) -> LazyFrame {
+        let lf = df.clone().lazy();
+        let lf = match part {
+            Some(p) => lf.filter(p.keeps(col("session_id"))),
+            None => lf,
+        };
+        lf.group_by([col("session_id")]).agg([col("x").sum().alias("x"), len().alias("rows")])
+    }
+
+    fn sorted(df: DataFrame, by: &[&str]) -> DataFrame {
+        df.sort(by.to_vec(), SortMultipleOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn every_key_falls_in_exactly_one_part() {
+        let df = sessions();
+        for of in [1usize, 2, 7] {
+            let mut seen = 0;
+            for index in 0..of {
+                let kept = df.clone().lazy().filter(Part { index, of }.keeps(col("session_id"))).collect().unwrap();
+                // A session is kept whole or not at all.
+                let ids = kept.column("session_id").unwrap().n_unique().unwrap();
+                assert_eq!(kept.height(), ids * 4);
+                seen += ids;
+            }
+            assert_eq!(seen, 1000);
+        }
+    }
+
+    #[test]
+    fn split_plans_merge_to_the_whole_result() {
+        let df = sessions();
+        let whole = sorted(per_session(&df, None).collect().unwrap(), &["session_id"]);
+        let count = |lf: LazyFrame| {
+            lf.group_by([col("rows")]).agg([len().cast(DataType::UInt64).alias("sessions"), col("x").sum().alias("x")])
+        };
+        let whole_counts = sorted(count(per_session(&df, None)).collect().unwrap(), &["rows"]);
+        for k in [2usize, 7] {
+            let mut batch = Batch::partitioned(k);
+            let parts = batch.parts().unwrap();
+            let stacked = batch.add_split(parts.iter().map(|p| per_session(&df, Some(*p))).collect(), Merge::Concat);
+            let summed = batch.add_split(
+                parts.iter().map(|p| count(per_session(&df, Some(*p)))).collect(),
+                Merge::sum(["sessions", "x"]),
+            );
+            let once = batch.add(df.clone().lazy().select([len().alias("n")]));
+            let mut r = batch.run().unwrap();
+            assert_eq!(sorted(r.take(stacked).unwrap(), &["session_id"]), whole);
+            let s = sorted(r.take(summed).unwrap(), &["rows"]);
+            assert_eq!(s, whole_counts);
+            assert_eq!(s.column("sessions").unwrap().u64().unwrap().get(0), Some(1000));
+            // A plan run once is not repeated per partition.
+            assert_eq!(r.take(once).unwrap().column("n").unwrap().get(0).unwrap().extract::<u64>(), Some(4000));
+        }
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::rulebook::{Rule, Severity, SpecInfo};
 
 /// Version of the `findings.json` contract (docs/findings-json.md).
-pub const SCHEMA_VERSION: &str = "1.4";
+pub const SCHEMA_VERSION: &str = "1.5";
 
 pub use crate::verdict::{Basis, Verdict};
 
@@ -648,7 +648,43 @@ pub struct Report {
     /// With `--redact`: which redacted edition this is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub edition: Option<Edition>,
+    /// How the audit ran: in one pass or in hash-partitioned passes.
+    pub execution: Execution,
     pub findings: Vec<Finding>,
+}
+
+/// How an audit ran within its memory budget.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Execution {
+    /// `--memory-budget` in bytes, when given (the default depends on the
+    /// machine and is left out, so findings stay the same across machines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_budget: Option<u64>,
+    /// Input rows, known before the audit from the pre-read and the Parquet
+    /// footers, from which the number of passes is chosen.
+    pub estimated_rows: u64,
+    /// `single pass` (every plan at once over one read of the input) or
+    /// `bounded` (one plan at a time, the keyed ones in hash partitions).
+    pub strategy: String,
+    /// Hash partitions of the keyed aggregations: each runs once per
+    /// partition over the rows whose key falls in it.
+    pub partitions: u64,
+    /// The peak memory the strategy was estimated to need, in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_peak: Option<u64>,
+    /// With more than one partition: the aggregations run per partition, and
+    /// the key whose hash chooses the partition. Every other aggregation runs
+    /// once, in the first pass.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partitioned: Vec<PartitionedPlan>,
+}
+
+/// An aggregation run in hash partitions of its key.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct PartitionedPlan {
+    /// The rule (or `accounting` for the duplicate-id count).
+    pub rule: String,
+    pub key: String,
 }
 
 /// The comparison of an audit with its baseline.

@@ -16,7 +16,7 @@
 //! 5. the engine: [`engine`], with every rule kind in `engine::kinds`;
 //! 6. outputs: [`report`], [`output`], [`inspect`], [`audit`], [`import`]
 //!    (real exports into the contract by a profile), [`baseline`], [`waivers`],
-//!    [`junit`];
+//!    [`junit`], [`budget`] (the memory budget and the execution it chooses);
 //! 7. commands: [`cli`] (clap definitions) and [`commands`].
 
 // Layer 1: foundations.
@@ -42,6 +42,7 @@ pub mod engine;
 // Layer 6: outputs.
 pub mod audit;
 pub mod baseline;
+pub mod budget;
 pub mod import;
 pub(crate) mod inspect;
 pub mod junit;

@@ -3,34 +3,36 @@
 //! error). Running out of memory and internal errors (panics) exit with 2
 //! and say so, so a pipeline never sees 101 or 134.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 use hutong::cli::Cli;
+use tikv_jemallocator::Jemalloc;
 
-/// The system allocator, with allocation failure turned into a clear
-/// message and exit code 2 instead of an abort.
+/// jemalloc (faster than glibc malloc here, and it gives memory back between
+/// the passes of a bounded audit: `hutong::exec`), with allocation failure
+/// turned into a clear message and exit code 2 instead of an abort.
 struct Guarded;
 
-// SAFETY: every method forwards to `System` with the same arguments; a null
+// SAFETY: every method forwards to `Jemalloc` with the same arguments; a null
 // result never returns (the process exits).
 unsafe impl GlobalAlloc for Guarded {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        checked(unsafe { System.alloc(layout) }, layout.size())
+        checked(unsafe { Jemalloc.alloc(layout) }, layout.size())
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        checked(unsafe { System.alloc_zeroed(layout) }, layout.size())
+        checked(unsafe { Jemalloc.alloc_zeroed(layout) }, layout.size())
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
+        unsafe { Jemalloc.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        checked(unsafe { System.realloc(ptr, layout, new_size) }, new_size)
+        checked(unsafe { Jemalloc.realloc(ptr, layout, new_size) }, new_size)
     }
 }
 

@@ -13,7 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["ingest", "rulebook", "generate"],
     &["findings"],
     &["engine"],
-    &["report", "output", "inspect", "audit", "import", "baseline", "waivers", "junit", "redact"],
+    &["report", "output", "inspect", "audit", "import", "baseline", "waivers", "junit", "redact", "budget"],
     &["cli", "commands"],
 ];
 

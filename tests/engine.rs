@@ -56,12 +56,16 @@ fn run(rulebook: &str, txns: Option<(&str, Vec<String>)>, checkout: Vec<String>)
     let rb = hutong::engine::kinds::parse("test.toml", rulebook).unwrap();
     let spec = InputSpec { data: Some(dir.path().to_path_buf()), ..Default::default() };
     let inputs = ingest::open(&spec, IngestOptions::default()).unwrap();
+    let execution = hutong::budget::choose(1 << 30, false, hutong::budget::input_of(&inputs).unwrap(), None, None);
     audit(
         &rb,
         &inputs,
         &dir.path().join("out"),
-        "2021-01-01T00:00:00Z".into(),
-        vec![],
+        hutong::audit::Run {
+            generated_at: "2021-01-01T00:00:00Z".into(),
+            command: vec![],
+            execution: execution.unwrap(),
+        },
         Default::default(),
         &Default::default(),
     )
@@ -352,7 +356,7 @@ fn every_input_file_is_scanned_once_for_all_rules() {
     let spec = InputSpec { data: Some("testdata/sample".into()), ..Default::default() };
     let inputs = ingest::open(&spec, IngestOptions::default()).unwrap();
     let taxonomy = std::sync::Arc::new(hutong::rulebook::Taxonomy::new(&rb).unwrap());
-    let ctx = hutong::engine::Context { rulebook: &rb, taxonomy, inputs: &inputs, period: None };
+    let ctx = hutong::engine::Context { rulebook: &rb, taxonomy, inputs: &inputs, period: None, part: None };
     let plan = hutong::engine::explain(&ctx, hutong::exec::Batch::new()).unwrap();
     // 14 rules, label counts and merchant names share three scans: one per file.
     for file in ["transactions.csv", "checkout.csv", "merchants.csv"] {

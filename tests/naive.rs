@@ -373,9 +373,16 @@ fn both(txns: &[Txn], opts: &[Opt]) -> (BTreeMap<String, Values>, BTreeMap<Strin
     let rb = hutong::engine::kinds::parse("naive.toml", RULEBOOK).unwrap();
     let spec = InputSpec { data: Some(dir.path().to_path_buf()), ..Default::default() };
     let inputs = ingest::open(&spec, IngestOptions::default()).unwrap();
-    let report =
-        audit(&rb, &inputs, &dir.path().join("out"), "t".into(), vec![], Default::default(), &Default::default())
-            .unwrap();
+    let execution = hutong::budget::choose(1 << 30, false, hutong::budget::input_of(&inputs).unwrap(), None, None);
+    let report = audit(
+        &rb,
+        &inputs,
+        &dir.path().join("out"),
+        hutong::audit::Run { generated_at: "t".into(), command: vec![], execution: execution.unwrap() },
+        Default::default(),
+        &Default::default(),
+    )
+    .unwrap();
     let want = naive(txns, opts).into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     (want, engine_values(&report.findings))
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::bail;
 
 use super::{ingest_options, input_spec};
-use crate::audit::{audit, datasets_needed, generated_at, History};
+use crate::audit::{audit, datasets_needed, generated_at, History, Run};
 use crate::baseline::Snapshot;
 use crate::cli::{AuditArgs, TextOrJson};
 use crate::engine::kinds;
@@ -32,11 +32,10 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
         bail!("no input given: use --data DIR, or --transactions and --checkout PATH (and --codes PATH)");
     }
     progress.stage("reading every input file once: SHA-256 and record structure");
-    let inputs = ingest::open(&spec, ingest_options(&args.input)?)?;
+    let mut inputs = ingest::open(&spec, ingest_options(&args.input)?)?;
     let (files, bytes) =
         inputs.datasets.values().flat_map(|d| d.files.iter()).fold((0, 0u64), |(n, b), f| (n + 1, b + f.bytes));
-    progress
-        .stage(format!("{files} files, {:.1} MB checked; running all rules in one streaming pass", bytes as f64 / 1e6));
+    progress.stage(format!("{files} files, {:.1} MB checked", bytes as f64 / 1e6));
     // An imported export has what it has: rules on a dataset it lacks are not
     // evaluable rather than an input error.
     for ds in datasets_needed(&rb) {
@@ -44,6 +43,26 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
             return Err(ingest::IngestError::MissingDataset { dataset: ds }.into());
         }
     }
+    let budget = args.memory_budget.unwrap_or_else(crate::budget::default_budget);
+    let input = crate::budget::input_of(&inputs)?;
+    let execution = crate::budget::choose(
+        budget,
+        args.memory_budget.is_some(),
+        input,
+        args.strategy.strategy(),
+        args.partitions.map(usize::from),
+    )?;
+    progress.stage(format!(
+        "memory budget {}{}, {} rows: {}, estimated peak {}",
+        crate::budget::size_text(budget),
+        if args.memory_budget.is_some() { "" } else { " (default)" },
+        input.rows,
+        match execution.partitions {
+            1 => execution.strategy.clone(),
+            k => format!("{}, keyed aggregations in {k} hash partitions", execution.strategy),
+        },
+        crate::budget::size_text(execution.estimated_peak.unwrap_or(0)),
+    ));
     check_out_dir(&args.out, &inputs, args.out_inside_inputs)?;
     // One run at a time writes to an output directory.
     let _lock = crate::output::lock(&args.out)?;
@@ -86,7 +105,12 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
         redaction: redaction.as_ref(),
         lang: args.lang,
     };
-    let report = audit(&rb, &inputs, &args.out, generated_at, command, report_options, &history)?;
+    if execution.strategy == crate::budget::Strategy::Bounded.name() {
+        progress.stage("bounded: staging the validated inputs once as Parquet");
+        inputs.stage()?;
+    }
+    let run = Run { generated_at, command, execution };
+    let report = audit(&rb, &inputs, &args.out, run, report_options, &history)?;
 
     if let Some(path) = &args.junit {
         let xml = crate::junit::render(&report);

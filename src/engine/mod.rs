@@ -22,7 +22,7 @@ use polars::prelude::*;
 use std::collections::BTreeMap;
 
 use crate::contract::Dataset;
-use crate::exec::{Batch, Handle, Results};
+use crate::exec::{Batch, Handle, Merge, Part, Results};
 use crate::findings::{Finding, UnmappedLabel};
 use crate::ingest::period::Period;
 use crate::ingest::{DatasetInput, Inputs};
@@ -36,6 +36,22 @@ pub struct Context<'a> {
     /// When set, every plan groups by the period as well (`audit --period`):
     /// the column [`PERIOD`] holds the first day of each row's period.
     pub period: Option<Period>,
+    /// When set, plans built with [`Context::per_key`] keep only this share
+    /// of their key's values (the audit runs in hash partitions).
+    pub part: Option<Part>,
+}
+
+/// A plan of a rule: run once, or (built by [`Context::per_key`]) once per
+/// hash partition of a key whose groups would otherwise all be held at once.
+pub struct Plan {
+    frame: LazyFrame,
+    split: Option<(&'static str, Merge)>,
+}
+
+impl From<LazyFrame> for Plan {
+    fn from(frame: LazyFrame) -> Plan {
+        Plan { frame, split: None }
+    }
 }
 
 /// The column holding a row's period in plans compiled per period.
@@ -73,6 +89,30 @@ impl Context<'_> {
             mapped.push(map_platforms(col("platform"), self.taxonomy.clone()).alias("platform"));
         }
         Ok(input.accepted().with_columns(mapped))
+    }
+
+    /// The same context with another period and share.
+    fn variant(&self, period: Option<Period>, part: Option<Part>) -> Context<'_> {
+        Context { rulebook: self.rulebook, taxonomy: self.taxonomy.clone(), inputs: self.inputs, period, part }
+    }
+
+    /// A plan whose state grows with the distinct values of `key` (sessions,
+    /// merchants): `build` aggregates `frame`, which in a partitioned audit
+    /// holds only this pass's share of the keys, and `merge` says how the
+    /// shares' results combine. Filter and merge come together here so that
+    /// a kind cannot have one without the other.
+    pub(crate) fn per_key(
+        &self,
+        frame: LazyFrame,
+        key: &'static str,
+        merge: Merge,
+        build: impl FnOnce(LazyFrame) -> LazyFrame,
+    ) -> Plan {
+        let frame = match self.part {
+            Some(part) => frame.filter(part.keeps(col(key))),
+            None => frame,
+        };
+        Plan { frame: build(frame), split: Some((key, merge)) }
     }
 
     /// The first instant a rule sees, in UTC microseconds: midnight of its
@@ -228,19 +268,14 @@ pub const RULES_PER_PASS: usize = 32;
 
 /// Adds the plans of `rules` to `batch`.
 fn compile_rules(ctx: &Context, rules: &[Rule], batch: &mut Batch) -> Vec<Compiled> {
-    // The pooled plans never group by period; the per-period ones always do.
-    let pooled = Context { rulebook: ctx.rulebook, taxonomy: ctx.taxonomy.clone(), inputs: ctx.inputs, period: None };
     let mut compiled = Vec::new();
     for rule in rules {
-        compiled.push(match rule.spec.plans(rule, &pooled) {
-            Ok(p) => {
-                let handles = p.into_iter().map(|lf| batch.add(lf)).collect();
+        // The pooled plans never group by period; the per-period ones always do.
+        compiled.push(match add_plans(rule, &ctx.variant(None, None), batch) {
+            Ok(handles) => {
                 let periods = match ctx.period {
-                    Some(_) => match rule.spec.plans(rule, ctx) {
-                        Ok(p) => Some(p.into_iter().map(|lf| batch.add(lf)).collect()),
-                        // A rule evaluable as a whole but not per period keeps its pooled verdict.
-                        Err(_) => None,
-                    },
+                    // A rule evaluable as a whole but not per period keeps its pooled verdict.
+                    Some(_) => add_plans(rule, ctx, batch).ok(),
                     None => None,
                 };
                 Compiled::Plans(handles, periods)
@@ -249,6 +284,43 @@ fn compile_rules(ctx: &Context, rules: &[Rule], batch: &mut Batch) -> Vec<Compil
         });
     }
     compiled
+}
+
+/// Adds a rule's plans to `batch`: each plan built per key once per
+/// partition when the batch runs in partitions, every other plan once.
+fn add_plans(rule: &Rule, ctx: &Context, batch: &mut Batch) -> Result<Vec<Handle>, NotEvaluable> {
+    let Some(parts) = batch.parts() else {
+        return Ok(rule.spec.plans(rule, ctx)?.into_iter().map(|p| batch.add(p.frame)).collect());
+    };
+    // One build of the rule's plans per share; plan i of every build is
+    // the same plan over another share of its key.
+    let mut builds = Vec::new();
+    for part in &parts {
+        builds.push(rule.spec.plans(rule, &ctx.variant(ctx.period, Some(*part)))?.into_iter());
+    }
+    let mut handles = Vec::new();
+    loop {
+        // Every build advances together, whether its plan is split or not.
+        let mut variants = builds.iter_mut().filter_map(Iterator::next).collect::<Vec<Plan>>().into_iter();
+        let Some(first) = variants.next() else { break };
+        handles.push(match first.split {
+            Some((_, merge)) => {
+                batch.add_split(std::iter::once(first.frame).chain(variants.map(|p| p.frame)).collect(), merge)
+            }
+            None => batch.add(first.frame),
+        });
+    }
+    Ok(handles)
+}
+
+/// The keys a rule's plans are partitioned on (empty: none grows with a key).
+pub fn split_keys(rule: &Rule, ctx: &Context) -> Vec<&'static str> {
+    let mut keys: Vec<&'static str> = match rule.spec.plans(rule, ctx) {
+        Ok(plans) => plans.into_iter().filter_map(|p| p.split.map(|s| s.0)).collect(),
+        Err(_) => Vec::new(),
+    };
+    keys.dedup();
+    keys
 }
 
 /// The plans of the label counts and the merchant names, added to `batch`.
@@ -292,6 +364,7 @@ pub fn explain(ctx: &Context, mut batch: Batch) -> PolarsResult<String> {
 pub fn run(ctx: &Context, mut batch: Batch) -> anyhow::Result<(Outcome, Results)> {
     let rules = &ctx.rulebook.rules;
     let first = rules.len().min(RULES_PER_PASS);
+    let sibling = batch.sibling();
     let compiled = compile_rules(ctx, &rules[..first], &mut batch);
     let (label_plans, names) = compile_extras(ctx, &mut batch);
     let mut results = anyhow::Context::context(batch.run(), "running the audit")?;
@@ -304,7 +377,7 @@ pub fn run(ctx: &Context, mut batch: Batch) -> anyhow::Result<(Outcome, Results)
     let seen = Seen { names, unmapped: labels.by_platform, providers: labels.providers };
     let mut findings = evaluate(ctx, &rules[..first], compiled, &mut results, &seen)?;
     for chunk in rules[first..].chunks(RULES_PER_PASS) {
-        let mut pass = Batch::new();
+        let mut pass = sibling.sibling();
         let compiled = compile_rules(ctx, chunk, &mut pass);
         let mut r = anyhow::Context::context(pass.run(), "running the audit")?;
         findings.extend(evaluate(ctx, chunk, compiled, &mut r, &seen)?);

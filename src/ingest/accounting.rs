@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::validate::{FILE, REASON};
 use super::{DatasetInput, Format, IngestError};
 use crate::contract::Dataset;
-use crate::exec::{Batch, Handle, Results};
+use crate::exec::{Batch, Handle, Merge, Part, Results};
 
 /// The accounting of one input file.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -74,7 +74,7 @@ impl AccountingPlans {
         AccountingPlans {
             counts: batch.add(counts_plan(input)),
             rejected: batch.add(super::rejects::rejected_plan(input)),
-            duplicates: duplicates_plan(input).map(|p| batch.add(p)),
+            duplicates: add_duplicates(input, batch),
         }
     }
 
@@ -125,13 +125,30 @@ fn unique_id(input: &DatasetInput) -> Option<&'static str> {
     }
 }
 
-/// The plan that counts accepted rows and distinct ids.
-fn duplicates_plan(input: &DatasetInput) -> Option<LazyFrame> {
+/// Adds the plan that counts accepted rows and distinct ids, if the dataset
+/// has an id: the distinct count holds every id, so in a partitioned batch
+/// each pass counts one share of them and the counts add up.
+fn add_duplicates(input: &DatasetInput, batch: &mut Batch) -> Option<Handle> {
     let id = unique_id(input)?;
-    Some(input.accepted().select([
-        len().cast(DataType::UInt64).alias("rows"),
-        col(id).n_unique().cast(DataType::UInt64).alias("distinct"),
-    ]))
+    let plan = |part: Option<Part>| {
+        let rows = input.accepted();
+        let rows = match part {
+            Some(p) => rows.filter(p.keeps(col(id))),
+            None => rows,
+        };
+        // A group-by streams; `n_unique` over the whole column does not,
+        // and would hold every id of the input whatever the partition.
+        rows.group_by([col(id)]).agg([len().cast(DataType::UInt64).alias("n")]).select([
+            col("n").sum().cast(DataType::UInt64).alias("rows"),
+            len().cast(DataType::UInt64).alias("distinct"),
+        ])
+    };
+    Some(match batch.parts() {
+        Some(parts) => {
+            batch.add_split(parts.into_iter().map(|p| plan(Some(p))).collect(), Merge::sum(["rows", "distinct"]))
+        }
+        None => batch.add(plan(None)),
+    })
 }
 
 /// Records the duplicate count from the collected `duplicates_plan`.

@@ -220,6 +220,79 @@ impl Inputs {
     pub fn get(&self, ds: Dataset) -> Option<&DatasetInput> {
         self.datasets.get(&ds)
     }
+
+    /// Writes every dataset, validated (accepted and rejected rows, each
+    /// with its reason and place), to a Parquet file in the scratch
+    /// directory, and reads it from there from then on. A bounded audit
+    /// reads its input once per plan: reading the validated columns is
+    /// several times cheaper than parsing text, or validating typed Parquet,
+    /// again for each plan; and the one write streams, with no other plan
+    /// sharing its scan.
+    pub fn stage(&mut self) -> Result<(), IngestError> {
+        let Some(dir) = self._scratch.as_ref().map(|d| d.path().to_path_buf()) else { return Ok(()) };
+        for input in self.datasets.values_mut() {
+            let ds = input.dataset;
+            let err = |cause| IngestError::Polars { context: format!("{ds}: staging as Parquet"), cause };
+            let parts = dir.join(format!("{}.staged", ds.name()));
+            std::fs::create_dir_all(&parts).map_err(|cause| IngestError::Unreadable {
+                dataset: ds,
+                path: parts.clone(),
+                cause,
+            })?;
+            // Parquet is staged in slices of rows: polars reads a Parquet file
+            // ahead of a slower writer and holds what it has read, so one
+            // slice at a time bounds that. A slice of CSV would parse the
+            // file from its start again; CSV is staged whole (it stays flat).
+            let slices: Vec<Option<(i64, u32)>> = match parquet_rows(input) {
+                Some(rows) => (0..rows.div_ceil(STAGE_SLICE_ROWS))
+                    .map(|i| Some(((i * STAGE_SLICE_ROWS) as i64, STAGE_SLICE_ROWS as u32)))
+                    .collect(),
+                _ => vec![None],
+            };
+            for (i, slice) in slices.iter().enumerate() {
+                let path = parts.join(format!("{i:06}.parquet"));
+                let target = SinkTarget::Path(PlRefPath::new(path.to_string_lossy().as_ref()));
+                let frame = match slice {
+                    Some((offset, len)) => input.frame.clone().slice(*offset, *len),
+                    None => input.frame.clone(),
+                };
+                let sink = frame
+                    .sink(
+                        SinkDestination::File { target },
+                        FileWriteFormat::Parquet(std::sync::Arc::new(ParquetWriteOptions::default())),
+                        UnifiedSinkArgs::default(),
+                    )
+                    .map_err(err)?;
+                crate::exec::collect_all(vec![sink]).map_err(err)?;
+                crate::exec::release_memory();
+            }
+            // The slices in order (their names sort), as one scan.
+            let pattern = parts.join("*.parquet");
+            let args = ScanArgsParquet { glob: true, ..Default::default() };
+            input.frame = LazyFrame::scan_parquet(path_arg(&pattern), args).map_err(err)?;
+        }
+        Ok(())
+    }
+}
+
+/// Rows per slice when staging a Parquet input. Measured on 10M
+/// transactions from Parquet (bounded, 7 partitions): staged whole, the
+/// audit peaked at 584 MB of heap, in slices of 2M rows at 492 MB, in slices
+/// of 512K rows at 287 MB (the plans' peak, no longer the staging's), in the
+/// same time.
+const STAGE_SLICE_ROWS: u64 = 1 << 19;
+
+/// The rows of a dataset read from Parquet only, from the footers.
+fn parquet_rows(input: &DatasetInput) -> Option<u64> {
+    let mut rows = 0u64;
+    for f in &input.files {
+        if f.format != Format::Parquet {
+            return None;
+        }
+        let file = std::fs::File::open(&f.read_path).ok()?;
+        rows += ParquetReader::new(file).num_rows().ok()? as u64;
+    }
+    Some(rows)
 }
 
 /// Finds, pre-reads and checks every input file; builds the lazy frames.

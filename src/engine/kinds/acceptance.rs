@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::{counts, pct, strings};
-use crate::engine::{Context, NotEvaluable, Seen};
+use crate::engine::{Context, NotEvaluable, Plan, Seen};
 use crate::findings::{CellFields, Detail, EvidenceTable, Finding, Group, Presentation, Verdict};
 use crate::rulebook::diag::Diagnostics;
 use crate::rulebook::Params;
@@ -73,8 +73,8 @@ rationale = "A shop's single collection code must be payable from any major wall
         Some(spec.alpha)
     }
 
-    fn plans(rule: &Rule, _: &AcceptanceSpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
-        Ok(vec![scan_plan(rule, ctx)?])
+    fn plans(rule: &Rule, _: &AcceptanceSpec, ctx: &Context) -> Result<Vec<Plan>, NotEvaluable> {
+        Ok(vec![scan_plan(rule, ctx)?.into()])
     }
 
     fn evaluate(

@@ -16,7 +16,7 @@ use super::acceptance::{self, AcceptanceSpec};
 use super::code_validity::{code_criteria, evidence_header, finding, group_text, CodeScope, Payloads, Tally};
 use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
-use crate::engine::{Context, NotEvaluable, Seen};
+use crate::engine::{Context, NotEvaluable, Plan, Seen};
 use crate::findings::{EvidenceTable, Finding, Presentation, Verdict};
 use crate::rulebook::diag::Diagnostics;
 use crate::rulebook::Params;
@@ -117,7 +117,7 @@ rationale = "The code a merchant shows decides which apps can pay it"
         spec.scope.sample_alpha()
     }
 
-    fn plans(rule: &Rule, spec: &InteropSpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
+    fn plans(rule: &Rule, spec: &InteropSpec, ctx: &Context) -> Result<Vec<Plan>, NotEvaluable> {
         let mut plans = vec![spec.scope.plan(rule, ctx)?];
         if spec.standards_only {
             return Ok(plans);
@@ -125,7 +125,7 @@ rationale = "The code a merchant shows decides which apps can pay it"
         // Without scan data only standards and the apps' own codes can be
         // told; the rest stays undetermined.
         if let Ok(frame) = ctx.side_frame(rule, Dataset::Transactions, &["wallet_app", "code_issuer"]) {
-            plans.push(acceptance::scans(frame, ctx));
+            plans.push(acceptance::scans(frame, ctx).into());
         }
         Ok(plans)
     }

@@ -12,7 +12,8 @@ use super::{Criteria, Kind, Rule};
 use crate::codes::Payload;
 use crate::contract::Dataset;
 use crate::engine::util::{counts, pct, plural, strings};
-use crate::engine::{Context, NotEvaluable, Seen};
+use crate::engine::{Context, NotEvaluable, Plan, Seen};
+use crate::exec::Merge;
 use crate::findings::{CodeFields, Detail, EvidenceTable, Finding, Group, Presentation, Verdict};
 use crate::rulebook::diag::Diagnostics;
 use crate::rulebook::Params;
@@ -69,7 +70,7 @@ impl CodeScope {
     }
 
     /// Distinct (group, region, merchant, payload) with their number of codes.
-    pub(super) fn plan(&self, rule: &Rule, ctx: &Context) -> Result<LazyFrame, NotEvaluable> {
+    pub(super) fn plan(&self, rule: &Rule, ctx: &Context) -> Result<Plan, NotEvaluable> {
         let needs: &[&str] = if self.by_platform() { &["platform"] } else { &[] };
         let frame = ctx.rule_frame(rule, Dataset::Codes, needs)?;
         let mut keys = Vec::new();
@@ -77,7 +78,10 @@ impl CodeScope {
             keys.push(col("platform"));
         }
         keys.extend([col("region"), col("merchant_id"), col("payload")]);
-        Ok(frame.group_by(ctx.keys(keys)).agg([len().cast(DataType::UInt64).alias("n")]))
+        // One group per code: each merchant's codes are whole in one share.
+        Ok(ctx.per_key(frame, "merchant_id", Merge::Concat, |f| {
+            f.group_by(ctx.keys(keys)).agg([len().cast(DataType::UInt64).alias("n")])
+        }))
     }
 
     /// The rows of the plan's result in the rule's regions, read once.
@@ -333,7 +337,7 @@ rationale = "A code that fails its CRC cannot be paid by any app"
         spec.sample_alpha()
     }
 
-    fn plans(rule: &Rule, spec: &CodeScope, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
+    fn plans(rule: &Rule, spec: &CodeScope, ctx: &Context) -> Result<Vec<Plan>, NotEvaluable> {
         Ok(vec![spec.plan(rule, ctx)?])
     }
 

@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::{floats, plural, strings};
-use crate::engine::{Context, NotEvaluable, Seen};
+use crate::engine::{Context, NotEvaluable, Plan, Seen};
 use crate::findings::{Detail, EvidenceTable, Finding, Group, Presentation, ShareFields, Verdict};
 use crate::rulebook::diag::Diagnostics;
 use crate::rulebook::Params;
@@ -98,7 +98,7 @@ rationale = "Context for the other findings: a screen, not a market definition"
         None
     }
 
-    fn plans(rule: &Rule, spec: &ConcentrationSpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
+    fn plans(rule: &Rule, spec: &ConcentrationSpec, ctx: &Context) -> Result<Vec<Plan>, NotEvaluable> {
         let by = &spec.by;
         let frame = ctx.rule_frame(rule, Dataset::Transactions, &[])?;
         let firm = when(col("channel").eq(lit("offline")))
@@ -119,7 +119,8 @@ rationale = "Context for the other findings: a screen, not a market definition"
             .with_column(firm)
             .with_column(label)
             .group_by(keys)
-            .agg([len().cast(DataType::Float64).alias("count"), col("amount").sum().alias("amount")])])
+            .agg([len().cast(DataType::Float64).alias("count"), col("amount").sum().alias("amount")])
+            .into()])
     }
 
     fn evaluate(

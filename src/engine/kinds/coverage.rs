@@ -11,7 +11,8 @@ use serde::Serialize;
 use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::{bools, counts, needed, pct, plural, strings};
-use crate::engine::{Context, NotEvaluable, Seen};
+use crate::engine::{Context, NotEvaluable, Plan, Seen};
+use crate::exec::Merge;
 use crate::findings::{CoverageFields, Detail, EvidenceTable, Finding, Group, Presentation, Verdict};
 use crate::rulebook::diag::Diagnostics;
 use crate::rulebook::Params;
@@ -101,7 +102,7 @@ rationale = "Why it matters, in plain words"
         (spec.unit == Unit::Session).then_some(spec.alpha)
     }
 
-    fn plans(rule: &Rule, p: &CoverageSpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
+    fn plans(rule: &Rule, p: &CoverageSpec, ctx: &Context) -> Result<Vec<Plan>, NotEvaluable> {
         let frame = ctx.rule_frame(rule, Dataset::Checkout, &[])?;
         let unit_col = match p.unit {
             Unit::Merchant => "merchant_id",
@@ -116,24 +117,32 @@ rationale = "Why it matters, in plain words"
             .enumerate()
             .map(|(i, id)| col("provider").eq(lit(id.as_str())).any(true).alias(flag_name(i)))
             .collect();
-        let per_unit = frame.group_by(group).agg(flags.clone());
+        let per_unit = |f: LazyFrame| f.group_by(group).agg(flags.clone());
         Ok(vec![match p.unit {
             // Merchants are few enough to collect one row each: the uncovered
             // ones are the evidence.
-            Unit::Merchant => per_unit,
+            Unit::Merchant => ctx.per_key(frame, unit_col, Merge::Concat, per_unit),
             Unit::Session => {
                 let mut agg = vec![len().alias("units")];
-                agg.extend((0..flags.len()).map(|i| col(flag_name(i)).sum().alias(flag_name(i))));
+                let mut sums = vec!["units".to_string()];
+                for i in 0..flags.len() {
+                    agg.push(col(flag_name(i)).sum().alias(flag_name(i)));
+                    sums.push(flag_name(i));
+                }
                 // The relative form compares each rival with each platform's own
                 // provider within the same sessions: count sessions offering both.
                 if p.relative {
                     for i in 0..p.providers.len() {
                         for j in (0..flagged.len()).filter(|j| *j != i) {
                             agg.push(col(flag_name(i)).and(col(flag_name(j))).sum().alias(both_name(i, j)));
+                            sums.push(both_name(i, j));
                         }
                     }
                 }
-                per_unit.group_by(ctx.keys(keys(p.by_region).into_iter().map(col))).agg(agg)
+                // Session counts add up over the shares of the sessions.
+                ctx.per_key(frame, unit_col, Merge::Sum(sums), |f| {
+                    per_unit(f).group_by(ctx.keys(keys(p.by_region).into_iter().map(col))).agg(agg)
+                })
             }
         }])
     }

@@ -16,7 +16,8 @@ use serde::Serialize;
 use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::{counts, plural, strings};
-use crate::engine::{Context, NotEvaluable, Seen};
+use crate::engine::{Context, NotEvaluable, Plan, Seen};
+use crate::exec::Merge;
 use crate::findings::{Detail, EvidenceTable, ExclusivityFields, Finding, Group, Presentation, Verdict};
 use crate::rulebook::diag::Diagnostics;
 use crate::rulebook::Params;
@@ -63,14 +64,17 @@ rationale = "A checkout that never shows a rival is the footprint of an exclusiv
         None
     }
 
-    fn plans(rule: &Rule, _: &ExclusivitySpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
+    fn plans(rule: &Rule, _: &ExclusivitySpec, ctx: &Context) -> Result<Vec<Plan>, NotEvaluable> {
         let frame = ctx.rule_frame(rule, Dataset::Checkout, &[])?;
-        Ok(vec![frame.group_by(ctx.keys([col("platform"), col("merchant_id")])).agg([
-            col("provider").n_unique().cast(DataType::UInt64).alias("n_providers"),
-            col("provider").first().alias("only"),
-            col("session_id").n_unique().cast(DataType::UInt64).alias("sessions"),
-            col("region").first().alias("region"),
-        ])])
+        // One row per merchant, whose rows are whole in one share.
+        Ok(vec![ctx.per_key(frame, "merchant_id", Merge::Concat, |f| {
+            f.group_by(ctx.keys([col("platform"), col("merchant_id")])).agg([
+                col("provider").n_unique().cast(DataType::UInt64).alias("n_providers"),
+                col("provider").first().alias("only"),
+                col("session_id").n_unique().cast(DataType::UInt64).alias("sessions"),
+                col("region").first().alias("region"),
+            ])
+        })])
     }
 
     fn evaluate(

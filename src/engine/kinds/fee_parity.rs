@@ -15,7 +15,8 @@ use super::parity::{comparison_row, comparison_table, threshold_criteria, Thresh
 use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::{floats, plural, strings};
-use crate::engine::{Context, NotEvaluable, Seen};
+use crate::engine::{Context, NotEvaluable, Plan, Seen};
+use crate::exec::Merge;
 use crate::findings::{ComparisonFields, Detail, Finding, Group, MetricUnit, Presentation, Verdict};
 use crate::rulebook::diag::Diagnostics;
 use crate::rulebook::Params;
@@ -74,7 +75,7 @@ rationale = "A fee surcharge on rival payments steers merchants away from rivals
         Some(spec.alpha)
     }
 
-    fn plans(rule: &Rule, _: &FeeParitySpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
+    fn plans(rule: &Rule, _: &FeeParitySpec, ctx: &Context) -> Result<Vec<Plan>, NotEvaluable> {
         // Fees are charged on successful payments.
         let frame = ctx.rule_frame(rule, Dataset::Transactions, &["fee"])?.filter(
             col("provider")
@@ -83,9 +84,11 @@ rationale = "A fee surcharge on rival payments steers merchants away from rivals
                 .and(col("fee").is_not_null())
                 .and(col("amount").gt(lit(0.0))),
         );
-        Ok(vec![frame
-            .group_by(ctx.keys([col("platform"), col("merchant_id"), col("provider")]))
-            .agg([col("fee").sum().alias("fee"), col("amount").sum().alias("amount")])])
+        // One row per merchant and provider: each merchant is whole in one share.
+        Ok(vec![ctx.per_key(frame, "merchant_id", Merge::Concat, |f| {
+            f.group_by(ctx.keys([col("platform"), col("merchant_id"), col("provider")]))
+                .agg([col("fee").sum().alias("fee"), col("amount").sum().alias("amount")])
+        })])
     }
 
     fn evaluate(

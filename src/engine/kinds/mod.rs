@@ -23,7 +23,7 @@ use std::path::Path;
 use polars::prelude::*;
 use serde::Serialize;
 
-use super::{Context, NotEvaluable, Seen};
+use super::{Context, NotEvaluable, Plan, Seen};
 use crate::contract::Dataset;
 use crate::findings::{Finding, Presentation};
 use crate::rulebook::diag::Diagnostics;
@@ -89,7 +89,7 @@ pub trait Kind {
     /// The family-wise error rate of a sample rule.
     fn alpha(spec: &Self::Spec) -> Option<f64>;
     /// The lazy plans the rule needs, or why the data cannot answer it.
-    fn plans(rule: &Rule, spec: &Self::Spec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable>;
+    fn plans(rule: &Rule, spec: &Self::Spec, ctx: &Context) -> Result<Vec<Plan>, NotEvaluable>;
     /// The finding, from the collected results of `plans` (same order).
     fn evaluate(
         rule: &Rule,
@@ -184,7 +184,7 @@ macro_rules! registry {
 
         impl RuleSpec {
             /// The rule's plans (see [`Kind::plans`]).
-            pub fn plans(&self, rule: &Rule, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
+            pub fn plans(&self, rule: &Rule, ctx: &Context) -> Result<Vec<Plan>, NotEvaluable> {
                 match self {
                     $(RuleSpec::$variant(s) => <$kind>::plans(rule, s, ctx),)*
                 }

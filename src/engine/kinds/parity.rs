@@ -19,7 +19,8 @@ use serde::Serialize;
 use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::{counts, opt_ints, plural, strings};
-use crate::engine::{Context, NotEvaluable, Seen};
+use crate::engine::{Context, NotEvaluable, Plan, Seen};
+use crate::exec::Merge;
 use crate::findings::{ComparisonFields, Detail, EvidenceTable, Finding, Group, MetricUnit, Presentation, Verdict};
 use crate::rulebook::diag::{codes, Diagnostics};
 use crate::rulebook::model::FailureClass;
@@ -218,7 +219,7 @@ rationale = "Why the margin is what it is, in plain words"
         Some(spec.alpha)
     }
 
-    fn plans(rule: &Rule, spec: &ParitySpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
+    fn plans(rule: &Rule, spec: &ParitySpec, ctx: &Context) -> Result<Vec<Plan>, NotEvaluable> {
         let mut needs = vec![spec.metric.column()];
         if spec.funded_by.is_some() {
             needs.push("discount_funder");
@@ -262,16 +263,21 @@ rationale = "Why the margin is what it is, in plain words"
                     .chain((0..spec.rivals.len()).flat_map(|i| [rival_offered(i), rival_event(i)]))
                     .map(|n| col(n.as_str()))
                     .collect();
-                mapped
-                    .join(affiliations(ctx), [col("platform")], [col("platform")], JoinArgs::new(JoinType::Inner))
-                    .group_by(ctx.keys([col("platform"), col("session_id")]))
-                    .agg(flags)
-                    .filter(col("own"))
-                    .group_by(ctx.keys([col("platform")]).into_iter().chain(names).collect::<Vec<_>>())
-                    .agg([len().cast(DataType::UInt64).alias("n")])
+                // Sessions counted by their flags add up over the shares of the sessions.
+                return Ok(vec![
+                    present.into(),
+                    ctx.per_key(mapped, "session_id", Merge::sum(["n"]), |f| {
+                        f.join(affiliations(ctx), [col("platform")], [col("platform")], JoinArgs::new(JoinType::Inner))
+                            .group_by(ctx.keys([col("platform"), col("session_id")]))
+                            .agg(flags)
+                            .filter(col("own"))
+                            .group_by(ctx.keys([col("platform")]).into_iter().chain(names).collect::<Vec<_>>())
+                            .agg([len().cast(DataType::UInt64).alias("n")])
+                    }),
+                ]);
             }
         };
-        Ok(vec![present, main])
+        Ok(vec![present.into(), main.into()])
     }
 
     fn evaluate(

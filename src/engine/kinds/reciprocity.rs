@@ -13,7 +13,7 @@ use super::acceptance::{read_cells, regions_text, required_cells, scan_plan};
 use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::pct;
-use crate::engine::{Context, NotEvaluable, Seen};
+use crate::engine::{Context, NotEvaluable, Plan, Seen};
 use crate::findings::{Detail, EvidenceTable, Finding, Group, PairFields, Presentation, Verdict};
 use crate::rulebook::diag::Diagnostics;
 use crate::rulebook::Params;
@@ -63,8 +63,8 @@ rationale = "Recognition that works only one way keeps one network's codes close
         Some(spec.alpha)
     }
 
-    fn plans(rule: &Rule, _: &ReciprocitySpec, ctx: &Context) -> Result<Vec<LazyFrame>, NotEvaluable> {
-        Ok(vec![scan_plan(rule, ctx)?])
+    fn plans(rule: &Rule, _: &ReciprocitySpec, ctx: &Context) -> Result<Vec<Plan>, NotEvaluable> {
+        Ok(vec![scan_plan(rule, ctx)?.into()])
     }
 
     fn evaluate(

@@ -1,0 +1,250 @@
+//! The memory budget of an audit (`--memory-budget`) and the execution it
+//! chooses: one streaming pass, or hash-partitioned passes so that the
+//! aggregations whose state grows with a key (one group per session, per
+//! merchant, per transaction id) hold one share of their keys at a time.
+
+use anyhow::{bail, Context as _};
+
+use crate::findings::Execution;
+use crate::ingest::{Format, Inputs};
+
+/// What a bounded audit holds whatever the input size: the program,
+/// polars' thread pools and read buffers, the rulebook, the small aggregate
+/// tables and the report (see docs/performance.md, "Memory").
+pub const FIXED_BYTES: u64 = 320 << 20;
+
+/// Peak memory per input row of a single-pass audit with the CN rulebook,
+/// above [`FIXED_BYTES`]: every plan runs at once over one shared scan, and
+/// polars buffers that scan for the slowest plan, so the whole grows with
+/// the input. Measured at 1M and 10M transactions (3M and 30M rows).
+pub const SINGLE_PASS_BYTES_PER_ROW: u64 = 220;
+
+/// Memory per input row that the largest keyed aggregation of a bounded
+/// audit holds (one group per session, with its flags), shared out over
+/// the partitions. Measured at 1M and 10M transactions.
+pub const BOUNDED_BYTES_PER_ROW: u64 = 40;
+
+/// Rows per partition a bounded audit aims at whatever the budget: fewer
+/// keys per pass made the 10M CSV audit faster (83.7 s at 7 partitions of
+/// 4.1M rows against 107.5 s at one), while the 1M audit was fastest whole.
+pub const ROWS_PER_PARTITION: u64 = 4_000_000;
+
+/// The most passes a keyed aggregation is split into: past this, each pass's
+/// share is smaller than the cost of reading the input again.
+pub const MAX_PARTITIONS: usize = 64;
+
+/// How the plans of an audit run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Every plan at once over one read of the input: fastest; memory grows
+    /// with the input.
+    SinglePass,
+    /// One plan at a time, each over its own read of the input (CSV staged
+    /// once as typed Parquet), the keyed ones in hash partitions: memory
+    /// bounded by the budget, several times slower.
+    Bounded,
+}
+
+impl Strategy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::SinglePass => "single pass",
+            Strategy::Bounded => "bounded",
+        }
+    }
+}
+
+/// The default budget: a quarter of physical memory, at most 4 GiB.
+pub fn default_budget() -> u64 {
+    (physical_memory() / 4).min(4 << 30)
+}
+
+/// Total physical memory, from /proc/meminfo; 8 GiB where it cannot be read.
+fn physical_memory() -> u64 {
+    let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(8 << 30, |kb| kb << 10)
+}
+
+/// Parses a size such as `512MB`, `4GB`, `1.5GiB` or `800000000` (bytes).
+/// Decimal units are powers of 1000, binary ones (KiB, MiB, GiB) of 1024.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num.parse().map_err(|_| format!("`{s}` is not a size such as 512MB or 4GB"))?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "t" | "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!("unknown size unit `{other}` in `{s}`: use B, KB, MB, GB, TB or KiB, MiB, GiB, TiB"))
+        }
+    };
+    let bytes = value * scale;
+    if !bytes.is_finite() || bytes < 1.0 || bytes > u64::MAX as f64 {
+        return Err(format!("`{s}` is not a usable memory size"));
+    }
+    Ok(bytes as u64)
+}
+
+/// "512 MB", "4.3 GB": a size as people read it.
+pub fn size_text(bytes: u64) -> String {
+    if bytes >= 1_000_000_000 {
+        format!("{:.1} GB", bytes as f64 / 1e9)
+    } else {
+        format!("{} MB", bytes / 1_000_000)
+    }
+}
+
+/// The rows of every input, from the pre-read's record counts (CSV) and the
+/// Parquet footers: known before any data is aggregated.
+pub fn input_of(inputs: &Inputs) -> anyhow::Result<Input> {
+    let mut rows = 0u64;
+    for file in inputs.datasets.values().flat_map(|d| d.files.iter()) {
+        rows += match (file.format, file.records) {
+            (_, Some(n)) => n,
+            (Format::Parquet, None) => {
+                let f = std::fs::File::open(&file.read_path)
+                    .with_context(|| format!("{}: reading the Parquet footer", file.path.display()))?;
+                let mut reader = polars::prelude::ParquetReader::new(f);
+                use polars::prelude::SerReader as _;
+                reader.num_rows().with_context(|| format!("{}: reading the Parquet footer", file.path.display()))?
+                    as u64
+            }
+            // A CSV file always has its pre-read count; bytes are a safe upper bound.
+            (Format::Csv, None) => file.bytes / 32,
+        };
+    }
+    Ok(Input { rows })
+}
+
+/// How the audit runs within `budget` (bytes; `given` when the user set it)
+/// for `rows` input rows: a single pass when its estimate fits, else bounded
+/// with as many partitions as the keyed aggregations need. `strategy` and
+/// `partitions` (`--strategy`, `--partitions`) override the choice. A budget
+/// no strategy fits is refused before any work is done.
+pub fn choose(
+    budget: u64,
+    given: bool,
+    input: Input,
+    strategy: Option<Strategy>,
+    partitions: Option<usize>,
+) -> anyhow::Result<Execution> {
+    let rows = input.rows;
+    let single = estimate(Strategy::SinglePass, input, 1);
+    let strategy = strategy.unwrap_or(if single <= budget { Strategy::SinglePass } else { Strategy::Bounded });
+    let partitions = match (strategy, partitions) {
+        (_, Some(k)) => k.max(1),
+        (Strategy::SinglePass, None) => 1,
+        (Strategy::Bounded, None) => bounded_partitions(budget, input)?,
+    };
+    Ok(Execution {
+        memory_budget: given.then_some(budget),
+        estimated_rows: rows,
+        strategy: strategy.name().to_string(),
+        partitions: partitions as u64,
+        estimated_peak: Some(estimate(strategy, input, partitions)),
+        partitioned: Vec::new(),
+    })
+}
+
+/// What the budget is weighed against: the input's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Input {
+    pub rows: u64,
+}
+
+/// The estimated peak memory of a strategy, in bytes.
+pub fn estimate(strategy: Strategy, input: Input, partitions: usize) -> u64 {
+    let data = match strategy {
+        Strategy::SinglePass => input.rows.saturating_mul(SINGLE_PASS_BYTES_PER_ROW),
+        Strategy::Bounded => input.rows.saturating_mul(BOUNDED_BYTES_PER_ROW).div_ceil(partitions.max(1) as u64),
+    };
+    FIXED_BYTES.saturating_add(data)
+}
+
+/// The partitions a bounded audit of `input` needs to stay within `budget`.
+fn bounded_partitions(budget: u64, input: Input) -> anyhow::Result<usize> {
+    let (fixed, rows) = (FIXED_BYTES, input.rows);
+    let Some(room) = budget.checked_sub(fixed).filter(|b| *b >= 16 << 20) else {
+        bail!(
+            "--memory-budget {} is below what an audit holds whatever its size ({} plus at least 16 MB \
+             for the data): give at least {}",
+            size_text(budget),
+            size_text(fixed),
+            size_text(fixed + (16 << 20))
+        );
+    };
+    let needed = rows.saturating_mul(BOUNDED_BYTES_PER_ROW);
+    let k = needed.div_ceil(room).max(1);
+    if k > MAX_PARTITIONS as u64 {
+        bail!(
+            "--memory-budget {} is too small for {rows} rows: the keyed aggregations would take {k} passes \
+             over the input (at most {MAX_PARTITIONS}); give at least {}, or audit a shorter window (--from/--to)",
+            size_text(budget),
+            size_text(fixed + needed.div_ceil(MAX_PARTITIONS as u64))
+        );
+    }
+    // Smaller shares are faster too, up to the most passes allowed.
+    Ok(k.max(rows.div_ceil(ROWS_PER_PARTITION).min(MAX_PARTITIONS as u64)) as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(parse_size("512MB"), Ok(512_000_000));
+        assert_eq!(parse_size("4GB"), Ok(4_000_000_000));
+        assert_eq!(parse_size("1.5 GiB"), Ok(1_610_612_736));
+        assert_eq!(parse_size("800000000"), Ok(800_000_000));
+        assert_eq!(parse_size("64mib"), Ok(67_108_864));
+        assert!(parse_size("lots").unwrap_err().contains("not a size"));
+        assert!(parse_size("5 parsecs").unwrap_err().contains("unknown size unit `parsecs`"));
+        assert!(parse_size("0").is_err());
+    }
+
+    #[test]
+    fn the_strategy_follows_rows_and_budget() {
+        let gib = 1u64 << 30;
+        let csv = |rows| Input { rows };
+        // The sample (61,775 rows) fits a single pass of the default budget:
+        // 320 MiB + 61,775 × 220 B.
+        let e = choose(4 * gib, false, csv(61_775), None, None).unwrap();
+        assert_eq!((e.strategy.as_str(), e.partitions, e.memory_budget), ("single pass", 1, None));
+        assert_eq!(e.estimated_peak, Some((320 << 20) + 61_775 * 220));
+        // 30M rows: a single pass needs 320 MiB + 6.6 GB, so bounded; 512 MiB
+        // leaves 192 MiB (201,326,592 B) for 30M × 40 B = 1.2 GB: 6 partitions
+        // by the budget, 8 of at most 4M rows.
+        let e = choose(512 << 20, true, csv(30_000_000), None, None).unwrap();
+        assert_eq!((e.strategy.as_str(), e.partitions, e.memory_budget), ("bounded", 8, Some(512 << 20)));
+        assert_eq!(e.estimated_peak, Some((320 << 20) + 150_000_000));
+        // 100M rows in 4 GiB: 4 GB / 3.7 GiB (3,959,422,976 B) → 2 by the
+        // budget, 25 of at most 4M rows.
+        let e = choose(4 * gib, true, csv(100_000_000), None, None).unwrap();
+        assert_eq!((e.strategy.as_str(), e.partitions), ("bounded", 25));
+        // 600M rows in 2 GiB: 24 GB / 1.7 GiB → 14 by the budget, 150 by
+        // rows, capped at 64.
+        assert_eq!(choose(2 * gib, true, csv(600_000_000), None, None).unwrap().partitions, 64);
+        // Forced.
+        let e = choose(4 * gib, false, csv(61_775), Some(Strategy::Bounded), Some(7)).unwrap();
+        assert_eq!((e.strategy.as_str(), e.partitions), ("bounded", 7));
+        assert_eq!(choose(4 * gib, false, csv(61_775), None, Some(2)).unwrap().partitions, 2);
+        // Refused before any work.
+        let err = choose(300 << 20, true, csv(10), None, None).unwrap_err().to_string();
+        assert!(err.contains("below what an audit holds"), "{err}");
+        let err = choose(400 << 20, true, csv(10_000_000_000), None, None).unwrap_err().to_string();
+        assert!(err.contains("passes over the input"), "{err}");
+    }
+}
