@@ -153,3 +153,35 @@ fn a_budget_no_strategy_fits_is_refused_before_any_work() {
     assert_eq!(code, Some(2));
     assert!(err.contains("`lots` is not a size such as 512MB or 4GB"), "{err}");
 }
+
+#[test]
+fn bounded_audits_of_parquet_input_match_the_single_pass() {
+    // Parquet inputs are staged in slices: the converted sample goes through that path.
+    let tmp = tempfile::tempdir().unwrap();
+    let pq = tmp.path().join("pq");
+    let (code, _, err) = run(&["convert", "--data", "testdata/sample", "--out", pq.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code, Some(0), "{err}");
+    same_in_every_strategy(pq.to_str().unwrap(), &[]);
+}
+
+#[test]
+fn a_bounded_audit_of_empty_inputs_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("csv");
+    std::fs::create_dir(&csv).unwrap();
+    for ds in ["transactions", "checkout"] {
+        let sample = std::fs::read_to_string(format!("testdata/sample/{ds}.csv")).unwrap();
+        std::fs::write(csv.join(format!("{ds}.csv")), format!("{}\n", sample.lines().next().unwrap())).unwrap();
+    }
+    let pq = tmp.path().join("pq");
+    let (code, _, err) = run(&["convert", "--data", csv.to_str().unwrap(), "--out", pq.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code, Some(0), "{err}");
+    for data in [&csv, &pq] {
+        let out = tmp.path().join(format!("out-{}", data.file_name().unwrap().to_string_lossy()));
+        let o = audit_output(data, &out, &["--strategy", "bounded", "--partitions", "2"]);
+        assert_ne!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(out.join("findings.json")).unwrap()).unwrap();
+        assert_eq!(v["execution"]["estimated_rows"], 0);
+        assert_eq!(v["inputs"][0]["rows_read"], 0);
+    }
+}

@@ -244,7 +244,8 @@ impl Inputs {
             // slice at a time bounds that. A slice of CSV would parse the
             // file from its start again; CSV is staged whole (it stays flat).
             let slices: Vec<Option<(i64, u32)>> = match parquet_rows(input) {
-                Some(rows) => (0..rows.div_ceil(STAGE_SLICE_ROWS))
+                // An empty input is staged whole: no slice would write its schema.
+                Some(rows) if rows > 0 => (0..rows.div_ceil(STAGE_SLICE_ROWS))
                     .map(|i| Some(((i * STAGE_SLICE_ROWS) as i64, STAGE_SLICE_ROWS as u32)))
                     .collect(),
                 _ => vec![None],
