@@ -277,18 +277,19 @@ pub struct AuditArgs {
     #[arg(long)]
     pub raw_csv: bool,
     /// The memory the audit plans to stay within, e.g. 512MB or 4GB (KB, MB,
-    /// GB: powers of 1000; KiB, MiB, GiB: of 1024). The aggregations whose
-    /// state grows with sessions, merchants or transaction ids then run in as
-    /// many hash-partitioned passes over the input as the budget needs.
-    /// Default: a quarter of physical memory, at most 4 GiB. A budget below
-    /// what any audit holds is refused before any work (see
-    /// docs/performance.md).
+    /// GB: powers of 1000; KiB, MiB, GiB: of 1024). A single pass when its
+    /// estimate fits; else bounded, with the aggregations whose state grows
+    /// with sessions, merchants or transaction ids in as many hash partitions
+    /// as the budget needs. Default: a quarter of physical memory, at most
+    /// 4 GiB. A budget below what any audit holds is refused before any work
+    /// (see docs/performance.md).
     #[arg(long, value_name = "SIZE", value_parser = crate::budget::parse_size)]
     pub memory_budget: Option<u64>,
     /// How the plans run: `auto` (from --memory-budget), `single-pass` (all
     /// at once over one read of the input: fastest, memory grows with the
-    /// input) or `bounded` (one at a time, keyed ones in hash partitions, CSV
-    /// staged once as typed Parquet: memory within the budget, slower).
+    /// input) or `bounded` (the validated input staged once as Parquet, then
+    /// one plan at a time, keyed ones in hash partitions: memory within the
+    /// budget, slower).
     #[arg(long, value_enum, value_name = "STRATEGY", default_value_t = StrategyArg::Auto)]
     pub strategy: StrategyArg,
     /// Run each aggregation keyed by session, merchant or transaction id in

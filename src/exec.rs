@@ -164,11 +164,6 @@ impl Batch {
         Batch { entries: Vec::new(), ..*self }
     }
 
-    /// Whether the plans run one at a time ([`Batch::bounded`]).
-    pub fn one_at_a_time(&self) -> bool {
-        self.one_at_a_time
-    }
-
     /// How many passes the batch's split plans take.
     pub fn partitions(&self) -> usize {
         self.partitions

@@ -185,3 +185,23 @@ fn a_bounded_audit_of_empty_inputs_runs() {
         assert_eq!(v["inputs"][0]["rows_read"], 0);
     }
 }
+
+#[test]
+fn a_bounded_audit_stages_under_a_temporary_directory_named_with_glob_characters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scratch = tmp.path().join("scratch [1] *");
+    std::fs::create_dir(&scratch).unwrap();
+    let pq = tmp.path().join("pq");
+    let (code, _, err) = run(&["convert", "--data", "testdata/sample", "--out", pq.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code, Some(0), "{err}");
+    let out = tmp.path().join("out");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_hutong"))
+        .args(["audit", "--rules", RULES, "--data", pq.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .args(["--strategy", "bounded", "--quiet"])
+        .env("TMPDIR", &scratch)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.join("findings.json").exists());
+    assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0, "the staged copy is removed");
+}

@@ -250,8 +250,10 @@ impl Inputs {
                     .collect(),
                 _ => vec![None],
             };
+            let mut staged = Vec::new();
             for (i, slice) in slices.iter().enumerate() {
                 let path = parts.join(format!("{i:06}.parquet"));
+                staged.push(path_arg(&path));
                 let target = SinkTarget::Path(PlRefPath::new(path.to_string_lossy().as_ref()));
                 let frame = match slice {
                     Some((offset, len)) => input.frame.clone().slice(*offset, *len),
@@ -267,10 +269,10 @@ impl Inputs {
                 crate::exec::collect_all(vec![sink]).map_err(err)?;
                 crate::exec::release_memory();
             }
-            // The slices in order (their names sort), as one scan.
-            let pattern = parts.join("*.parquet");
-            let args = ScanArgsParquet { glob: true, ..Default::default() };
-            input.frame = LazyFrame::scan_parquet(path_arg(&pattern), args).map_err(err)?;
+            // The slices in order, as one scan (named, not globbed: the
+            // temporary directory's name may hold glob characters).
+            let args = ScanArgsParquet { glob: false, ..Default::default() };
+            input.frame = LazyFrame::scan_parquet_files(staged.into_iter().collect(), args).map_err(err)?;
         }
         Ok(())
     }
