@@ -6,7 +6,7 @@
 use anyhow::{bail, Context as _};
 
 use crate::findings::Execution;
-use crate::ingest::{Format, Inputs};
+use crate::ingest::Inputs;
 
 /// What a bounded audit holds whatever the input size: the program,
 /// polars' thread pools and read buffers, the rulebook, the small aggregate
@@ -116,19 +116,7 @@ pub fn size_text(bytes: u64) -> String {
 pub fn input_of(inputs: &Inputs) -> anyhow::Result<Input> {
     let mut rows = 0u64;
     for file in inputs.datasets.values().flat_map(|d| d.files.iter()) {
-        rows += match (file.format, file.records) {
-            (_, Some(n)) => n,
-            (Format::Parquet, None) => {
-                let f = std::fs::File::open(&file.read_path)
-                    .with_context(|| format!("{}: reading the Parquet footer", file.path.display()))?;
-                let mut reader = polars::prelude::ParquetReader::new(f);
-                use polars::prelude::SerReader as _;
-                reader.num_rows().with_context(|| format!("{}: reading the Parquet footer", file.path.display()))?
-                    as u64
-            }
-            // A CSV file always has its pre-read count; bytes are a safe upper bound.
-            (Format::Csv, None) => file.bytes / 32,
-        };
+        rows += file.rows().with_context(|| format!("{}: counting its rows", file.path.display()))?;
     }
     Ok(Input { rows })
 }

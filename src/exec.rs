@@ -164,11 +164,6 @@ impl Batch {
         Batch { entries: Vec::new(), ..*self }
     }
 
-    /// How many passes the batch's split plans take.
-    pub fn partitions(&self) -> usize {
-        self.partitions
-    }
-
     /// The shares of a key, one per pass, or none when the batch runs in one pass.
     pub fn parts(&self) -> Option<Vec<Part>> {
         (self.partitions > 1).then(|| (0..self.partitions).map(|index| Part { index, of: self.partitions }).collect())

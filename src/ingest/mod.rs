@@ -169,6 +169,23 @@ pub struct DatasetInput {
     pub frame: LazyFrame,
 }
 
+impl InputFile {
+    /// Its data rows, known before any scan: the pre-read's count (CSV) or
+    /// the footer's (Parquet).
+    pub fn rows(&self) -> std::io::Result<u64> {
+        match self.records {
+            Some(n) => Ok(n),
+            None => {
+                let f = std::fs::File::open(&self.read_path)?;
+                let n = ParquetReader::new(f)
+                    .num_rows()
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+                Ok(n as u64)
+            }
+        }
+    }
+}
+
 impl DatasetInput {
     pub fn has_column(&self, name: &str) -> bool {
         self.present.contains(&name)
@@ -243,7 +260,7 @@ impl Inputs {
             // ahead of a slower writer and holds what it has read, so one
             // slice at a time bounds that. A slice of CSV would parse the
             // file from its start again; CSV is staged whole (it stays flat).
-            let slices: Vec<Option<(i64, u32)>> = match parquet_rows(input) {
+            let slices: Vec<Option<(i64, u32)>> = match parquet_rows(input)? {
                 // An empty input is staged whole: no slice would write its schema.
                 Some(rows) if rows > 0 => (0..rows.div_ceil(STAGE_SLICE_ROWS))
                     .map(|i| Some(((i * STAGE_SLICE_ROWS) as i64, STAGE_SLICE_ROWS as u32)))
@@ -286,16 +303,19 @@ impl Inputs {
 const STAGE_SLICE_ROWS: u64 = 1 << 19;
 
 /// The rows of a dataset read from Parquet only, from the footers.
-fn parquet_rows(input: &DatasetInput) -> Option<u64> {
+fn parquet_rows(input: &DatasetInput) -> Result<Option<u64>, IngestError> {
     let mut rows = 0u64;
     for f in &input.files {
         if f.format != Format::Parquet {
-            return None;
+            return Ok(None);
         }
-        let file = std::fs::File::open(&f.read_path).ok()?;
-        rows += ParquetReader::new(file).num_rows().ok()? as u64;
+        rows += f.rows().map_err(|cause| IngestError::Unreadable {
+            dataset: input.dataset,
+            path: f.path.clone(),
+            cause,
+        })?;
     }
-    Some(rows)
+    Ok(Some(rows))
 }
 
 /// Finds, pre-reads and checks every input file; builds the lazy frames.
