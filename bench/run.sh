@@ -6,7 +6,9 @@
 #   bench/run.sh --smoke         one tiny size, one run each: a correctness check
 #
 # Environment: RUNS (default 3) alternating runs per tool, BENCH_DIR (default
-# /var/tmp/hutong-bench) for generated data, CARGO_TARGET_DIR as for cargo.
+# /var/tmp/hutong-bench) for generated data, CARGO_TARGET_DIR as for cargo,
+# ORDER=shuffled to audit a row-shuffled copy of each size (bench/shuffle.sh)
+# instead of the generator's order (sessions together, transactions by time).
 # Prints a Markdown table: median wall time, ratio hutong / DuckDB, peak
 # resident and peak anonymous memory of each (bench/peak.py), and the time of
 # one plain DuckDB scan of the columns the rules use. hutong runs twice per
@@ -66,14 +68,21 @@ for size in "${sizes[@]}"; do
   if [ ! -f "$csv/transactions.csv" ]; then
     "$HUTONG" generate --out "$csv" --scale "$scale" 2>/dev/null
   fi
+  order=""
+  if [ "${ORDER:-}" = shuffled ]; then
+    [ -f "$csv-shuffled/transactions.csv" ] || bench/shuffle.sh "$csv" "$csv-shuffled"
+    csv="$csv-shuffled"
+    pq="$pq-shuffled"
+    order=" shuffled"
+  fi
   if [ ! -f "$pq/transactions.parquet" ]; then
     "$HUTONG" convert --data "$csv" --out "$pq" --quiet
   fi
   for data in "$csv" "$pq"; do
     fmt=$(basename "$data" | cut -d- -f1)
     rm -f "$WORK"/times.*
-    out="$WORK/out-$fmt-$scale"
-    bout="$WORK/out-bounded-$fmt-$scale"
+    out="$WORK/out-$fmt-$scale${order:+-shuffled}"
+    bout="$WORK/out-bounded-$fmt-$scale${order:+-shuffled}"
     bounded=(--strategy bounded --memory-budget "$BOUNDED_BUDGET")
     if [ "$size" = smoke ]; then bounded=(--strategy bounded --partitions 3); fi
     refused=0
@@ -123,7 +132,7 @@ sys.exit(a != b)' "$out" "$bout" || {
     da=$(maxcol 3 <"$WORK/times.duckdb")
     txns=$(grep -m1 '"rows_read"' "$out/findings.json" | tr -dc '0-9')
     printf "| %s | %s | %s | %.2f | %.2f | %.2f | %s | %s | %s | %s | %.2f | %.2f | %s | %s |\n" \
-      "$txns" "$fmt" "$mb" "$h" "$d" "$(awk -v a="$h" -v b="$d" 'BEGIN { print a / b }')" "$hm" "$ha" "$dm" "$da" \
+      "$txns" "$fmt$order" "$mb" "$h" "$d" "$(awk -v a="$h" -v b="$d" 'BEGIN { print a / b }')" "$hm" "$ha" "$dm" "$da" \
       "$s" "$(awk -v a="$h" -v b="$s" 'BEGIN { print a / b }')" "$bs" "$ba"
   done
 done

@@ -119,7 +119,7 @@ pub fn audit(
     // Accounting, rejected rows and the time window ride along in the same
     // pass as the rules.
     let partitions = execution.partitions as usize;
-    let mut batch = if execution.strategy == crate::budget::Strategy::Bounded.name() {
+    let mut batch = if execution.strategy == crate::budget::Strategy::Bounded {
         Batch::bounded(partitions)
     } else {
         Batch::partitioned(partitions)

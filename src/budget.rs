@@ -6,6 +6,7 @@
 use anyhow::{bail, Context as _};
 
 use crate::findings::Execution;
+pub use crate::findings::Strategy;
 use crate::ingest::Inputs;
 
 /// What a bounded audit holds whatever the input size: the program,
@@ -37,27 +38,6 @@ pub const SPEED_PARTITIONS: u64 = 8;
 /// The most passes a keyed aggregation is split into: past this, each pass's
 /// share is smaller than the cost of reading the input again.
 pub const MAX_PARTITIONS: usize = 64;
-
-/// How the plans of an audit run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Strategy {
-    /// Every plan at once over one read of the input: fastest; memory grows
-    /// with the input.
-    SinglePass,
-    /// One plan at a time, each over its own read of the input (CSV staged
-    /// once as typed Parquet), the keyed ones in hash partitions: memory
-    /// bounded by the budget, several times slower.
-    Bounded,
-}
-
-impl Strategy {
-    pub fn name(self) -> &'static str {
-        match self {
-            Strategy::SinglePass => "single pass",
-            Strategy::Bounded => "bounded",
-        }
-    }
-}
 
 /// The default budget: a quarter of physical memory, at most 4 GiB.
 pub fn default_budget() -> u64 {
@@ -144,7 +124,7 @@ pub fn choose(
     Ok(Execution {
         memory_budget: given.then_some(budget),
         estimated_rows: rows,
-        strategy: strategy.name().to_string(),
+        strategy,
         partitions: partitions as u64,
         estimated_peak: Some(estimate(strategy, input, partitions)),
         partitioned: Vec::new(),
@@ -215,23 +195,23 @@ mod tests {
         // The sample (61,775 rows) fits a single pass of the default budget:
         // 320 MiB + 61,775 × 220 B.
         let e = choose(4 * gib, false, csv(61_775), None, None).unwrap();
-        assert_eq!((e.strategy.as_str(), e.partitions, e.memory_budget), ("single pass", 1, None));
+        assert_eq!((e.strategy.name(), e.partitions, e.memory_budget), ("single pass", 1, None));
         assert_eq!(e.estimated_peak, Some((320 << 20) + 61_775 * 220));
         // 30M rows: a single pass needs 320 MiB + 6.6 GB, so bounded; 512 MiB
         // leaves 192 MiB (201,326,592 B) for 30M × 40 B = 1.2 GB: 6 partitions
         // by the budget, 8 of at most 4M rows.
         let e = choose(512 << 20, true, csv(30_000_000), None, None).unwrap();
-        assert_eq!((e.strategy.as_str(), e.partitions, e.memory_budget), ("bounded", 8, Some(512 << 20)));
+        assert_eq!((e.strategy.name(), e.partitions, e.memory_budget), ("bounded", 8, Some(512 << 20)));
         assert_eq!(e.estimated_peak, Some((320 << 20) + 150_000_000));
         // 100M rows in 4 GiB: 4 GB / 3.7 GiB (3,959,422,976 B) → 2 by the
         // budget, 25 of at most 4M rows, capped at 8 for speed.
         let e = choose(4 * gib, true, csv(100_000_000), None, None).unwrap();
-        assert_eq!((e.strategy.as_str(), e.partitions), ("bounded", 8));
+        assert_eq!((e.strategy.name(), e.partitions), ("bounded", 8));
         // 600M rows in 2 GiB: 24 GB / 1.7 GiB (1,811,939,328 B) → 14 by the budget.
         assert_eq!(choose(2 * gib, true, csv(600_000_000), None, None).unwrap().partitions, 14);
         // Forced.
         let e = choose(4 * gib, false, csv(61_775), Some(Strategy::Bounded), Some(7)).unwrap();
-        assert_eq!((e.strategy.as_str(), e.partitions), ("bounded", 7));
+        assert_eq!((e.strategy.name(), e.partitions), ("bounded", 7));
         assert_eq!(choose(4 * gib, false, csv(61_775), None, Some(2)).unwrap().partitions, 2);
         // Refused before any work.
         let err = choose(300 << 20, true, csv(10), None, None).unwrap_err().to_string();

@@ -30,18 +30,22 @@ pub struct Part {
 }
 
 impl Part {
-    /// Whether a row belongs to this share, by the hash of its `key` (a
-    /// string column; null keys fall in the first share).
+    /// Whether a row belongs to this share, by the hash of its `key`: an
+    /// integer column by its value's bytes (no text formatting per row), any
+    /// other column by its text. Null keys fall in the first share.
     pub fn keeps(self, key: Expr) -> Expr {
         let Part { index, of } = self;
-        key.cast(DataType::String).map(
+        let share = move |h: Option<u64>| Some(h.map_or(0, |h| (h % of as u64) as usize) == index);
+        key.map(
             move |c: Column| {
-                let ca = c.str()?;
-                let out: BooleanChunked = ca
-                    .iter()
-                    .map(|v| Some(v.map_or(0, |s| (fnv1a(s.as_bytes()) % of as u64) as usize) == index))
-                    .collect();
-                Ok(out.with_name(ca.name().clone()).into_column())
+                let out: BooleanChunked = if c.dtype().is_integer() {
+                    let ints = c.cast(&DataType::Int64)?;
+                    ints.i64()?.iter().map(|v| share(v.map(|v| fnv1a(&v.to_le_bytes())))).collect()
+                } else {
+                    let text = c.cast(&DataType::String)?;
+                    text.str()?.iter().map(|v| share(v.map(|s| fnv1a(s.as_bytes())))).collect()
+                };
+                Ok(out.with_name(c.name().clone()).into_column())
             },
             |_, f| Ok(Field::new(f.name().clone(), DataType::Boolean)),
         )
@@ -312,6 +316,27 @@ mod tests {
                 seen += ids;
             }
             assert_eq!(seen, 1000);
+        }
+    }
+
+    #[test]
+    fn integer_keys_fall_in_exactly_one_part_and_nulls_in_the_first() {
+        // 300 distinct latencies, each on 3 rows, and 5 rows without one.
+        let ms: Vec<Option<i64>> = (0..900).map(|i| Some(i % 300)).chain((0..5).map(|_| None)).collect();
+        let df = df!("latency_ms" => ms).unwrap();
+        for of in [1usize, 2, 7] {
+            let (mut rows, mut values) = (0, 0);
+            for index in 0..of {
+                let kept = df.clone().lazy().filter(Part { index, of }.keeps(col("latency_ms"))).collect().unwrap();
+                let col = kept.column("latency_ms").unwrap();
+                let nulls = col.null_count();
+                assert_eq!(nulls, if index == 0 { 5 } else { 0 });
+                // A value is kept on all its rows or on none.
+                assert_eq!(kept.height() - nulls, (col.n_unique().unwrap() - usize::from(nulls > 0)) * 3);
+                rows += kept.height();
+                values += col.n_unique().unwrap() - usize::from(nulls > 0);
+            }
+            assert_eq!((rows, values), (905, 300));
         }
     }
 

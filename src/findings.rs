@@ -665,7 +665,7 @@ pub struct Execution {
     pub estimated_rows: u64,
     /// `single pass` (every plan at once over one read of the input) or
     /// `bounded` (one plan at a time, the keyed ones in hash partitions).
-    pub strategy: String,
+    pub strategy: Strategy,
     /// Hash partitions of the keyed aggregations: each runs once per
     /// partition over the rows whose key falls in it.
     pub partitions: u64,
@@ -677,6 +677,29 @@ pub struct Execution {
     /// once, in the first pass.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub partitioned: Vec<PartitionedPlan>,
+}
+
+/// How the plans of an audit run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub enum Strategy {
+    /// Every plan at once over one read of the input: fastest; memory grows
+    /// with the input.
+    #[serde(rename = "single pass")]
+    SinglePass,
+    /// One plan at a time, each over its own read of the input (CSV staged
+    /// once as typed Parquet), the keyed ones in hash partitions: memory
+    /// bounded by the budget, slower.
+    #[serde(rename = "bounded")]
+    Bounded,
+}
+
+impl Strategy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::SinglePass => "single pass",
+            Strategy::Bounded => "bounded",
+        }
+    }
 }
 
 /// An aggregation run in hash partitions of its key.

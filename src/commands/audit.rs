@@ -33,9 +33,19 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
     }
     progress.stage("reading every input file once: SHA-256 and record structure");
     let mut inputs = ingest::open(&spec, ingest_options(&args.input)?)?;
-    let (files, bytes) =
-        inputs.datasets.values().flat_map(|d| d.files.iter()).fold((0, 0u64), |(n, b), f| (n + 1, b + f.bytes));
-    progress.stage(format!("{files} files, {:.1} MB checked", bytes as f64 / 1e6));
+    let (files, bytes, cached) = inputs
+        .datasets
+        .values()
+        .flat_map(|d| d.files.iter())
+        .fold((0, 0u64, 0), |(n, b, c), f| (n + 1, b + f.bytes, c + usize::from(f.cached)));
+    progress.stage(format!(
+        "{files} files, {:.1} MB checked{}",
+        bytes as f64 / 1e6,
+        match cached {
+            0 => String::new(),
+            n => format!(" ({n} unchanged since an earlier run: from the pre-read cache)"),
+        }
+    ));
     // An imported export has what it has: rules on a dataset it lacks are not
     // evaluable rather than an input error.
     for ds in datasets_needed(&rb) {
@@ -58,8 +68,8 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
         if args.memory_budget.is_some() { "" } else { " (default)" },
         input.rows,
         match execution.partitions {
-            1 => execution.strategy.clone(),
-            k => format!("{}, keyed aggregations in {k} hash partitions", execution.strategy),
+            1 => execution.strategy.name().to_string(),
+            k => format!("{}, keyed aggregations in {k} hash partitions", execution.strategy.name()),
         },
         crate::budget::size_text(execution.estimated_peak.unwrap_or(0)),
     ));
@@ -105,7 +115,7 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
         redaction: redaction.as_ref(),
         lang: args.lang,
     };
-    if execution.strategy == crate::budget::Strategy::Bounded.name() {
+    if execution.strategy == crate::budget::Strategy::Bounded {
         progress.stage("bounded: staging the validated inputs once as Parquet");
         inputs.stage()?;
     }

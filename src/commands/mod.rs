@@ -127,5 +127,6 @@ pub(crate) fn ingest_options(args: &InputArgs) -> anyhow::Result<IngestOptions> 
         encoding: encodings(&args.encoding)?,
         window: (from, to),
         amounts_in_fen: args.amount_unit == AmountUnit::Fen,
+        preread_cache: !args.no_cache,
     })
 }

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::csvscan::{Record, Scanner};
 
 /// A structural problem of one CSV record, found by the pre-read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Structural {
     /// An empty line: polars reads it as a row of nulls.
     BlankLine,
@@ -35,8 +35,8 @@ impl Structural {
     }
 }
 
-/// What the read found in a CSV file.
-#[derive(Debug, Clone, Default)]
+/// What the read found in a CSV file (remembered by `preread::Cache`).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct CsvLayout {
     /// Data records (header excluded), blank lines included.
     pub records: u64,

@@ -12,6 +12,7 @@ pub mod encoding;
 pub mod fileread;
 pub mod parse;
 pub mod period;
+pub mod preread;
 pub mod rejects;
 pub mod sources;
 pub mod timefmt;
@@ -111,6 +112,9 @@ pub struct IngestOptions {
     /// `--from` (inclusive) and `--to` (exclusive), UTC microseconds: valid
     /// rows outside are counted as outside the window, not audited.
     pub window: (Option<i64>, Option<i64>),
+    /// Reuse the pre-read of files unchanged since an earlier run
+    /// (`preread::Cache`; off with `--no-cache`).
+    pub preread_cache: bool,
 }
 
 impl Default for IngestOptions {
@@ -121,6 +125,8 @@ impl Default for IngestOptions {
             encoding: encoding::Encodings::default(),
             amounts_in_fen: false,
             window: (None, None),
+            // Library callers opt in; the command line has it on by default.
+            preread_cache: false,
         }
     }
 }
@@ -152,6 +158,10 @@ pub struct InputFile {
     /// Data records counted by the pre-read (CSV only).
     #[serde(skip)]
     pub records: Option<u64>,
+    /// Its pre-read came from the cache (`preread::Cache`): said on stderr,
+    /// never in findings.json, which stays the same either way.
+    #[serde(skip)]
+    pub cached: bool,
 }
 
 /// Marks a valid row outside `--from` / `--to`.
@@ -379,6 +389,7 @@ fn open_dataset(
             sha256: layout.sha256,
             columns,
             records: layout.records,
+            cached: layout.cached,
         });
     }
     // Consecutive CSV files with the same header are read in one scan: the
@@ -453,6 +464,8 @@ struct Prepared {
     records: Option<u64>,
     problems: Vec<(IdxSize, fileread::Structural)>,
     sha256: String,
+    /// The pre-read came from the cache (the file was not read again).
+    cached: bool,
 }
 
 /// Pre-reads the files on as many threads as there are cores: hashing is
@@ -579,7 +592,15 @@ fn prepare_as(
             if header.iter().all(String::is_empty) {
                 return Err(IngestError::EmptyFile { dataset: ds, path: file.path.clone() });
             }
-            let layout = fileread::scan_csv(&read_path, options.delimiter, header.len()).map_err(unreadable)?;
+            let scan = || fileread::scan_csv(&read_path, options.delimiter, header.len());
+            // Only the file as given is remembered: a transcoded or fixed
+            // copy is new on every run.
+            let (layout, cached) = if read_path == file.path {
+                preread::Cache::new(options.preread_cache).csv(&file.path, options.delimiter, header.len(), scan)
+            } else {
+                scan().map(|l| (l, false))
+            }
+            .map_err(unreadable)?;
             if let Some(offset) = layout.invalid_utf8_at {
                 return Err(IngestError::NotUtf8 { dataset: ds, path: file.path.clone(), offset });
             }
@@ -605,10 +626,13 @@ fn prepare_as(
                 records: Some(layout.records),
                 problems: layout.problems,
                 sha256: original_sha.unwrap_or(layout.sha256),
+                cached,
             })
         }
         Format::Parquet => {
-            let sha256 = sources::sha256_file(&file.path).map_err(unreadable)?;
+            let (sha256, cached) = preread::Cache::new(options.preread_cache)
+                .sha256(&file.path, || sources::sha256_file(&file.path))
+                .map_err(unreadable)?;
             let schema = parquet_scan(&file.path).and_then(|mut lf| lf.collect_schema()).map_err(|e| {
                 IngestError::Unreadable {
                     dataset: ds,
@@ -626,6 +650,7 @@ fn prepare_as(
                 records: None,
                 problems: Vec::new(),
                 sha256,
+                cached,
             })
         }
     }

@@ -66,15 +66,29 @@ rationale = "A checkout that never shows a rival is the footprint of an exclusiv
 
     fn plans(rule: &Rule, _: &ExclusivitySpec, ctx: &Context) -> Result<Vec<Plan>, NotEvaluable> {
         let frame = ctx.rule_frame(rule, Dataset::Checkout, &[])?;
-        // One row per merchant, whose rows are whole in one share.
-        Ok(vec![ctx.per_key(frame, "merchant_id", Merge::Concat, |f| {
-            f.group_by(ctx.keys([col("platform"), col("merchant_id")])).agg([
-                col("provider").n_unique().cast(DataType::UInt64).alias("n_providers"),
-                col("provider").first().alias("only"),
-                col("session_id").n_unique().cast(DataType::UInt64).alias("sessions"),
-                col("region").first().alias("region"),
-            ])
-        })])
+        let merchant = || ctx.keys([col("platform"), col("merchant_id")]);
+        Ok(vec![
+            // One row per merchant, whose rows are whole in one share.
+            ctx.per_key(frame.clone(), "merchant_id", Merge::Concat, |f| {
+                f.group_by(merchant()).agg([
+                    col("provider").n_unique().cast(DataType::UInt64).alias("n_providers"),
+                    col("provider").first().alias("only"),
+                    col("region").first().alias("region"),
+                ])
+            }),
+            // Each merchant's distinct sessions, counted apart and split on
+            // the session: a few merchants hold many sessions each, so shares
+            // of merchants would be uneven and grow with the input; each
+            // session falls in one share, so the shares' counts add up.
+            ctx.per_key(frame, "session_id", Merge::sum(["sessions"]), |f| {
+                let mut session = merchant();
+                session.push(col("session_id"));
+                f.group_by(session)
+                    .agg([len()])
+                    .group_by(merchant())
+                    .agg([len().cast(DataType::UInt64).alias("sessions")])
+            }),
+        ])
     }
 
     fn evaluate(
@@ -84,10 +98,23 @@ rationale = "A checkout that never shows a rival is the footprint of an exclusiv
         frames: Vec<DataFrame>,
         seen: &Seen,
     ) -> anyhow::Result<Finding> {
-        let df = frames.into_iter().next().unwrap_or_default();
+        let mut frames = frames.into_iter();
+        let df = frames.next().unwrap_or_default();
+        let per_session = frames.next().unwrap_or_default();
         let (platform, merchant, only, region) =
             (strings(&df, "platform")?, strings(&df, "merchant_id")?, strings(&df, "only")?, strings(&df, "region")?);
-        let (n_providers, sessions) = (counts(&df, "n_providers")?, counts(&df, "sessions")?);
+        let n_providers = counts(&df, "n_providers")?;
+        let session_counts: BTreeMap<(String, String), u64> = {
+            let (p, m, n) = (
+                strings(&per_session, "platform")?,
+                strings(&per_session, "merchant_id")?,
+                counts(&per_session, "sessions")?,
+            );
+            p.into_iter().zip(m).zip(n).collect()
+        };
+        let sessions: Vec<u64> = (0..df.height())
+            .map(|i| session_counts.get(&(platform[i].clone(), merchant[i].clone())).copied().unwrap_or(0))
+            .collect();
         let only_nulls = df.column("only")?.is_null();
         #[derive(Default)]
         struct PerPlatform {
