@@ -533,3 +533,27 @@ fn merchant_names(df: DataFrame) -> anyhow::Result<Names> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapped(values: &[Option<&str>]) -> Vec<Option<String>> {
+        let df = df!("label" => values).unwrap();
+        // Upper-cases labels, drops "x": a mapping with unmapped labels.
+        let f: StrFn = Arc::new(|l: &str| (l != "x").then(|| l.to_uppercase()));
+        let out = df.lazy().select([map_strings(col("label"), f)]).collect().unwrap();
+        out.column("label").unwrap().str().unwrap().iter().map(|v| v.map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn labels_map_row_by_row_with_nulls_kept() {
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(
+            mapped(&[Some("a"), None, Some("b"), Some("a"), Some("x")]),
+            vec![s("A"), None, s("B"), s("A"), None]
+        );
+        assert_eq!(mapped(&[None, None]), vec![None, None]);
+        assert_eq!(mapped(&[]), Vec::<Option<String>>::new());
+    }
+}

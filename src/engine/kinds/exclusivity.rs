@@ -77,8 +77,8 @@ rationale = "A checkout that never shows a rival is the footprint of an exclusiv
                 ])
             }),
             // Each merchant's distinct sessions, counted apart and split on
-            // the session: a few merchants hold many sessions each, so shares
-            // of merchants would be uneven and grow with the input; each
+            // the session: merchants are few and each holds many sessions, so
+            // shares of merchants are uneven and grow with the input; each
             // session falls in one share, so the shares' counts add up.
             ctx.per_key(frame, "session_id", Merge::sum(["sessions"]), |f| {
                 let mut session = merchant();
