@@ -72,10 +72,12 @@ fn mark_dates(findings: &mut [Finding], rb: &Rulebook, data_end: Option<i64>, tz
 
 /// The aggregations an audit runs per hash partition, and their keys.
 fn partitioned_plans(ctx: &Context, inputs: &Inputs) -> Vec<PartitionedPlan> {
-    let mut out = Vec::new();
-    if inputs.get(Dataset::Transactions).is_some() {
-        out.push(PartitionedPlan { rule: "accounting".into(), key: "txn_id".into() });
-    }
+    let mut out: Vec<PartitionedPlan> = inputs
+        .datasets
+        .values()
+        .filter_map(crate::ingest::accounting::unique_id)
+        .map(|id| PartitionedPlan { rule: "accounting".into(), key: id.into() })
+        .collect();
     for rule in &ctx.rulebook.rules {
         for key in engine::split_keys(rule, ctx) {
             out.push(PartitionedPlan { rule: rule.id.clone(), key: key.into() });

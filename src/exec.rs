@@ -52,6 +52,15 @@ impl Part {
     }
 }
 
+/// The rows of `frame` in `part`'s share of `key`; every row when the audit
+/// is not partitioned.
+pub fn share(frame: LazyFrame, part: Option<Part>, key: &str) -> LazyFrame {
+    match part {
+        Some(p) => frame.filter(p.keeps(col(key))),
+        None => frame,
+    }
+}
+
 /// Returns the memory jemalloc holds freed to the system, so that the next
 /// plan of a bounded batch starts from what is live. A no-op where jemalloc
 /// is not the allocator in use (its arenas are then empty).
@@ -179,6 +188,16 @@ impl Batch {
         Handle(self.entries.len() - 1)
     }
 
+    /// Adds a plan built by `plan` for each share of its key (its variants
+    /// combining by `merge`), or once over every row when the batch runs in
+    /// one pass.
+    pub fn add_keyed(&mut self, plan: impl Fn(Option<Part>) -> LazyFrame, merge: Merge) -> Handle {
+        match self.parts() {
+            Some(parts) => self.add_split(parts.into_iter().map(|p| plan(Some(p))).collect(), merge),
+            None => self.add(plan(None)),
+        }
+    }
+
     /// Adds a plan as its variants per partition (in the order of
     /// [`Batch::parts`]), whose results combine by `merge`.
     pub fn add_split(&mut self, parts: Vec<LazyFrame>, merge: Merge) -> Handle {
@@ -291,12 +310,9 @@ mod tests {
     }
 
     fn per_session(df: &DataFrame, part: Option<Part>) -> LazyFrame {
-        let lf = df.clone().lazy();
-        let lf = match part {
-            Some(p) => lf.filter(p.keeps(col("session_id"))),
-            None => lf,
-        };
-        lf.group_by([col("session_id")]).agg([col("x").sum().alias("x"), len().alias("rows")])
+        share(df.clone().lazy(), part, "session_id")
+            .group_by([col("session_id")])
+            .agg([col("x").sum().alias("x"), len().alias("rows")])
     }
 
     fn sorted(df: DataFrame, by: &[&str]) -> DataFrame {

@@ -108,11 +108,7 @@ impl Context<'_> {
         merge: Merge,
         build: impl FnOnce(LazyFrame) -> LazyFrame,
     ) -> Plan {
-        let frame = match self.part {
-            Some(part) => frame.filter(part.keeps(col(key))),
-            None => frame,
-        };
-        Plan { frame: build(frame), split: Some((key, merge)) }
+        Plan { frame: build(crate::exec::share(frame, self.part, key)), split: Some((key, merge)) }
     }
 
     /// The first instant a rule sees, in UTC microseconds: midnight of its

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::validate::{FILE, REASON};
 use super::{DatasetInput, Format, IngestError};
 use crate::contract::Dataset;
-use crate::exec::{Batch, Handle, Merge, Part, Results};
+use crate::exec::{share, Batch, Handle, Merge, Part, Results};
 
 /// The accounting of one input file.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -118,7 +118,7 @@ fn counts_plan(input: &DatasetInput) -> LazyFrame {
 }
 
 /// The column that must be unique per row, if the dataset has one.
-fn unique_id(input: &DatasetInput) -> Option<&'static str> {
+pub fn unique_id(input: &DatasetInput) -> Option<&'static str> {
     match input.dataset {
         Dataset::Transactions => Some("txn_id"),
         _ => None,
@@ -131,24 +131,14 @@ fn unique_id(input: &DatasetInput) -> Option<&'static str> {
 fn add_duplicates(input: &DatasetInput, batch: &mut Batch) -> Option<Handle> {
     let id = unique_id(input)?;
     let plan = |part: Option<Part>| {
-        let rows = input.accepted();
-        let rows = match part {
-            Some(p) => rows.filter(p.keeps(col(id))),
-            None => rows,
-        };
         // A group-by streams; `n_unique` over the whole column does not,
         // and would hold every id of the input whatever the partition.
-        rows.group_by([col(id)]).agg([len().cast(DataType::UInt64).alias("n")]).select([
+        share(input.accepted(), part, id).group_by([col(id)]).agg([len().cast(DataType::UInt64).alias("n")]).select([
             col("n").sum().cast(DataType::UInt64).alias("rows"),
             len().cast(DataType::UInt64).alias("distinct"),
         ])
     };
-    Some(match batch.parts() {
-        Some(parts) => {
-            batch.add_split(parts.into_iter().map(|p| plan(Some(p))).collect(), Merge::sum(["rows", "distinct"]))
-        }
-        None => batch.add(plan(None)),
-    })
+    Some(batch.add_keyed(plan, Merge::sum(["rows", "distinct"])))
 }
 
 /// Records the duplicate count from the collected `duplicates_plan`.
