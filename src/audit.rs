@@ -12,8 +12,8 @@ use crate::engine::Rulebook;
 use crate::engine::{self, Context};
 use crate::exec::{Batch, Handle};
 use crate::findings::{
-    Evidence, Execution, Finding, InputReport, PartitionedPlan, Report, RulebookRef, Summary, Tool, Verdict,
-    SCHEMA_VERSION,
+    Evidence, Execution, Finding, InputReport, PartitionedPlan, Report, RulebookRef, SortedPlan, Summary, Tool,
+    Verdict, SCHEMA_VERSION,
 };
 use crate::ingest::accounting::AccountingPlans;
 use crate::ingest::rejects;
@@ -76,7 +76,7 @@ fn partitioned_plans(ctx: &Context, inputs: &Inputs) -> Vec<PartitionedPlan> {
         .datasets
         .values()
         .filter_map(crate::ingest::accounting::unique_id)
-        .map(|id| PartitionedPlan { rule: "accounting".into(), key: id.into() })
+        .map(|id| PartitionedPlan { rule: crate::ingest::accounting::ACCOUNTING.into(), key: id.into() })
         .collect();
     for rule in &ctx.rulebook.rules {
         for key in engine::split_keys(rule, ctx) {
@@ -94,6 +94,8 @@ pub struct Run {
     pub command: Vec<String>,
     /// How the plans run (`crate::budget::choose`).
     pub execution: Execution,
+    /// The keys whose aggregations take the sorted path (`crate::budget::sorted_keys`).
+    pub sorted_keys: Vec<&'static str>,
 }
 
 /// How an audit is judged over time besides its rulebook: per period, against
@@ -115,9 +117,9 @@ pub fn audit(
     report_options: crate::report::ReportOptions,
     history: &History,
 ) -> anyhow::Result<Report> {
-    let Run { generated_at, command, mut execution } = run;
+    let Run { generated_at, command, mut execution, sorted_keys } = run;
     let taxonomy = Arc::new(Taxonomy::new(rb).context("compiling the taxonomy's aliases")?);
-    let ctx = Context { rulebook: rb, taxonomy, inputs, period: history.period, part: None };
+    let ctx = Context { rulebook: rb, taxonomy, inputs, period: history.period, part: None, sorted: false };
     // Accounting, rejected rows and the time window ride along in the same
     // pass as the rules.
     let partitions = execution.partitions as usize;
@@ -125,7 +127,8 @@ pub fn audit(
         Batch::bounded(partitions)
     } else {
         Batch::partitioned(partitions)
-    };
+    }
+    .sorting(sorted_keys);
     if batch.parts().is_some() {
         execution.partitioned = partitioned_plans(&ctx, inputs);
     }
@@ -137,6 +140,20 @@ pub fn audit(
         .map(|input| batch.add(window_plan(input)))
         .collect();
     let (outcome, mut results) = engine::run(&ctx, batch)?;
+    // What ran on the sorted path with its check held did not run per partition.
+    let on_sorted = |rule: &str, key: &str| {
+        let mut checks = outcome.checks.iter().filter(|c| c.rule == rule && c.key == key).peekable();
+        checks.peek().is_some() && checks.all(|c| c.held)
+    };
+    execution.partitioned.retain(|p| !on_sorted(&p.rule, &p.key));
+    // One record per rule and key: with --period a rule's plans run pooled
+    // and per period, and the record holds only if every check did.
+    for c in &outcome.checks {
+        match execution.sorted.iter_mut().find(|p| p.rule == c.rule && p.key == c.key) {
+            Some(p) => p.held &= c.held,
+            None => execution.sorted.push(SortedPlan { rule: c.rule.clone(), key: c.key.into(), held: c.held }),
+        }
+    }
     // Every output goes into a staging directory, published at the end in
     // one step (see `output::publish`).
     let mut stage = Staging::begin(out)?;

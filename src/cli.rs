@@ -297,6 +297,15 @@ pub struct AuditArgs {
     /// testing: findings are the same for every K and strategy.
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub partitions: Option<u16>,
+    /// When the aggregations keyed by session or transaction id take the
+    /// sorted path, one pass holding one key's rows at a time: `auto` (when
+    /// the first 100,000 accepted rows come sorted by the key and, in a
+    /// bounded audit, the budget has room for it), `always` or `never` (hash
+    /// group-bys only). The same pass checks that every row
+    /// is in order; an aggregation whose rows are not is run again on the
+    /// hashed path, so findings never depend on this.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = SortedArg::Auto)]
+    pub sorted: SortedArg,
     /// Print nothing on success (files are still written).
     #[arg(long, short)]
     pub quiet: bool,
@@ -367,6 +376,24 @@ impl StrategyArg {
             StrategyArg::Auto => None,
             StrategyArg::SinglePass => Some(crate::budget::Strategy::SinglePass),
             StrategyArg::Bounded => Some(crate::budget::Strategy::Bounded),
+        }
+    }
+}
+
+/// `audit --sorted`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortedArg {
+    Auto,
+    Always,
+    Never,
+}
+
+impl SortedArg {
+    pub fn path(self) -> crate::budget::SortedPath {
+        match self {
+            SortedArg::Auto => crate::budget::SortedPath::Auto,
+            SortedArg::Always => crate::budget::SortedPath::Always,
+            SortedArg::Never => crate::budget::SortedPath::Never,
         }
     }
 }

@@ -11,8 +11,17 @@
 //! time, and merges the partial results ([`Merge`]). Every key falls in
 //! exactly one partition and keeps its own value within it, so the merged
 //! result is exact whatever the hash does.
+//!
+//! When the rows come sorted by such a key, a plan may instead take the
+//! sorted path ([`Stage::sorted`]): one pass whose group-by holds one key's
+//! rows at a time. The same pass checks that the key really was sorted; a
+//! plan whose check fails is discarded and run again on the hashed path
+//! ([`Batch::add_sorted`]), so its result is never used.
+
+use std::sync::Arc;
 
 use polars::prelude::*;
+use polars_plan::plans::{HintIR, Sorted};
 
 /// Collects every plan in one pass.
 pub fn collect_all(plans: Vec<LazyFrame>) -> PolarsResult<Vec<DataFrame>> {
@@ -59,6 +68,92 @@ pub fn share(frame: LazyFrame, part: Option<Part>, key: &str) -> LazyFrame {
         Some(p) => frame.filter(p.keeps(col(key))),
         None => frame,
     }
+}
+
+/// The column of a sorted plan's result that carries its check (on one row
+/// of its own, null on the result's rows).
+const CHECK: &str = "__hutong_sorted";
+
+/// The column of a sorted stage saying that a key's rows disagree on
+/// another group key.
+const MIXED: &str = "__hutong_mixed";
+
+/// The first stage of an aggregation over a high-cardinality key: one row
+/// per value of `key` and of `others` (the other group keys), with `aggs`.
+pub struct Stage {
+    pub key: &'static str,
+    pub others: Vec<Expr>,
+    pub aggs: Vec<Expr>,
+}
+
+impl Stage {
+    /// The stage by hash group-by over `part`'s share of the keys (every
+    /// key when `None`), then `then` over its result.
+    pub fn hashed(self, frame: LazyFrame, part: Option<Part>, then: impl FnOnce(LazyFrame) -> LazyFrame) -> LazyFrame {
+        let Stage { key, mut others, aggs } = self;
+        others.push(col(key));
+        then(share(frame, part, key).group_by(others).agg(aggs))
+    }
+
+    /// The stage over rows sorted by `key`, then `then`: the group-by takes
+    /// each run of equal keys in input order as a group, so it holds one
+    /// key's rows at a time instead of every key's. That is exact only if
+    /// every key forms one run, and the result carries its own check: the
+    /// keys of the runs, in order, are sorted (so no key has two runs) and
+    /// not null, and no key's rows disagree on the other group keys (which
+    /// the hashed stage groups by, and this one takes from each run's first
+    /// row). The plan's result has one row more, with the check in
+    /// [`CHECK`]; [`Batch`] takes it off, and runs the plan's hashed form
+    /// instead when the check fails.
+    pub fn sorted(self, frame: LazyFrame, then: impl FnOnce(LazyFrame) -> LazyFrame) -> PolarsResult<LazyFrame> {
+        let Stage { key, others, aggs } = self;
+        let names =
+            others.iter().chain(&aggs).map(|e| e.clone().meta().output_name()).collect::<PolarsResult<Vec<_>>>()?;
+        let mut agg: Vec<Expr> = others.iter().map(|e| e.clone().first()).collect();
+        agg.extend(aggs);
+        // Min against max and nulls against values: no per-group hashing.
+        let varies = |e: &Expr| {
+            let e = e.clone();
+            e.clone().min().neq_missing(e.clone().max()).or(e.clone().null_count().gt(lit(0)).and(e.count().gt(lit(0))))
+        };
+        agg.push(others.iter().map(varies).reduce(Expr::or).unwrap_or(lit(false)).alias(MIXED));
+        let hint = HintIR::Sorted(Arc::from([Sorted { column: key.into(), descending: None, nulls_last: None }]));
+        let stage = frame.hint(hint)?.group_by([col(key)]).agg(agg);
+        // The hashed stage's columns, in its order.
+        let n_others = others.len();
+        let order: Vec<Expr> = names[..n_others]
+            .iter()
+            .map(|n| col(n.clone()))
+            .chain([col(key)])
+            .chain(names[n_others..].iter().map(|n| col(n.clone())))
+            .collect();
+        let result = then(stage.clone().select(order));
+        let check = col(key)
+            .is_sorted(None, None)
+            .and(col(key).null_count().eq(lit(0)))
+            .and(col(MIXED).not().all(true))
+            .alias(CHECK);
+        checked(result, stage.select([check]))
+    }
+}
+
+/// `result` with the one-row `check` stacked under it, in a column of its own.
+fn checked(result: LazyFrame, check: LazyFrame) -> PolarsResult<LazyFrame> {
+    let schema = result.clone().collect_schema()?;
+    let nulls = schema.iter().map(|(name, dtype)| lit(NULL).cast(dtype.clone()).alias(name.clone()));
+    let body = result.with_column(lit(NULL).cast(DataType::Boolean).alias(CHECK));
+    let tail = check.select(nulls.chain([col(CHECK)]).collect::<Vec<_>>());
+    // Unordered: an ordered union would read all of `result` first, and the
+    // stage that both read would be held whole for `check` meanwhile.
+    concat([body, tail], UnionArgs { maintain_order: false, ..UnionArgs::default() })
+}
+
+/// A sorted plan's result without its check row, and whether the check held.
+fn unchecked(df: DataFrame) -> PolarsResult<(DataFrame, bool)> {
+    let flags = df.column(CHECK)?.bool()?.clone();
+    let held = flags.iter().flatten().next().unwrap_or(false);
+    let result = df.filter(&df.column(CHECK)?.is_null())?.drop(CHECK)?;
+    Ok((result, held))
 }
 
 /// Returns the memory jemalloc holds freed to the system, so that the next
@@ -128,10 +223,12 @@ impl Merge {
     }
 }
 
-/// A plan of a batch: run once, or once per partition.
+/// A plan of a batch: run once, or once per partition, or on the sorted
+/// path with its hashed form to run if the sorted one's check fails.
 enum Entry {
     Whole(Box<LazyFrame>),
     Split(Vec<LazyFrame>, Merge),
+    Sorted(Box<LazyFrame>, Box<Entry>),
 }
 
 /// Plans to be run together in one streaming pass (or one per partition),
@@ -140,6 +237,10 @@ pub struct Batch {
     entries: Vec<Entry>,
     partitions: usize,
     one_at_a_time: bool,
+    /// The keys whose plans take the sorted path.
+    sorted: Vec<&'static str>,
+    /// The sorted plans, by entry: their rule and key.
+    labels: Vec<(usize, String, &'static str)>,
 }
 
 impl Default for Batch {
@@ -160,7 +261,13 @@ impl Batch {
 
     /// A batch whose split plans run in `partitions` passes (at least one).
     pub fn partitioned(partitions: usize) -> Batch {
-        Batch { entries: Vec::new(), partitions: partitions.max(1), one_at_a_time: false }
+        Batch {
+            entries: Vec::new(),
+            partitions: partitions.max(1),
+            one_at_a_time: false,
+            sorted: Vec::new(),
+            labels: Vec::new(),
+        }
     }
 
     /// A batch whose plans run one at a time, each reading the input itself,
@@ -174,7 +281,28 @@ impl Batch {
 
     /// An empty batch run the same way as this one.
     pub fn sibling(&self) -> Batch {
-        Batch { entries: Vec::new(), ..*self }
+        Batch {
+            entries: Vec::new(),
+            partitions: self.partitions,
+            one_at_a_time: self.one_at_a_time,
+            sorted: self.sorted.clone(),
+            labels: Vec::new(),
+        }
+    }
+
+    /// The same batch with the plans keyed on `keys` taken on the sorted path.
+    pub fn sorting(self, keys: Vec<&'static str>) -> Batch {
+        Batch { sorted: keys, ..self }
+    }
+
+    /// Whether plans keyed on `key` take the sorted path.
+    pub fn sorts(&self, key: &str) -> bool {
+        self.sorted.contains(&key)
+    }
+
+    /// Whether any key takes the sorted path.
+    pub fn sorts_any(&self) -> bool {
+        !self.sorted.is_empty()
     }
 
     /// The shares of a key, one per pass, or none when the batch runs in one pass.
@@ -188,6 +316,34 @@ impl Batch {
         Handle(self.entries.len() - 1)
     }
 
+    /// Adds the plan of `stage` then `then` over `frame`: on the sorted path
+    /// when the batch sorts its key (see [`Batch::add_sorted`]), else as in
+    /// [`Batch::add_keyed`].
+    pub fn add_stage(
+        &mut self,
+        frame: &LazyFrame,
+        stage: impl Fn() -> Stage,
+        then: impl Fn(LazyFrame) -> LazyFrame,
+        merge: Merge,
+        rule: &str,
+    ) -> Handle {
+        let key = stage().key;
+        // A sorted form that cannot be built (its schema does not resolve)
+        // leaves the hashed one, whose run reports the cause.
+        let sorted = match self.sorts(key) {
+            true => stage().sorted(frame.clone(), &then).ok(),
+            false => None,
+        };
+        let Some(sorted) = sorted else {
+            return self.add_keyed(|part| stage().hashed(frame.clone(), part, &then), merge);
+        };
+        let hashed = match self.parts() {
+            Some(parts) => parts.into_iter().map(|p| stage().hashed(frame.clone(), Some(p), &then)).collect(),
+            None => vec![stage().hashed(frame.clone(), None, &then)],
+        };
+        self.add_sorted(sorted, hashed, merge, rule, key)
+    }
+
     /// Adds a plan built by `plan` for each share of its key (its variants
     /// combining by `merge`), or once over every row when the batch runs in
     /// one pass.
@@ -198,6 +354,31 @@ impl Batch {
         }
     }
 
+    /// Adds a plan on the sorted path (built by [`Stage::sorted`]) and its
+    /// hashed form, one variant per partition as in [`Batch::add_split`] (or
+    /// one when the batch runs in one pass), which runs only if the sorted
+    /// plan's check fails.
+    /// `rule` and `key` name the plan in [`Results::checks`].
+    pub fn add_sorted(
+        &mut self,
+        sorted: LazyFrame,
+        mut hashed: Vec<LazyFrame>,
+        merge: Merge,
+        rule: &str,
+        key: &'static str,
+    ) -> Handle {
+        let fallback = match hashed.len() {
+            1 => Entry::Whole(Box::new(hashed.remove(0))),
+            _ => {
+                debug_assert_eq!(hashed.len(), self.partitions);
+                Entry::Split(hashed, merge)
+            }
+        };
+        self.entries.push(Entry::Sorted(Box::new(sorted), Box::new(fallback)));
+        self.labels.push((self.entries.len() - 1, rule.to_string(), key));
+        Handle(self.entries.len() - 1)
+    }
+
     /// Adds a plan as its variants per partition (in the order of
     /// [`Batch::parts`]), whose results combine by `merge`.
     pub fn add_split(&mut self, parts: Vec<LazyFrame>, merge: Merge) -> Handle {
@@ -206,49 +387,49 @@ impl Batch {
         Handle(self.entries.len() - 1)
     }
 
-    /// Runs every plan: the whole ones and the first partition of the split
-    /// ones in the first pass, each further partition in a pass of its own.
+    /// Runs every plan: the whole and sorted ones and the first partition of
+    /// the split ones in the first pass, each further partition in a pass of
+    /// its own; then the hashed form of every sorted plan whose check failed.
     pub fn run(self) -> PolarsResult<Results> {
-        let passes = self.partitions;
-        let mut plans: Vec<Vec<(usize, LazyFrame)>> = (0..passes).map(|_| Vec::new()).collect();
-        let mut merges: Vec<Option<Merge>> = Vec::new();
-        for (i, entry) in self.entries.into_iter().enumerate() {
-            match entry {
-                Entry::Whole(lf) => {
-                    plans[0].push((i, *lf));
-                    merges.push(None);
-                }
-                Entry::Split(parts, merge) => {
-                    for (p, lf) in parts.into_iter().enumerate() {
-                        plans[p.min(passes - 1)].push((i, lf));
-                    }
-                    merges.push(Some(merge));
-                }
-            }
-        }
-        let mut partial: Vec<Vec<DataFrame>> = (0..merges.len()).map(|_| Vec::new()).collect();
-        for pass in plans {
-            let (ids, lfs): (Vec<usize>, Vec<LazyFrame>) = pass.into_iter().unzip();
-            if self.one_at_a_time {
-                for (i, lf) in ids.into_iter().zip(lfs) {
-                    partial[i].extend(collect_all(vec![lf])?);
-                    release_memory();
-                }
-                continue;
-            }
-            for (i, df) in ids.into_iter().zip(collect_all(lfs)?) {
-                partial[i].push(df);
-            }
-        }
-        let frames = partial
+        let (passes, one_at_a_time) = (self.partitions, self.one_at_a_time);
+        let labels = self.labels;
+        let mut fallbacks = Vec::new();
+        let entries: Vec<Entry> = self
+            .entries
             .into_iter()
-            .zip(merges)
-            .map(|(mut dfs, merge)| match merge {
-                Some(m) => m.apply(dfs).map(Some),
-                None => Ok(dfs.pop()),
+            .enumerate()
+            .map(|(i, e)| match e {
+                Entry::Sorted(plan, fallback) => {
+                    fallbacks.push((i, *fallback));
+                    Entry::Whole(plan)
+                }
+                e => e,
             })
-            .collect::<PolarsResult<Vec<_>>>()?;
-        Ok(Results { frames })
+            .collect();
+        let mut frames = run_entries(entries, passes, one_at_a_time)?;
+        let mut checks = Vec::new();
+        let mut failed = Vec::new();
+        for (i, fallback) in fallbacks {
+            let (result, held) = match frames[i].take() {
+                Some(df) => unchecked(df)?,
+                None => (DataFrame::empty(), false),
+            };
+            if let Some((_, rule, key)) = labels.iter().find(|l| l.0 == i) {
+                checks.push(Check { rule: rule.clone(), key, held });
+            }
+            if held {
+                frames[i] = Some(result);
+            } else {
+                failed.push((i, fallback));
+            }
+        }
+        if !failed.is_empty() {
+            let (ids, entries): (Vec<usize>, Vec<Entry>) = failed.into_iter().unzip();
+            for (i, df) in ids.into_iter().zip(run_entries(entries, passes, one_at_a_time)?) {
+                frames[i] = df;
+            }
+        }
+        Ok(Results { frames, checks })
     }
 
     /// The optimised query plan of the whole batch (its first pass), as polars prints it.
@@ -259,6 +440,7 @@ impl Batch {
             .filter_map(|e| match e {
                 Entry::Whole(lf) => Some(*lf),
                 Entry::Split(parts, _) => parts.into_iter().next(),
+                Entry::Sorted(plan, _) => Some(*plan),
             })
             .collect();
         let Some(first) = plans.first() else { return Ok(String::new()) };
@@ -267,12 +449,70 @@ impl Batch {
     }
 }
 
+/// Runs whole and split plans (no sorted ones) in `passes` passes, and
+/// returns each plan's result by its position.
+fn run_entries(entries: Vec<Entry>, passes: usize, one_at_a_time: bool) -> PolarsResult<Vec<Option<DataFrame>>> {
+    let mut plans: Vec<Vec<(usize, LazyFrame)>> = (0..passes).map(|_| Vec::new()).collect();
+    let mut merges: Vec<Option<Merge>> = Vec::new();
+    for (i, entry) in entries.into_iter().enumerate() {
+        match entry {
+            Entry::Whole(lf) | Entry::Sorted(lf, _) => {
+                plans[0].push((i, *lf));
+                merges.push(None);
+            }
+            Entry::Split(parts, merge) => {
+                for (p, lf) in parts.into_iter().enumerate() {
+                    plans[p.min(passes - 1)].push((i, lf));
+                }
+                merges.push(Some(merge));
+            }
+        }
+    }
+    let mut partial: Vec<Vec<DataFrame>> = (0..merges.len()).map(|_| Vec::new()).collect();
+    for pass in plans {
+        let (ids, lfs): (Vec<usize>, Vec<LazyFrame>) = pass.into_iter().unzip();
+        if one_at_a_time {
+            for (i, lf) in ids.into_iter().zip(lfs) {
+                partial[i].extend(collect_all(vec![lf])?);
+                release_memory();
+            }
+            continue;
+        }
+        for (i, df) in ids.into_iter().zip(collect_all(lfs)?) {
+            partial[i].push(df);
+        }
+    }
+    partial
+        .into_iter()
+        .zip(merges)
+        .map(|(mut dfs, merge)| match merge {
+            Some(m) => m.apply(dfs).map(Some),
+            None => Ok(dfs.pop()),
+        })
+        .collect()
+}
+
+/// A plan run on the sorted path, and whether its check held (when not,
+/// its result is its hashed form's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub rule: String,
+    pub key: &'static str,
+    pub held: bool,
+}
+
 /// The results of a [`Batch`], taken by handle.
 pub struct Results {
     frames: Vec<Option<DataFrame>>,
+    checks: Vec<Check>,
 }
 
 impl Results {
+    /// The plans run on the sorted path, in the order they were added.
+    pub fn checks(&self) -> &[Check] {
+        &self.checks
+    }
+
     /// The result of the plan added as `h`. Each result is taken once; a
     /// second take is an error, not an empty frame.
     pub fn take(&mut self, h: Handle) -> PolarsResult<DataFrame> {
@@ -381,5 +621,127 @@ mod tests {
             // A plan run once is not repeated per partition.
             assert_eq!(r.take(once).unwrap().column("n").unwrap().get(0).unwrap().extract::<u64>(), Some(4000));
         }
+    }
+
+    /// The per-session stage of the tests: rows and the sum of `x` per
+    /// session and platform.
+    fn stage() -> Stage {
+        Stage {
+            key: "session_id",
+            others: vec![col("platform")],
+            aggs: vec![col("x").sum().alias("x"), len().cast(DataType::UInt64).alias("rows")],
+        }
+    }
+
+    /// Sessions counted by their row count, with `x` summed: the second stage.
+    fn by_rows(f: LazyFrame) -> LazyFrame {
+        f.group_by([col("platform"), col("rows")]).agg([len().cast(DataType::UInt64).alias("sessions"), col("x").sum()])
+    }
+
+    /// The sorted plan of `df` and its hashed form in `k` partitions, run as a batch.
+    fn sorted_run(df: &DataFrame, k: usize) -> (DataFrame, Vec<Check>) {
+        let mut batch = Batch::partitioned(k).sorting(vec!["session_id"]);
+        let h = batch.add_stage(&df.clone().lazy(), stage, by_rows, Merge::sum(["sessions", "x"]), "R-1");
+        let mut r = batch.run().unwrap();
+        let checks = r.checks().to_vec();
+        (sorted(r.take(h).unwrap(), &["platform", "rows"]), checks)
+    }
+
+    fn hashed_result(df: &DataFrame) -> DataFrame {
+        let plan = stage().hashed(df.clone().lazy(), None, by_rows);
+        sorted(collect_all(vec![plan]).unwrap().remove(0), &["platform", "rows"])
+    }
+
+    #[test]
+    fn the_sorted_path_on_sorted_rows_is_used_and_exact() {
+        // Sessions s0000..s0999 in order, 4 rows each, one platform each.
+        let n = 4000usize;
+        let df = df!(
+            "platform" => (0..n).map(|i| ["a", "b", "c"][(i / 4) % 3]).collect::<Vec<_>>(),
+            "session_id" => (0..n).map(|i| format!("s{:04}", i / 4)).collect::<Vec<_>>(),
+            "x" => (0..n).map(|i| (i % 7) as u64).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let whole = hashed_result(&df);
+        // 1,000 sessions of 4 rows: 334 on a, 333 on b and c.
+        assert_eq!(
+            whole.column("sessions").unwrap().u64().unwrap().into_no_null_iter().collect::<Vec<_>>(),
+            [334, 333, 333]
+        );
+        for k in [1usize, 2, 7] {
+            let (result, checks) = sorted_run(&df, k);
+            assert_eq!(result, whole, "K={k}");
+            assert_eq!(checks, [Check { rule: "R-1".into(), key: "session_id", held: true }]);
+        }
+    }
+
+    /// The sorted plan alone: its result rows and its check.
+    fn sorted_only(df: &DataFrame) -> (DataFrame, bool) {
+        let plan = stage().sorted(df.clone().lazy(), |f| f).unwrap();
+        let (result, held) = unchecked(collect_all(vec![plan]).unwrap().remove(0)).unwrap();
+        (result, held)
+    }
+
+    #[test]
+    fn a_key_out_of_order_fails_the_check_and_the_hashed_form_is_used() {
+        // s1 twice apart: the sorted group-by sees it as two runs.
+        let df = df!(
+            "platform" => ["a", "a", "a", "a", "a"],
+            "session_id" => ["s1", "s1", "s2", "s1", "s3"],
+            "x" => [1u64, 2, 3, 4, 5],
+        )
+        .unwrap();
+        let (runs, held) = sorted_only(&df);
+        // Four runs, so the sorted group-by ran; the check catches it.
+        assert_eq!(runs.height(), 4);
+        assert!(!held);
+        let (result, checks) = sorted_run(&df, 1);
+        assert_eq!(result, hashed_result(&df));
+        assert!(!checks[0].held);
+        // s1 has 3 rows (x 7), s2 and s3 one each.
+        assert_eq!(result.column("sessions").unwrap().u64().unwrap().into_no_null_iter().collect::<Vec<_>>(), [2, 1]);
+    }
+
+    #[test]
+    fn a_key_spanning_two_values_of_another_key_fails_the_check() {
+        // Sorted by session, but s2 is on two platforms: two groups when hashed.
+        let df = df!(
+            "platform" => ["a", "a", "b", "a", "c"],
+            "session_id" => ["s1", "s2", "s2", "s2", "s3"],
+            "x" => [1u64, 2, 3, 4, 5],
+        )
+        .unwrap();
+        assert!(!sorted_only(&df).1);
+        let (result, checks) = sorted_run(&df, 2);
+        assert_eq!(result, hashed_result(&df));
+        assert!(!checks[0].held);
+        // By platform and rows: (a, 1) for s1, (a, 2) and (b, 1) for s2, (c, 1) for s3.
+        assert_eq!(result.height(), 4);
+    }
+
+    #[test]
+    fn a_null_key_fails_the_check() {
+        let df = df!(
+            "platform" => ["a", "a", "a"],
+            "session_id" => [None, Some("s1"), Some("s2")],
+            "x" => [1u64, 2, 3],
+        )
+        .unwrap();
+        let (_, held) = sorted_only(&df);
+        assert!(!held);
+        assert_eq!(sorted_run(&df, 1).0, hashed_result(&df));
+    }
+
+    #[test]
+    fn descending_keys_pass_the_check() {
+        let df = df!(
+            "platform" => ["a", "a", "b", "a"],
+            "session_id" => ["s3", "s3", "s2", "s1"],
+            "x" => [1u64, 2, 3, 4],
+        )
+        .unwrap();
+        let (runs, held) = sorted_only(&df);
+        assert_eq!((runs.height(), held), (3, true));
+        assert_eq!(sorted_run(&df, 1).0, hashed_result(&df));
     }
 }

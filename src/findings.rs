@@ -677,6 +677,10 @@ pub struct Execution {
     /// once, in the first pass.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub partitioned: Vec<PartitionedPlan>,
+    /// The aggregations that took the sorted path (`audit --sorted`): one
+    /// pass over rows sorted by their key, holding one key's rows at a time.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sorted: Vec<SortedPlan>,
 }
 
 /// How the plans of an audit run.
@@ -708,6 +712,18 @@ pub struct PartitionedPlan {
     /// The rule (or `accounting` for the duplicate-id count).
     pub rule: String,
     pub key: String,
+}
+
+/// An aggregation that took the sorted path.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct SortedPlan {
+    /// The rule (or `accounting` for the duplicate-id count).
+    pub rule: String,
+    pub key: String,
+    /// Whether every row it read was in order of the key, as checked in the
+    /// same pass. When not, its result was discarded and it ran again on
+    /// the hashed path (in hash partitions, if the audit has them).
+    pub held: bool,
 }
 
 /// The comparison of an audit with its baseline.

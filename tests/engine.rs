@@ -65,6 +65,7 @@ fn run(rulebook: &str, txns: Option<(&str, Vec<String>)>, checkout: Vec<String>)
             generated_at: "2021-01-01T00:00:00Z".into(),
             command: vec![],
             execution: execution.unwrap(),
+            sorted_keys: Vec::new(),
         },
         Default::default(),
         &Default::default(),
@@ -356,7 +357,8 @@ fn every_input_file_is_scanned_once_for_all_rules() {
     let spec = InputSpec { data: Some("testdata/sample".into()), ..Default::default() };
     let inputs = ingest::open(&spec, IngestOptions::default()).unwrap();
     let taxonomy = std::sync::Arc::new(hutong::rulebook::Taxonomy::new(&rb).unwrap());
-    let ctx = hutong::engine::Context { rulebook: &rb, taxonomy, inputs: &inputs, period: None, part: None };
+    let ctx =
+        hutong::engine::Context { rulebook: &rb, taxonomy, inputs: &inputs, period: None, part: None, sorted: false };
     let plan = hutong::engine::explain(&ctx, hutong::exec::Batch::new()).unwrap();
     // 14 rules, label counts and merchant names share three scans: one per file.
     for file in ["transactions.csv", "checkout.csv", "merchants.csv"] {

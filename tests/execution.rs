@@ -32,53 +32,97 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-/// Audits `data` in every strategy and asserts the same outcome as a single pass.
-fn same_in_every_strategy(data: &str, extra: &[&str]) {
+/// The aggregations that took the sorted path, as (rule, key, held).
+fn sorted_plans(v: &Value) -> Vec<(String, String, bool)> {
+    let Some(plans) = v["execution"]["sorted"].as_array() else { return Vec::new() };
+    plans
+        .iter()
+        .map(|p| (p["rule"].as_str().unwrap().into(), p["key"].as_str().unwrap().into(), p["held"].as_bool().unwrap()))
+        .collect()
+}
+
+/// The aggregations of the CN rulebook keyed on sessions and transaction ids.
+const SORTABLE: &[(&str, &str)] = &[
+    ("accounting", "txn_id"),
+    ("CN-PL-02", "session_id"),
+    ("CN-PL-03", "session_id"),
+    ("CN-ND-01", "session_id"),
+    ("CN-ND-04", "session_id"),
+    ("CN-ND-05", "session_id"),
+];
+
+/// Audits `data` on every path (hash partitions K = 1, 2, 7 in a single pass
+/// and bounded, and the sorted path) and asserts the same outcome as a
+/// single hashed pass. `sorted` lists the aggregations the sorted path
+/// takes, and whether its check holds for each (the accepted rows come
+/// sorted by its key).
+fn same_on_every_path(data: &str, extra: &[&str], sorted: &[(&str, &str, bool)]) {
     let tmp = tempfile::tempdir().unwrap();
     let base_dir = tmp.path().join("single");
-    let mut args = vec!["--strategy", "single-pass"];
+    let mut args = vec!["--strategy", "single-pass", "--sorted", "never"];
     args.extend_from_slice(extra);
     let (code, base) = audit(Path::new(data), &base_dir, &args);
     assert_eq!(base["execution"]["strategy"], "single pass");
     assert_eq!(base["execution"]["partitions"], 1);
     assert!(base["execution"].get("partitioned").is_none());
+    assert!(base["execution"].get("sorted").is_none());
     let base_files = files(&base_dir);
     assert!(!base_files.is_empty());
-    let cases: &[(&str, &str, &str)] = &[
-        ("single-pass", "2", "single pass"),
-        ("single-pass", "7", "single pass"),
-        ("bounded", "1", "bounded"),
-        ("bounded", "2", "bounded"),
-        ("bounded", "7", "bounded"),
+    let cases: &[(&str, &str, &str, &str)] = &[
+        ("single-pass", "2", "single pass", "never"),
+        ("single-pass", "7", "single pass", "never"),
+        ("bounded", "1", "bounded", "never"),
+        ("bounded", "2", "bounded", "never"),
+        ("bounded", "7", "bounded", "never"),
+        ("single-pass", "1", "single pass", "always"),
+        ("bounded", "1", "bounded", "always"),
+        ("bounded", "7", "bounded", "always"),
     ];
-    for (strategy, k, name) in cases {
-        let out = tmp.path().join(format!("{strategy}-{k}"));
-        let mut args = vec!["--strategy", strategy, "--partitions", k];
+    for (strategy, k, name, path) in cases {
+        let out = tmp.path().join(format!("{strategy}-{k}-{path}"));
+        let mut args = vec!["--strategy", strategy, "--partitions", k, "--sorted", path];
         args.extend_from_slice(extra);
         let (c, v) = audit(Path::new(data), &out, &args);
         let e = &v["execution"];
+        let case = format!("{strategy} K={k} sorted {path}");
         assert_eq!((e["strategy"].as_str(), e["partitions"].as_u64()), (Some(*name), k.parse().ok()), "{e}");
-        assert_eq!(c, code, "{strategy} K={k}: exit code");
-        assert!(verdicts(v.clone()) == verdicts(base.clone()), "{strategy} K={k}: findings differ from a single pass");
-        assert!(files(&out) == base_files, "{strategy} K={k}: evidence or rejected rows differ");
+        let want: Vec<(String, String, bool)> = match *path {
+            "always" => sorted.iter().map(|(r, k, held)| (r.to_string(), k.to_string(), *held)).collect(),
+            _ => Vec::new(),
+        };
+        assert_eq!(sorted_plans(&v), want, "{case}");
+        assert_eq!(c, code, "{case}: exit code");
+        assert!(verdicts(v.clone()) == verdicts(base.clone()), "{case}: findings differ from a single hashed pass");
+        assert!(files(&out) == base_files, "{case}: evidence or rejected rows differ");
     }
 }
 
 #[test]
 fn every_strategy_gives_the_findings_of_a_single_pass() {
-    same_in_every_strategy("testdata/sample", &[]);
+    // The sample's accepted rows come sorted by session and transaction id,
+    // with rejected rows among them: the sorted path's check holds.
+    same_on_every_path("testdata/sample", &[], &all_held());
 }
 
 #[test]
 fn every_strategy_gives_the_same_rejected_rows_and_periods() {
     // The hostile data has rejected rows of every kind; periods add a key to every plan.
-    same_in_every_strategy("testdata/hostile", &["--period", "week"]);
+    // Its transaction ids run T1, T2, ..., T10: not in order as text, so the
+    // sorted duplicate count fails its check and is recomputed. CN-ND-04 and
+    // CN-ND-05 are not evaluable on it (no surcharges or discounts).
+    let sorted = [
+        ("accounting", "txn_id", false),
+        ("CN-PL-02", "session_id", true),
+        ("CN-PL-03", "session_id", true),
+        ("CN-ND-01", "session_id", true),
+    ];
+    same_on_every_path("testdata/hostile", &["--period", "week"], &sorted);
 }
 
 #[test]
 fn the_execution_is_recorded_with_its_partitioned_aggregations() {
     let tmp = tempfile::tempdir().unwrap();
-    let (_, v) = audit(Path::new("testdata/sample"), tmp.path(), &["--partitions", "3"]);
+    let (_, v) = audit(Path::new("testdata/sample"), tmp.path(), &["--partitions", "3", "--sorted", "never"]);
     let e = &v["execution"];
     // 20,891 transactions + 38,980 checkout rows + 1,000 merchants + 904
     // codes (the sample's lines less their headers).
@@ -163,7 +207,7 @@ fn bounded_audits_of_parquet_input_match_the_single_pass() {
     let pq = tmp.path().join("pq");
     let (code, _, err) = run(&["convert", "--data", "testdata/sample", "--out", pq.to_str().unwrap(), "--quiet"]);
     assert_eq!(code, Some(0), "{err}");
-    same_in_every_strategy(pq.to_str().unwrap(), &[]);
+    same_on_every_path(pq.to_str().unwrap(), &[], &all_held());
 }
 
 #[test]
@@ -273,4 +317,61 @@ fn a_repeated_audit_takes_the_pre_read_of_unchanged_files_from_the_cache() {
     let rewritten = input_hashes(&audit("rewritten", &[]));
     let tx = |h: &[(String, String)]| h.iter().find(|(n, _)| n == "transactions.csv").unwrap().1.clone();
     assert_eq!(tx(&rewritten), tx(&truth));
+}
+
+/// Every keyed aggregation of the CN rulebook on the sorted path, its check held.
+fn all_held() -> Vec<(&'static str, &'static str, bool)> {
+    SORTABLE.iter().map(|(r, k)| (*r, *k, true)).collect()
+}
+
+/// A copy of the sample with the rows of every file in another order (the
+/// header first), so that nothing comes sorted by its key.
+fn shuffled_sample(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for entry in std::fs::read_dir("testdata/sample").unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines = text.lines();
+        let header = lines.next().unwrap();
+        let rows: Vec<&str> = lines.collect();
+        // Row i goes to place i × 7,919 mod n: a fixed permutation when n is
+        // not a multiple of 7,919 (none of the sample's files is).
+        let n = rows.len();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|i| (i * 7919) % n);
+        let mut out = format!("{header}\n");
+        for i in order {
+            out.push_str(rows[i]);
+            out.push('\n');
+        }
+        std::fs::write(dir.join(path.file_name().unwrap()), out).unwrap();
+    }
+}
+
+#[test]
+fn the_sorted_path_is_chosen_by_the_order_of_the_rows_and_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The sample comes sorted: `auto` (the default) takes the sorted path
+    // for every aggregation keyed on sessions and transaction ids.
+    let (code, v) = audit(Path::new("testdata/sample"), &tmp.path().join("sorted"), &[]);
+    let held: Vec<(String, String, bool)> =
+        all_held().iter().map(|(r, k, h)| (r.to_string(), k.to_string(), *h)).collect();
+    assert_eq!(sorted_plans(&v), held);
+    let (_, never) = audit(Path::new("testdata/sample"), &tmp.path().join("never"), &["--sorted", "never"]);
+    assert!(verdicts(v) == verdicts(never));
+    // Shuffled, `auto` sees the order and stays hashed; `always` takes the
+    // sorted path, every check fails, and the hashed results are used.
+    let shuffled = tmp.path().join("shuffled");
+    shuffled_sample(&shuffled);
+    let (c, auto) = audit(&shuffled, &tmp.path().join("auto"), &[]);
+    assert_eq!(c, code);
+    assert!(sorted_plans(&auto).is_empty());
+    for k in ["1", "3"] {
+        let (_, always) =
+            audit(&shuffled, &tmp.path().join(format!("always-{k}")), &["--sorted", "always", "--partitions", k]);
+        let none_held: Vec<(String, String, bool)> =
+            SORTABLE.iter().map(|(r, k)| (r.to_string(), k.to_string(), false)).collect();
+        assert_eq!(sorted_plans(&always), none_held);
+        assert!(verdicts(always) == verdicts(auto.clone()), "K={k}: findings differ from the hashed audit");
+    }
 }

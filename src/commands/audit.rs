@@ -119,8 +119,25 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
         progress.stage("bounded: staging the validated inputs once as Parquet");
         inputs.stage()?;
     }
-    let run = Run { generated_at, command, execution };
+    let sorted = crate::budget::sorted_keys(&inputs, args.sorted.path(), &execution, budget)?;
+    if let Some(why) = &sorted.declined {
+        progress.stage(why.as_str());
+    }
+    if !sorted.keys.is_empty() {
+        progress.stage(format!(
+            "sorted path for the aggregations keyed on {}, checked in the same pass",
+            sorted.keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and ")
+        ));
+    }
+    let run = Run { generated_at, command, execution, sorted_keys: sorted.keys };
     let report = audit(&rb, &inputs, &args.out, run, report_options, &history)?;
+    let failed: Vec<&str> = report.execution.sorted.iter().filter(|p| !p.held).map(|p| p.rule.as_str()).collect();
+    if !failed.is_empty() {
+        progress.stage(format!(
+            "sorted path: the rows were not in order after all for {}; recomputed on the hashed path",
+            failed.join(", ")
+        ));
+    }
 
     if let Some(path) = &args.junit {
         let xml = crate::junit::render(&report);

@@ -22,7 +22,7 @@ use polars::prelude::*;
 use std::collections::BTreeMap;
 
 use crate::contract::Dataset;
-use crate::exec::{Batch, Handle, Merge, Part, Results};
+use crate::exec::{Batch, Check, Handle, Merge, Part, Results, Stage};
 use crate::findings::{Finding, UnmappedLabel};
 use crate::ingest::period::Period;
 use crate::ingest::{DatasetInput, Inputs};
@@ -39,6 +39,9 @@ pub struct Context<'a> {
     /// When set, plans built with [`Context::per_key`] keep only this share
     /// of their key's values (the audit runs in hash partitions).
     pub part: Option<Part>,
+    /// When set, plans built with [`Context::per_key_stage`] take the sorted
+    /// path (see [`Stage::sorted`]).
+    pub sorted: bool,
 }
 
 /// A plan of a rule: run once, or (built by [`Context::per_key`]) once per
@@ -46,11 +49,14 @@ pub struct Context<'a> {
 pub struct Plan {
     frame: LazyFrame,
     split: Option<(&'static str, Merge)>,
+    /// Built on the sorted path (a plan whose key has no sorted form is
+    /// built the same in every context).
+    sorted: bool,
 }
 
 impl From<LazyFrame> for Plan {
     fn from(frame: LazyFrame) -> Plan {
-        Plan { frame, split: None }
+        Plan { frame, split: None, sorted: false }
     }
 }
 
@@ -92,8 +98,8 @@ impl Context<'_> {
     }
 
     /// The same context with another period and share.
-    fn variant(&self, period: Option<Period>, part: Option<Part>) -> Context<'_> {
-        Context { rulebook: self.rulebook, taxonomy: self.taxonomy.clone(), inputs: self.inputs, period, part }
+    fn variant(&self, period: Option<Period>, part: Option<Part>, sorted: bool) -> Context<'_> {
+        Context { rulebook: self.rulebook, taxonomy: self.taxonomy.clone(), inputs: self.inputs, period, part, sorted }
     }
 
     /// A plan whose state grows with the distinct values of `key` (sessions,
@@ -108,7 +114,26 @@ impl Context<'_> {
         merge: Merge,
         build: impl FnOnce(LazyFrame) -> LazyFrame,
     ) -> Plan {
-        Plan { frame: build(crate::exec::share(frame, self.part, key)), split: Some((key, merge)) }
+        Plan { frame: build(crate::exec::share(frame, self.part, key)), split: Some((key, merge)), sorted: false }
+    }
+
+    /// A plan whose first stage groups by a high-cardinality key (sessions,
+    /// transaction ids) and `then` aggregates that stage's rows: hashed over
+    /// this pass's share of the keys, or on the sorted path, whose result
+    /// carries the check that decides whether it is used.
+    pub(crate) fn per_key_stage(
+        &self,
+        frame: LazyFrame,
+        stage: Stage,
+        merge: Merge,
+        then: impl FnOnce(LazyFrame) -> LazyFrame,
+    ) -> Result<Plan, NotEvaluable> {
+        let key = stage.key;
+        if self.sorted {
+            let frame = stage.sorted(frame, then).map_err(|e| format!("building its sorted plan: {e}"))?;
+            return Ok(Plan { frame, split: Some((key, merge)), sorted: true });
+        }
+        Ok(Plan { frame: stage.hashed(frame, self.part, then), split: Some((key, merge)), sorted: false })
     }
 
     /// The first instant a rule sees, in UTC microseconds: midnight of its
@@ -256,6 +281,8 @@ pub struct Outcome {
     pub unmapped: Vec<UnmappedLabel>,
     /// Things about the data the rulebook does not cover (unknown platforms, ...).
     pub warnings: Vec<String>,
+    /// The plans that took the sorted path, with their checks.
+    pub checks: Vec<Check>,
 }
 
 /// A rule compiled to its plans' handles (and, with `--period`, those of
@@ -276,7 +303,7 @@ fn compile_rules(ctx: &Context, rules: &[Rule], batch: &mut Batch) -> Vec<Compil
     let mut compiled = Vec::new();
     for rule in rules {
         // The pooled plans never group by period; the per-period ones always do.
-        compiled.push(match add_plans(rule, &ctx.variant(None, None), batch) {
+        compiled.push(match add_plans(rule, &ctx.variant(None, None, false), batch) {
             Ok(handles) => {
                 let periods = match ctx.period {
                     // A rule evaluable as a whole but not per period keeps its pooled verdict.
@@ -292,27 +319,40 @@ fn compile_rules(ctx: &Context, rules: &[Rule], batch: &mut Batch) -> Vec<Compil
 }
 
 /// Adds a rule's plans to `batch`: each plan built per key once per
-/// partition when the batch runs in partitions, every other plan once.
+/// partition when the batch runs in partitions, every other plan once; a
+/// plan whose key the batch takes on the sorted path is added in its sorted
+/// form, with its hashed forms to fall back on.
 fn add_plans(rule: &Rule, ctx: &Context, batch: &mut Batch) -> Result<Vec<Handle>, NotEvaluable> {
-    let Some(parts) = batch.parts() else {
-        return Ok(rule.spec.plans(rule, ctx)?.into_iter().map(|p| batch.add(p.frame)).collect());
+    // One build of the rule's plans per share (one when the batch runs in
+    // one pass); plan i of every build is the same plan over another share
+    // of its key.
+    let shares: Vec<Option<Part>> = match batch.parts() {
+        Some(parts) => parts.into_iter().map(Some).collect(),
+        None => vec![None],
     };
-    // One build of the rule's plans per share; plan i of every build is
-    // the same plan over another share of its key.
     let mut builds = Vec::new();
-    for part in &parts {
-        builds.push(rule.spec.plans(rule, &ctx.variant(ctx.period, Some(*part)))?.into_iter());
+    for part in &shares {
+        builds.push(rule.spec.plans(rule, &ctx.variant(ctx.period, *part, false))?.into_iter());
     }
+    let mut sorted = match batch.sorts_any() {
+        true => Some(rule.spec.plans(rule, &ctx.variant(ctx.period, None, true))?.into_iter()),
+        false => None,
+    };
     let mut handles = Vec::new();
     loop {
         // Every build advances together, whether its plan is split or not.
         let mut variants = builds.iter_mut().filter_map(Iterator::next).collect::<Vec<Plan>>().into_iter();
+        let on_sorted = sorted.as_mut().and_then(Iterator::next);
         let Some(first) = variants.next() else { break };
-        handles.push(match first.split {
-            Some((_, merge)) => {
-                batch.add_split(std::iter::once(first.frame).chain(variants.map(|p| p.frame)).collect(), merge)
-            }
-            None => batch.add(first.frame),
+        let Some((key, merge)) = first.split.clone() else {
+            handles.push(batch.add(first.frame));
+            continue;
+        };
+        let mut frames: Vec<LazyFrame> = std::iter::once(first.frame).chain(variants.map(|p| p.frame)).collect();
+        handles.push(match on_sorted.filter(|p| p.sorted && batch.sorts(key)) {
+            Some(s) => batch.add_sorted(s.frame, frames, merge, &rule.id, key),
+            None if frames.len() == 1 => batch.add(frames.remove(0)),
+            None => batch.add_split(frames, merge),
         });
     }
     Ok(handles)
@@ -373,6 +413,7 @@ pub fn run(ctx: &Context, mut batch: Batch) -> anyhow::Result<(Outcome, Results)
     let compiled = compile_rules(ctx, &rules[..first], &mut batch);
     let (label_plans, names) = compile_extras(ctx, &mut batch);
     let mut results = anyhow::Context::context(batch.run(), "running the audit")?;
+    let mut checks = results.checks().to_vec();
     let names = match names {
         Some(h) => merchant_names(results.take(h)?)?,
         None => Names::new(),
@@ -385,6 +426,7 @@ pub fn run(ctx: &Context, mut batch: Batch) -> anyhow::Result<(Outcome, Results)
         let mut pass = sibling.sibling();
         let compiled = compile_rules(ctx, chunk, &mut pass);
         let mut r = anyhow::Context::context(pass.run(), "running the audit")?;
+        checks.extend_from_slice(r.checks());
         findings.extend(evaluate(ctx, chunk, compiled, &mut r, &seen)?);
     }
     let mut warnings = Vec::new();
@@ -406,7 +448,7 @@ pub fn run(ctx: &Context, mut batch: Batch) -> anyhow::Result<(Outcome, Results)
             u.rows
         ));
     }
-    Ok((Outcome { findings, unmapped, warnings }, results))
+    Ok((Outcome { findings, unmapped, warnings, checks }, results))
 }
 
 /// Evaluates `rules` from their compiled plans' results.

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::validate::{FILE, REASON};
 use super::{DatasetInput, Format, IngestError};
 use crate::contract::Dataset;
-use crate::exec::{share, Batch, Handle, Merge, Part, Results};
+use crate::exec::{Batch, Handle, Merge, Results, Stage};
 
 /// The accounting of one input file.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -117,6 +117,10 @@ fn counts_plan(input: &DatasetInput) -> LazyFrame {
         .agg([len().cast(DataType::UInt64).alias("n")])
 }
 
+/// The name of the accounting's plans where rules' ids go (the execution
+/// record lists the duplicate-id count under it).
+pub const ACCOUNTING: &str = "accounting";
+
 /// The column that must be unique per row, if the dataset has one.
 pub fn unique_id(input: &DatasetInput) -> Option<&'static str> {
     match input.dataset {
@@ -130,15 +134,13 @@ pub fn unique_id(input: &DatasetInput) -> Option<&'static str> {
 /// each pass counts one share of them and the counts add up.
 fn add_duplicates(input: &DatasetInput, batch: &mut Batch) -> Option<Handle> {
     let id = unique_id(input)?;
-    let plan = |part: Option<Part>| {
-        // A group-by streams; `n_unique` over the whole column does not,
-        // and would hold every id of the input whatever the partition.
-        share(input.accepted(), part, id).group_by([col(id)]).agg([len().cast(DataType::UInt64).alias("n")]).select([
-            col("n").sum().cast(DataType::UInt64).alias("rows"),
-            len().cast(DataType::UInt64).alias("distinct"),
-        ])
+    // A group-by streams; `n_unique` over the whole column does not, and
+    // would hold every id of the input whatever the partition.
+    let stage = || Stage { key: id, others: Vec::new(), aggs: vec![len().cast(DataType::UInt64).alias("n")] };
+    let then = |f: LazyFrame| {
+        f.select([col("n").sum().cast(DataType::UInt64).alias("rows"), len().cast(DataType::UInt64).alias("distinct")])
     };
-    Some(batch.add_keyed(plan, Merge::sum(["rows", "distinct"])))
+    Some(batch.add_stage(&input.accepted(), stage, then, Merge::sum(["rows", "distinct"]), ACCOUNTING))
 }
 
 /// Records the duplicate count from the collected `duplicates_plan`.

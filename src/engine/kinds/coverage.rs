@@ -12,7 +12,7 @@ use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::{bools, counts, needed, pct, plural, strings};
 use crate::engine::{Context, NotEvaluable, Plan, Seen};
-use crate::exec::Merge;
+use crate::exec::{Merge, Stage};
 use crate::findings::{CoverageFields, Detail, EvidenceTable, Finding, Group, Presentation, Verdict};
 use crate::rulebook::diag::Diagnostics;
 use crate::rulebook::Params;
@@ -140,9 +140,9 @@ rationale = "Why it matters, in plain words"
                     }
                 }
                 // Session counts add up over the shares of the sessions.
-                ctx.per_key(frame, unit_col, Merge::Sum(sums), |f| {
-                    per_unit(f).group_by(ctx.keys(keys(p.by_region).into_iter().map(col))).agg(agg)
-                })
+                let by = || ctx.keys(keys(p.by_region).into_iter().map(col));
+                let stage = Stage { key: unit_col, others: by(), aggs: flags };
+                ctx.per_key_stage(frame, stage, Merge::Sum(sums), |f| f.group_by(by()).agg(agg))?
             }
         }])
     }

@@ -17,7 +17,7 @@ use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::{counts, plural, strings};
 use crate::engine::{Context, NotEvaluable, Plan, Seen};
-use crate::exec::Merge;
+use crate::exec::{Merge, Stage};
 use crate::findings::{Detail, EvidenceTable, ExclusivityFields, Finding, Group, Presentation, Verdict};
 use crate::rulebook::diag::Diagnostics;
 use crate::rulebook::Params;
@@ -80,14 +80,12 @@ rationale = "A checkout that never shows a rival is the footprint of an exclusiv
             // the session: merchants are few and each holds many sessions, so
             // shares of merchants are uneven and grow with the input; each
             // session falls in one share, so the shares' counts add up.
-            ctx.per_key(frame, "session_id", Merge::sum(["sessions"]), |f| {
-                let mut session = merchant();
-                session.push(col("session_id"));
-                f.group_by(session)
-                    .agg([len()])
-                    .group_by(merchant())
-                    .agg([len().cast(DataType::UInt64).alias("sessions")])
-            }),
+            ctx.per_key_stage(
+                frame,
+                Stage { key: "session_id", others: merchant(), aggs: vec![len()] },
+                Merge::sum(["sessions"]),
+                |f| f.group_by(merchant()).agg([len().cast(DataType::UInt64).alias("sessions")]),
+            )?,
         ])
     }
 

@@ -20,7 +20,7 @@ use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::{counts, opt_ints, plural, strings};
 use crate::engine::{Context, NotEvaluable, Plan, Seen};
-use crate::exec::Merge;
+use crate::exec::{Merge, Stage};
 use crate::findings::{ComparisonFields, Detail, EvidenceTable, Finding, Group, MetricUnit, Presentation, Verdict};
 use crate::rulebook::diag::{codes, Diagnostics};
 use crate::rulebook::model::FailureClass;
@@ -274,16 +274,47 @@ rationale = "Why the margin is what it is, in plain words"
                     .map(|n| col(n.as_str()))
                     .collect();
                 // Sessions counted by their flags add up over the shares of the sessions.
+                // Each row with its platform's own provider (`aff`). With one
+                // provider per platform, a lookup: it keeps the rows in
+                // input order, as the sorted path needs, where a streaming
+                // join buffers to restore that order. Otherwise a join, which
+                // repeats a row per provider; the sorted path is then not taken.
+                let (joined, ctx) = match own_providers(ctx) {
+                    Some((platforms, providers)) => {
+                        // when/then per platform: elementwise, where a lookup
+                        // against literal lists is not to the streaming engine.
+                        let aff = platforms.iter().zip(&providers).rev().fold(
+                            lit(NULL).cast(DataType::String),
+                            |rest, (platform, provider)| {
+                                when(col("platform").eq(lit(platform.as_str())))
+                                    .then(lit(provider.as_str()))
+                                    .otherwise(rest)
+                            },
+                        );
+                        (
+                            mapped.with_column(aff.alias("aff")).filter(col("aff").is_not_null()),
+                            ctx.variant(ctx.period, ctx.part, ctx.sorted),
+                        )
+                    }
+                    None => (
+                        mapped.join(
+                            affiliations(ctx),
+                            [col("platform")],
+                            [col("platform")],
+                            JoinArgs::new(JoinType::Inner),
+                        ),
+                        ctx.variant(ctx.period, ctx.part, false),
+                    ),
+                };
+                let ctx = &ctx;
+                let stage = Stage { key: "session_id", others: ctx.keys([col("platform")]), aggs: flags };
                 return Ok(vec![
                     present.into(),
-                    ctx.per_key(mapped, "session_id", Merge::sum(["n"]), |f| {
-                        f.join(affiliations(ctx), [col("platform")], [col("platform")], JoinArgs::new(JoinType::Inner))
-                            .group_by(ctx.keys([col("platform"), col("session_id")]))
-                            .agg(flags)
-                            .filter(col("own"))
+                    ctx.per_key_stage(joined, stage, Merge::sum(["n"]), |f| {
+                        f.filter(col("own"))
                             .group_by(ctx.keys([col("platform")]).into_iter().chain(names).collect::<Vec<_>>())
                             .agg([len().cast(DataType::UInt64).alias("n")])
-                    }),
+                    })?,
                 ]);
             }
         };
@@ -783,6 +814,20 @@ fn paired(metric: Metric) -> bool {
 }
 
 /// Platform → affiliated provider, as a frame to join.
+/// Each platform's own provider, when every platform is listed once (a
+/// join would repeat the rows of a platform listed twice).
+fn own_providers(ctx: &Context) -> Option<(Vec<String>, Vec<String>)> {
+    let mut own: BTreeMap<&str, &str> = BTreeMap::new();
+    for p in &ctx.rulebook.providers {
+        for plat in &p.affiliated_platforms {
+            if own.insert(plat, &p.id).is_some() {
+                return None;
+            }
+        }
+    }
+    Some(own.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).unzip())
+}
+
 fn affiliations(ctx: &Context) -> LazyFrame {
     let mut platforms = Vec::new();
     let mut providers = Vec::new();
