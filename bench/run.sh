@@ -14,7 +14,8 @@
 # one plain DuckDB scan of the columns the rules use. hutong runs twice per
 # round: as it chooses by default (a single pass when memory allows), and
 # bounded (`--strategy bounded --memory-budget $BOUNDED_BUDGET`, default
-# 512MB; the smoke run forces 3 partitions instead), whose time and peak
+# 512MB; the smoke run forces 3 hash partitions and `--sorted never` instead, so
+# that it runs the hashed path beside the default run's sorted one), whose time and peak
 # anonymous memory get their own columns ("refused" when the budget is below
 # what that input needs: the audit says so before any work). Every hutong
 # run's metrics are checked against DuckDB's, and the bounded findings against
@@ -84,7 +85,7 @@ for size in "${sizes[@]}"; do
     out="$WORK/out-$fmt-$scale${order:+-shuffled}"
     bout="$WORK/out-bounded-$fmt-$scale${order:+-shuffled}"
     bounded=(--strategy bounded --memory-budget "$BOUNDED_BUDGET")
-    if [ "$size" = smoke ]; then bounded=(--strategy bounded --partitions 3); fi
+    if [ "$size" = smoke ]; then bounded=(--strategy bounded --partitions 3 --sorted never); fi
     refused=0
     for _ in $(seq "$RUNS"); do
       measure hutong "$HUTONG" audit --rules "$RULES" --data "$data" --out "$out" --quiet
