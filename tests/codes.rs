@@ -179,7 +179,8 @@ fn any_text_is_read_without_panicking() {
     });
     // Mutations of a valid payload (the fuzz target's check): one character
     // changed, dropped or doubled is read without panic and never valid
-    // unless the payload is unchanged (surrounding whitespace aside).
+    // unless the payload is unchanged (surrounding whitespace aside) or only
+    // the case of its CRC's hex digits changed (the same checksum).
     proptest!(ProptestConfig::with_cases(500), |(at in 0usize..137, c in proptest::char::any(), how in 0u8..3)| {
         let mut chars: Vec<char> = PIX.chars().collect();
         match how {
@@ -189,7 +190,12 @@ fn any_text_is_read_without_panicking() {
         }
         let text: String = chars.iter().collect();
         let p = codes::read(&text);
-        prop_assert_eq!(p.valid, text.trim() == PIX, "{}", text);
+        let (got, want): (Vec<char>, Vec<char>) = (text.trim().chars().collect(), PIX.chars().collect());
+        let crc = want.len() - 4;
+        let same = got.len() == want.len()
+            && got[..crc] == want[..crc]
+            && got[crc..].iter().zip(&want[crc..]).all(|(a, b)| a.eq_ignore_ascii_case(b));
+        prop_assert_eq!(p.valid, same, "{}", text);
     });
 }
 
