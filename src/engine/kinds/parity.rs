@@ -277,8 +277,9 @@ rationale = "Why the margin is what it is, in plain words"
                 // Each row with its platform's own provider (`aff`). With one
                 // provider per platform, a lookup: it keeps the rows in
                 // input order, as the sorted path needs, where a streaming
-                // join buffers to restore that order. Otherwise a join, which
-                // repeats a row per provider; the sorted path is then not taken.
+                // join keeps it only at a cost in memory (docs/performance.md).
+                // Otherwise a join, which repeats a row per provider; the
+                // sorted path is then not taken.
                 let (joined, ctx) = match own_providers(ctx) {
                     Some((platforms, providers)) => {
                         // when/then per platform: elementwise, where a lookup
