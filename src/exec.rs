@@ -310,6 +310,33 @@ impl Batch {
         (self.partitions > 1).then(|| (0..self.partitions).map(|index| Part { index, of: self.partitions }).collect())
     }
 
+    /// What each variant of a keyed plan keeps: one share per pass, or
+    /// every row (`None`) when the batch runs in one pass.
+    pub fn shares(&self) -> Vec<Option<Part>> {
+        match self.parts() {
+            Some(parts) => parts.into_iter().map(Some).collect(),
+            None => vec![None],
+        }
+    }
+
+    /// The entry of a keyed plan's variants, one per [`Batch::shares`]: run
+    /// once when there is one, else once per partition.
+    fn keyed_entry(&self, mut variants: Vec<LazyFrame>, merge: Merge) -> Entry {
+        if variants.len() == 1 {
+            return Entry::Whole(Box::new(variants.remove(0)));
+        }
+        debug_assert_eq!(variants.len(), self.partitions);
+        Entry::Split(variants, merge)
+    }
+
+    /// Adds a keyed plan's variants, one per [`Batch::shares`], whose
+    /// results combine by `merge`.
+    pub fn add_shares(&mut self, variants: Vec<LazyFrame>, merge: Merge) -> Handle {
+        let entry = self.keyed_entry(variants, merge);
+        self.entries.push(entry);
+        Handle(self.entries.len() - 1)
+    }
+
     /// Adds a plan run once; its result is taken back with the handle returned.
     pub fn add(&mut self, plan: LazyFrame) -> Handle {
         self.entries.push(Entry::Whole(Box::new(plan)));
@@ -337,10 +364,7 @@ impl Batch {
         let Some(sorted) = sorted else {
             return self.add_keyed(|part| stage().hashed(frame.clone(), part, &then), merge);
         };
-        let hashed = match self.parts() {
-            Some(parts) => parts.into_iter().map(|p| stage().hashed(frame.clone(), Some(p), &then)).collect(),
-            None => vec![stage().hashed(frame.clone(), None, &then)],
-        };
+        let hashed = self.shares().into_iter().map(|p| stage().hashed(frame.clone(), p, &then)).collect();
         self.add_sorted(sorted, hashed, merge, rule, key)
     }
 
@@ -348,10 +372,8 @@ impl Batch {
     /// combining by `merge`), or once over every row when the batch runs in
     /// one pass.
     pub fn add_keyed(&mut self, plan: impl Fn(Option<Part>) -> LazyFrame, merge: Merge) -> Handle {
-        match self.parts() {
-            Some(parts) => self.add_split(parts.into_iter().map(|p| plan(Some(p))).collect(), merge),
-            None => self.add(plan(None)),
-        }
+        let variants = self.shares().into_iter().map(plan).collect();
+        self.add_shares(variants, merge)
     }
 
     /// Adds a plan on the sorted path (built by [`Stage::sorted`]) and its
@@ -362,18 +384,12 @@ impl Batch {
     pub fn add_sorted(
         &mut self,
         sorted: LazyFrame,
-        mut hashed: Vec<LazyFrame>,
+        hashed: Vec<LazyFrame>,
         merge: Merge,
         rule: &str,
         key: &'static str,
     ) -> Handle {
-        let fallback = match hashed.len() {
-            1 => Entry::Whole(Box::new(hashed.remove(0))),
-            _ => {
-                debug_assert_eq!(hashed.len(), self.partitions);
-                Entry::Split(hashed, merge)
-            }
-        };
+        let fallback = self.keyed_entry(hashed, merge);
         self.entries.push(Entry::Sorted(Box::new(sorted), Box::new(fallback)));
         self.labels.push((self.entries.len() - 1, rule.to_string(), key));
         Handle(self.entries.len() - 1)

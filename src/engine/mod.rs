@@ -326,12 +326,8 @@ fn add_plans(rule: &Rule, ctx: &Context, batch: &mut Batch) -> Result<Vec<Handle
     // One build of the rule's plans per share (one when the batch runs in
     // one pass); plan i of every build is the same plan over another share
     // of its key.
-    let shares: Vec<Option<Part>> = match batch.parts() {
-        Some(parts) => parts.into_iter().map(Some).collect(),
-        None => vec![None],
-    };
     let mut builds = Vec::new();
-    for part in &shares {
+    for part in &batch.shares() {
         builds.push(rule.spec.plans(rule, &ctx.variant(ctx.period, *part, false))?.into_iter());
     }
     let mut sorted = match batch.sorts_any() {
@@ -348,11 +344,10 @@ fn add_plans(rule: &Rule, ctx: &Context, batch: &mut Batch) -> Result<Vec<Handle
             handles.push(batch.add(first.frame));
             continue;
         };
-        let mut frames: Vec<LazyFrame> = std::iter::once(first.frame).chain(variants.map(|p| p.frame)).collect();
+        let frames: Vec<LazyFrame> = std::iter::once(first.frame).chain(variants.map(|p| p.frame)).collect();
         handles.push(match on_sorted.filter(|p| p.sorted && batch.sorts(key)) {
             Some(s) => batch.add_sorted(s.frame, frames, merge, &rule.id, key),
-            None if frames.len() == 1 => batch.add(frames.remove(0)),
-            None => batch.add_split(frames, merge),
+            None => batch.add_shares(frames, merge),
         });
     }
     Ok(handles)
