@@ -9,7 +9,6 @@ use anyhow::{bail, Context as _};
 
 use polars::prelude::*;
 
-use crate::contract::Dataset;
 use crate::findings::Execution;
 pub use crate::findings::Strategy;
 use crate::ingest::Inputs;
@@ -178,9 +177,7 @@ fn bounded_partitions(budget: u64, input: Input) -> anyhow::Result<usize> {
     Ok(k.max(rows.div_ceil(ROWS_PER_PARTITION).min(SPEED_PARTITIONS)) as usize)
 }
 
-/// The keys an aggregation may take the sorted path on, by the dataset
-/// whose order decides it.
-pub const SORTABLE: &[(Dataset, &str)] = &[(Dataset::Checkout, "session_id"), (Dataset::Transactions, "txn_id")];
+pub use crate::contract::SORTABLE;
 
 /// Accepted rows `--sorted auto` looks at: enough that a file in no
 /// particular order shows it (two random keys in a row are out of order
@@ -217,6 +214,9 @@ pub struct SortedChoice {
     /// Set when `auto` found sorted keys but a bounded audit's budget is
     /// below the sorted path's estimate: the hashed partitions stay.
     pub declined: Option<String>,
+    /// The keys whose order `auto` took from the Parquet footer that
+    /// `hutong convert` wrote, without looking at the rows.
+    pub recorded: Vec<&'static str>,
 }
 
 /// The keys whose aggregations take the sorted path. `auto` takes it for
@@ -231,7 +231,7 @@ pub fn sorted_keys(
     execution: &Execution,
     budget: u64,
 ) -> anyhow::Result<SortedChoice> {
-    let keys = sorted_by(inputs, when)?;
+    let (keys, recorded) = sorted_by(inputs, when)?;
     let estimate = sorted_estimate(Input { rows: execution.estimated_rows });
     if when == SortedPath::Auto && !keys.is_empty() && !sorted_fits(execution, budget) {
         let declined = format!(
@@ -240,9 +240,9 @@ pub fn sorted_keys(
             keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and "),
             size_text(estimate)
         );
-        return Ok(SortedChoice { keys: Vec::new(), declined: Some(declined) });
+        return Ok(SortedChoice { keys: Vec::new(), declined: Some(declined), recorded: Vec::new() });
     }
-    Ok(SortedChoice { keys, declined: None })
+    Ok(SortedChoice { keys, declined: None, recorded })
 }
 
 /// Whether the sorted path fits `budget`: a single pass already holds more
@@ -251,14 +251,19 @@ pub fn sorted_fits(execution: &Execution, budget: u64) -> bool {
     execution.strategy == Strategy::SinglePass || sorted_estimate(Input { rows: execution.estimated_rows }) <= budget
 }
 
-/// The keys `when` asks the sorted path for, by the order of the rows.
-fn sorted_by(inputs: &Inputs, when: SortedPath) -> anyhow::Result<Vec<&'static str>> {
-    let mut keys = Vec::new();
+/// The keys `when` asks the sorted path for, by the order of the rows; and
+/// those of them whose order a Parquet footer records.
+fn sorted_by(inputs: &Inputs, when: SortedPath) -> anyhow::Result<(Vec<&'static str>, Vec<&'static str>)> {
+    let (mut keys, mut recorded) = (Vec::new(), Vec::new());
     for (ds, key) in SORTABLE {
         let Some(input) = inputs.get(*ds).filter(|i| i.has_column(key)) else { continue };
         let take = match when {
             SortedPath::Never => false,
             SortedPath::Always => true,
+            SortedPath::Auto if recorded_order(input, key) => {
+                recorded.push(*key);
+                true
+            }
             SortedPath::Auto => {
                 let head = input.accepted().select([col(*key)]).slice(0, PROBE_ROWS);
                 let probe = head.select([
@@ -281,7 +286,15 @@ fn sorted_by(inputs: &Inputs, when: SortedPath) -> anyhow::Result<Vec<&'static s
             keys.push(*key);
         }
     }
-    Ok(keys)
+    Ok((keys, recorded))
+}
+
+/// Whether the dataset is one Parquet file whose footer records its rows as
+/// sorted by `key` (`hutong convert` writes that). The audit's accepted rows
+/// are among the rows written, so they keep the order; the pass that runs
+/// the sorted plans still checks it, for a file changed since.
+fn recorded_order(input: &crate::ingest::DatasetInput, key: &str) -> bool {
+    crate::ingest::sortmeta::recorded_for(&input.files).iter().any(|k| k.column == key)
 }
 
 #[cfg(test)]

@@ -16,6 +16,10 @@ pub enum Dataset {
     Codes,
 }
 
+/// The keys an aggregation may take the sorted path on, by the dataset
+/// whose order decides it (and whose order `convert` records).
+pub const SORTABLE: &[(Dataset, &str)] = &[(Dataset::Checkout, "session_id"), (Dataset::Transactions, "txn_id")];
+
 impl Dataset {
     pub const ALL: [Dataset; 4] = [Dataset::Transactions, Dataset::Checkout, Dataset::Merchants, Dataset::Codes];
 

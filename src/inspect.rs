@@ -44,6 +44,10 @@ pub struct DatasetReport {
     #[serde(flatten)]
     pub account: DatasetAccount,
     pub window: Option<Window>,
+    /// The key the rows are sorted by, as `hutong convert` recorded it in
+    /// the Parquet footer (`session_id asc`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sorted_by: Option<String>,
     pub labels: BTreeMap<String, LabelCounts>,
     pub rejected_sample: Vec<RejectedRow>,
 }
@@ -77,9 +81,13 @@ pub fn inspect(inputs: &Inputs, top: usize) -> anyhow::Result<(Inspection, BTree
         for (c, h) in labels {
             label_map.insert(c.to_string(), label_counts(&results.take(h)?, top)?);
         }
+        let recorded = crate::ingest::sortmeta::recorded_for(&input.files);
+        let sorted_by =
+            (!recorded.is_empty()).then(|| recorded.iter().map(|k| k.text()).collect::<Vec<_>>().join(", "));
         datasets.push(DatasetReport {
             account,
             window,
+            sorted_by,
             labels: label_map,
             rejected_sample: rejected.iter().take(REJECT_SAMPLE).cloned().collect(),
         });

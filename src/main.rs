@@ -94,6 +94,14 @@ fn address_space_limit() -> Option<u64> {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so printing to a closed pipe (`| head`) would
+    // fail as an error; the default action ends the process quietly, as
+    // any Unix tool does when its reader has had enough.
+    // SAFETY: called first, before any thread exists.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     if let Some(limit) = address_space_limit().filter(|l| *l < MIN_ADDRESS_SPACE) {
         eprintln!(

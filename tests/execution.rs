@@ -375,3 +375,44 @@ fn the_sorted_path_is_chosen_by_the_order_of_the_rows_and_checked() {
         assert!(verdicts(always) == verdicts(auto.clone()), "K={k}: findings differ from the hashed audit");
     }
 }
+
+#[test]
+fn convert_records_the_order_of_the_rows_and_audit_takes_it_from_the_footer() {
+    use hutong::ingest::sortmeta::{record, recorded, SortedKey};
+    let tmp = tempfile::tempdir().unwrap();
+    let key = |column: &str| vec![SortedKey { column: column.into(), descending: false }];
+    // The sample comes sorted by session and by transaction id.
+    let pq = tmp.path().join("pq");
+    let (code, out, err) = run(&["convert", "--data", "testdata/sample", "--out", pq.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("38978 written to") && out.contains("2 rejected; sorted by `session_id`"), "{out}");
+    assert_eq!(recorded(&pq.join("checkout.parquet")).unwrap(), key("session_id"));
+    assert_eq!(recorded(&pq.join("transactions.parquet")).unwrap(), key("txn_id"));
+    assert_eq!(recorded(&pq.join("merchants.parquet")).unwrap(), Vec::new());
+    let (code, out, err) = run(&["inspect", "--data", pq.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("  order     sorted by session_id asc (recorded by hutong convert)\n"), "{out}");
+    assert_eq!(out.matches("  order     ").count(), 2, "{out}");
+    // Shuffled rows are not recorded as sorted.
+    let shuffled = tmp.path().join("shuffled");
+    shuffled_sample(&shuffled);
+    let spq = tmp.path().join("spq");
+    let (code, _, err) = run(&["convert", "--data", shuffled.to_str().unwrap(), "--out", spq.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(recorded(&spq.join("checkout.parquet")).unwrap(), Vec::new());
+    assert_eq!(recorded(&spq.join("transactions.parquet")).unwrap(), Vec::new());
+    let (_, auto) = audit(&spq, &tmp.path().join("auto"), &[]);
+    assert!(sorted_plans(&auto).is_empty());
+    // A footer that claims an order the rows do not have: `auto` believes it
+    // without looking at the rows, every check fails, and the hashed
+    // results are used.
+    record(&spq.join("checkout.parquet"), &key("session_id")).unwrap();
+    record(&spq.join("transactions.parquet"), &key("txn_id")).unwrap();
+    let (c, hashed) = audit(&spq, &tmp.path().join("hashed"), &["--sorted", "never"]);
+    let (c2, claimed) = audit(&spq, &tmp.path().join("claimed"), &[]);
+    let none_held: Vec<(String, String, bool)> =
+        SORTABLE.iter().map(|(r, k)| (r.to_string(), k.to_string(), false)).collect();
+    assert_eq!(sorted_plans(&claimed), none_held);
+    assert_eq!(c2, c);
+    assert!(verdicts(claimed) == verdicts(hashed), "findings differ from the hashed audit");
+}

@@ -124,9 +124,15 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
         progress.stage(why.as_str());
     }
     if !sorted.keys.is_empty() {
+        let names = |keys: &[&str]| keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and ");
+        let recorded = if sorted.recorded.is_empty() {
+            String::new()
+        } else {
+            format!(" (the order of {} as recorded by hutong convert)", names(&sorted.recorded))
+        };
         progress.stage(format!(
-            "sorted path for the aggregations keyed on {}, checked in the same pass",
-            sorted.keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and ")
+            "sorted path for the aggregations keyed on {}{recorded}, checked in the same pass",
+            names(&sorted.keys)
         ));
     }
     let run = Run { generated_at, command, execution, sorted_keys: sorted.keys };

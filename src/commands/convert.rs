@@ -41,13 +41,14 @@ pub fn run_cli(args: &ConvertArgs) -> anyhow::Result<u8> {
         total_rejected += c.account.rows_rejected;
         if !args.quiet {
             println!(
-                "{:<13} {} rows read = {} written to {} + {} rejected{}",
+                "{:<13} {} rows read = {} written to {} + {} rejected{}{}",
                 c.dataset.name(),
                 c.account.rows_read,
                 c.account.rows_accepted,
                 c.target.display(),
                 c.account.rows_rejected,
-                c.account.outside_text()
+                c.account.outside_text(),
+                c.sorted_by.as_ref().map(|k| format!("; sorted by `{}`", k.column)).unwrap_or_default()
             );
         }
     }

@@ -68,6 +68,9 @@ fn render_text(insp: &Inspection) -> String {
         if let Some(w) = &d.window {
             let _ = writeln!(s, "  window    {} .. {}", w.from, w.to);
         }
+        if let Some(key) = &d.sorted_by {
+            let _ = writeln!(s, "  order     sorted by {key} (recorded by hutong convert)");
+        }
         if !a.columns_missing.is_empty() {
             let _ = writeln!(s, "  absent    {} (optional)", a.columns_missing.join(", "));
         }

@@ -14,6 +14,7 @@ pub mod parse;
 pub mod period;
 pub mod preread;
 pub mod rejects;
+pub mod sortmeta;
 pub mod sources;
 pub mod timefmt;
 pub mod validate;
