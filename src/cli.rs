@@ -32,6 +32,12 @@ pub enum Command {
     #[command(subcommand)]
     Rules(RulesCommand),
     /// Rewrite validated logs as typed Parquet (streaming), for faster audits.
+    ///
+    /// Rejected rows are set aside in <out>/rejected/<dataset>.csv, exactly as
+    /// `audit` reports them. When the rows come sorted by `session_id`
+    /// (checkout) or `txn_id` (transactions), the order is recorded in the
+    /// Parquet footer, and an audit of the file takes the sorted path without
+    /// looking at its rows first (still checking the order as it goes).
     Convert(ConvertArgs),
     /// Turn real exports (WeChat Pay, Alipay, UnionPay, in-house) into the data contract with a profile.
     Import(ImportArgs),
