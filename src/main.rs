@@ -97,7 +97,9 @@ fn main() -> ExitCode {
     // Rust ignores SIGPIPE, so printing to a closed pipe (`| head`) would
     // fail as an error; the default action ends the process quietly, as
     // any Unix tool does when its reader has had enough.
-    // SAFETY: called first, before any thread exists.
+    // SAFETY: `signal` only sets the process-wide disposition to the
+    // default action (no handler of ours ever runs); it is safe from any
+    // thread, including with the allocator's background threads started.
     #[cfg(unix)]
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
