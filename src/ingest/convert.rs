@@ -123,15 +123,15 @@ pub fn write_typed(
 /// its accepted rows are written (the same scan, batch by batch in row
 /// order), when the dataset has one.
 fn watch_order(input: &DatasetInput, batch: &mut crate::exec::Batch) -> anyhow::Result<Option<Arc<Mutex<Order>>>> {
-    let Some((_, key)) = SORTABLE.iter().find(|(ds, key)| *ds == input.dataset && input.has_column(key)) else {
+    let Some(&(_, key)) = SORTABLE.iter().find(|(ds, key)| *ds == input.dataset && input.has_column(key)) else {
         return Ok(None);
     };
     let order = Arc::new(Mutex::new(Order::new(key)));
-    let (seen, column) = (order.clone(), key.to_string());
-    let watch = input.accepted().select([col(*key)]).sink_batches(
+    let seen = order.clone();
+    let watch = input.accepted().select([col(key)]).sink_batches(
         PlanCallback::new(move |df: DataFrame| {
             let mut order = seen.lock().map_err(|_| polars_err!(ComputeError: "the order watch was poisoned"))?;
-            order.see(df.column(column.as_str())?.str()?);
+            order.see(df.column(key)?.str()?);
             // Never stop early: the scan is shared with the file's writer.
             Ok(false)
         }),
@@ -145,7 +145,7 @@ fn watch_order(input: &DatasetInput, batch: &mut crate::exec::Batch) -> anyhow::
 /// The order of a key column's values seen so far, in row order.
 #[derive(Debug)]
 struct Order {
-    column: String,
+    column: &'static str,
     last: Option<String>,
     ascending: bool,
     descending: bool,
@@ -153,8 +153,8 @@ struct Order {
 }
 
 impl Order {
-    fn new(column: &str) -> Order {
-        Order { column: column.to_string(), last: None, ascending: true, descending: true, nulls: false }
+    fn new(column: &'static str) -> Order {
+        Order { column, last: None, ascending: true, descending: true, nulls: false }
     }
 
     /// Takes in the next batch of values.
@@ -188,8 +188,8 @@ impl Order {
             return None;
         }
         match (self.ascending, self.descending) {
-            (true, _) => Some(SortedKey { column: self.column.clone(), descending: false }),
-            (false, true) => Some(SortedKey { column: self.column.clone(), descending: true }),
+            (true, _) => Some(SortedKey { column: self.column.to_string(), descending: false }),
+            (false, true) => Some(SortedKey { column: self.column.to_string(), descending: true }),
             (false, false) => None,
         }
     }
