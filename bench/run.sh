@@ -20,6 +20,11 @@
 # what that input needs: the audit says so before any work). Every hutong
 # run's metrics are checked against DuckDB's, and the bounded findings against
 # the single pass's.
+#
+# BALLISTA=1 adds a column: the same audit of the Parquet copy on a local
+# Apache Ballista cluster (one scheduler and two executors on 127.0.0.1,
+# bench/ballista-local.sh; hutong built with --features distributed), its
+# metrics checked against DuckDB's and its findings against polars'.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/hutong-target}"
@@ -35,7 +40,9 @@ if [ "${1:-}" = "--smoke" ]; then
 fi
 [ ${#sizes[@]} -gt 0 ] || sizes=(1 10)
 
-cargo build --release --quiet
+features=()
+if [ "${BALLISTA:-0}" = 1 ]; then features=(--features distributed); fi
+cargo build --release --quiet "${features[@]}"
 HUTONG="$CARGO_TARGET_DIR/release/hutong"
 VENV=/var/tmp/hutong-venv
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
@@ -59,9 +66,33 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 # maxcol N: the largest value of column N, in MB.
 maxcol() { awk -v c="$1" '{ if ($c > m) m = $c } END { printf "%.0f", m / 1024 }'; }
 
+# agrees LABEL DIR: DIR's metrics agree with DuckDB's on $data, and its findings
+# with the default run's in $out: whatever the strategy or engine, only the
+# recorded execution, command and time may differ.
+agrees() {
+  "$PY" bench/duckdb_audit.py --rules "$RULES" --data "$data" --compare "$2/findings.json" >/dev/null || {
+    echo "$1 audit of $data: metrics differ from DuckDB's" >&2
+    exit 1
+  }
+  "$PY" -c 'import json, sys
+a, b = (json.load(open(p + "/findings.json")) for p in sys.argv[1:])
+for d in (a, b):
+    d.pop("execution"); d.pop("command"); d.pop("generated_at")
+sys.exit(a != b)' "$out" "$2" || {
+    echo "$1 audit of $data: findings differ from the default run's" >&2
+    exit 1
+  }
+}
+
 BOUNDED_BUDGET="${BOUNDED_BUDGET:-512MB}"
-echo "| transactions | format | input MB | hutong s | DuckDB s | hutong / DuckDB | hutong peak MB | hutong anon MB | DuckDB peak MB | DuckDB anon MB | one scan s | hutong / scan | bounded s | bounded anon MB |"
-echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+scheduler=""
+if [ "${BALLISTA:-0}" = 1 ]; then
+  export BALLISTA_DIR="$WORK/ballista" HUTONG
+  trap 'bench/ballista-local.sh stop' EXIT
+  scheduler=$(bench/ballista-local.sh start)
+fi
+echo "| transactions | format | input MB | hutong s | DuckDB s | hutong / DuckDB | hutong peak MB | hutong anon MB | DuckDB peak MB | DuckDB anon MB | one scan s | hutong / scan | bounded s | bounded anon MB | Ballista s |"
+echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for size in "${sizes[@]}"; do
   if [ "$size" = smoke ]; then scale=1; else scale=$(awk -v s="$size" 'BEGIN { printf "%d", s * 48 }'); fi
   csv="$WORK/csv-$scale"
@@ -97,26 +128,23 @@ for size in "${sizes[@]}"; do
       fi
       measure duckdb "$PY" bench/duckdb_audit.py --rules "$RULES" --data "$data"
       measure scan "$PY" bench/scan.py "$data"
+      if [ -n "$scheduler" ] && [ "$fmt" = parquet ]; then
+        measure ballista "$HUTONG" audit --rules "$RULES" --data "$data" --out "$out-ballista" --quiet \
+          --engine ballista --scheduler "$scheduler"
+      fi
     done
+    ballista_s="–"
+    if [ -f "$WORK/times.ballista" ]; then
+      agrees Ballista "$out-ballista"
+      ballista_s=$(printf "%.2f" "$(cut -d' ' -f1 "$WORK/times.ballista" | median)")
+    fi
     # A benchmark of wrong answers is worthless: the metrics must agree.
     "$PY" bench/duckdb_audit.py --rules "$RULES" --data "$data" --compare "$out/findings.json" >"$WORK/compare.txt" || {
       cat "$WORK/compare.txt" >&2
       exit 1
     }
     if [ "$refused" = 0 ]; then
-      "$PY" bench/duckdb_audit.py --rules "$RULES" --data "$data" --compare "$bout/findings.json" >/dev/null || {
-        echo "bounded audit of $data: metrics differ from DuckDB's" >&2
-        exit 1
-      }
-      # Same findings whatever the strategy: only the recorded execution, command and time differ.
-      "$PY" -c 'import json, sys
-a, b = (json.load(open(p + "/findings.json")) for p in sys.argv[1:])
-for d in (a, b):
-    d.pop("execution"); d.pop("command"); d.pop("generated_at")
-sys.exit(a != b)' "$out" "$bout" || {
-        echo "bounded audit of $data: findings differ from the single pass" >&2
-        exit 1
-      }
+      agrees bounded "$bout"
       bs=$(printf "%.2f" "$(cut -d' ' -f1 "$WORK/times.bounded" | median)")
       ba=$(maxcol 3 <"$WORK/times.bounded")
     else
@@ -132,9 +160,9 @@ sys.exit(a != b)' "$out" "$bout" || {
     dm=$(maxcol 2 <"$WORK/times.duckdb")
     da=$(maxcol 3 <"$WORK/times.duckdb")
     txns=$(grep -m1 '"rows_read"' "$out/findings.json" | tr -dc '0-9')
-    printf "| %s | %s | %s | %.2f | %.2f | %.2f | %s | %s | %s | %s | %.2f | %.2f | %s | %s |\n" \
+    printf "| %s | %s | %s | %.2f | %.2f | %.2f | %s | %s | %s | %s | %.2f | %.2f | %s | %s | %s |\n" \
       "$txns" "$fmt$order" "$mb" "$h" "$d" "$(awk -v a="$h" -v b="$d" 'BEGIN { print a / b }')" "$hm" "$ha" "$dm" "$da" \
-      "$s" "$(awk -v a="$h" -v b="$s" 'BEGIN { print a / b }')" "$bs" "$ba"
+      "$s" "$(awk -v a="$h" -v b="$s" 'BEGIN { print a / b }')" "$bs" "$ba" "$ballista_s"
   done
 done
 echo

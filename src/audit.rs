@@ -96,6 +96,8 @@ pub struct Run {
     pub execution: Execution,
     /// The keys whose aggregations take the sorted path (`crate::budget::sorted_keys`).
     pub sorted_keys: Vec<&'static str>,
+    /// The engine that runs the plans, when not polars (`audit --engine`).
+    pub runner: Option<Arc<dyn crate::exec::Runner>>,
 }
 
 /// How an audit is judged over time besides its rulebook: per period, against
@@ -117,7 +119,7 @@ pub fn audit(
     report_options: crate::report::ReportOptions,
     history: &History,
 ) -> anyhow::Result<Report> {
-    let Run { generated_at, command, mut execution, sorted_keys } = run;
+    let Run { generated_at, command, mut execution, sorted_keys, runner } = run;
     let taxonomy = Arc::new(Taxonomy::new(rb).context("compiling the taxonomy's aliases")?);
     let ctx = Context { rulebook: rb, taxonomy, inputs, period: history.period, part: None, sorted: false };
     // Accounting, rejected rows and the time window ride along in the same
@@ -128,7 +130,8 @@ pub fn audit(
     } else {
         Batch::partitioned(partitions)
     }
-    .sorting(sorted_keys);
+    .sorting(sorted_keys)
+    .running_on(runner);
     if batch.parts().is_some() {
         execution.partitioned = partitioned_plans(&ctx, inputs);
     }

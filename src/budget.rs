@@ -133,6 +133,7 @@ pub fn choose(
         estimated_peak: Some(estimate(strategy, input, partitions)),
         partitioned: Vec::new(),
         sorted: Vec::new(),
+        engine: crate::findings::Engine::Polars,
     })
 }
 

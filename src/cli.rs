@@ -22,6 +22,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// One `Command` is parsed per run: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Summarise input logs: files, row accounting, time window, labels.
@@ -52,6 +54,10 @@ pub enum Command {
     Codes(CodesArgs),
     /// Print the JSON Schema of findings.json (docs/findings.schema.json).
     Schema,
+    /// Run a node of an Apache Ballista cluster for `audit --engine ballista`
+    /// (a hutong built with `--features distributed`; docs/scale-out.md).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
 }
 
 /// What `--redact` hides.
@@ -313,6 +319,18 @@ pub struct AuditArgs {
     /// hashed path, so findings never depend on this.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = SortedArg::Auto)]
     pub sorted: SortedArg,
+    /// The engine that runs the rules' plans: `polars` (built in), or
+    /// `datafusion` (embedded Apache DataFusion, spilling past
+    /// --memory-budget) and `ballista` (an Apache Ballista cluster: the one
+    /// at --scheduler, or one started in this process). The last two read
+    /// the typed Parquet that `hutong convert` writes and need a hutong
+    /// built with `--features distributed`; findings are the same on every
+    /// engine (docs/scale-out.md).
+    #[arg(long, value_enum, value_name = "ENGINE", default_value_t = EngineArg::Polars)]
+    pub engine: EngineArg,
+    /// The Ballista scheduler to run on, as df://HOST:PORT (--engine ballista).
+    #[arg(long, value_name = "URL")]
+    pub scheduler: Option<String>,
     /// Print nothing on success (files are still written).
     #[arg(long, short)]
     pub quiet: bool,
@@ -385,6 +403,73 @@ impl StrategyArg {
             StrategyArg::Bounded => Some(crate::budget::Strategy::Bounded),
         }
     }
+}
+
+/// `audit --engine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    Polars,
+    #[value(name = "datafusion")]
+    DataFusion,
+    Ballista,
+}
+
+impl EngineArg {
+    pub fn engine(self) -> crate::findings::Engine {
+        match self {
+            EngineArg::Polars => crate::findings::Engine::Polars,
+            EngineArg::DataFusion => crate::findings::Engine::DataFusion,
+            EngineArg::Ballista => crate::findings::Engine::Ballista,
+        }
+    }
+}
+
+/// `hutong cluster`.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Run an Apache Ballista scheduler until stopped.
+    Scheduler(SchedulerArgs),
+    /// Run an Apache Ballista executor until stopped.
+    Executor(ExecutorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// The address to listen on (loopback by default: open a cluster to a
+    /// network on purpose).
+    #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
+    pub bind: String,
+    /// The port clients and executors connect to.
+    #[arg(long, default_value_t = 50050)]
+    pub port: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecutorArgs {
+    /// The address to listen on (loopback by default).
+    #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
+    pub bind: String,
+    /// The Arrow Flight port that serves shuffle data and results.
+    #[arg(long, default_value_t = 50051)]
+    pub port: u16,
+    /// The gRPC port the scheduler sends tasks to.
+    #[arg(long, default_value_t = 50052)]
+    pub grpc_port: u16,
+    /// The scheduler's host.
+    #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
+    pub scheduler_host: String,
+    /// The scheduler's port.
+    #[arg(long, default_value_t = 50050)]
+    pub scheduler_port: u16,
+    /// Where shuffle files are written (default: a temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// Tasks run at once (default: the machine's cores).
+    #[arg(long, value_name = "N")]
+    pub slots: Option<usize>,
+    /// Memory its tasks may hold before they spill, e.g. 2GB.
+    #[arg(long, value_name = "SIZE", value_parser = crate::budget::parse_size)]
+    pub memory: Option<u64>,
 }
 
 /// `audit --sorted`.

@@ -23,6 +23,22 @@ use std::sync::Arc;
 use polars::prelude::*;
 use polars_plan::plans::{HintIR, Sorted};
 
+/// Produces the results of plans on an engine other than polars' own
+/// (`audit --engine`): it reads the same plans, so the kinds build them once
+/// whatever runs them.
+pub trait Runner: Send + Sync {
+    /// The result of each plan, in order.
+    fn collect(&self, plans: Vec<LazyFrame>) -> PolarsResult<Vec<DataFrame>>;
+}
+
+/// Collects plans on `runner`, or on polars' streaming engine in one pass.
+fn collect_on(runner: Option<&dyn Runner>, plans: Vec<LazyFrame>) -> PolarsResult<Vec<DataFrame>> {
+    match runner {
+        Some(r) => r.collect(plans),
+        None => collect_all(plans),
+    }
+}
+
 /// Collects every plan in one pass.
 pub fn collect_all(plans: Vec<LazyFrame>) -> PolarsResult<Vec<DataFrame>> {
     let Some(first) = plans.first() else { return Ok(Vec::new()) };
@@ -241,6 +257,8 @@ pub struct Batch {
     sorted: Vec<&'static str>,
     /// The sorted plans, by entry: their rule and key.
     labels: Vec<(usize, String, &'static str)>,
+    /// The engine that runs the plans, when not polars.
+    runner: Option<Arc<dyn Runner>>,
 }
 
 impl Default for Batch {
@@ -267,7 +285,13 @@ impl Batch {
             one_at_a_time: false,
             sorted: Vec::new(),
             labels: Vec::new(),
+            runner: None,
         }
+    }
+
+    /// The same batch with its plans run by `runner` instead of polars.
+    pub fn running_on(self, runner: Option<Arc<dyn Runner>>) -> Batch {
+        Batch { runner, ..self }
     }
 
     /// A batch whose plans run one at a time, each reading the input itself,
@@ -287,6 +311,7 @@ impl Batch {
             one_at_a_time: self.one_at_a_time,
             sorted: self.sorted.clone(),
             labels: Vec::new(),
+            runner: self.runner.clone(),
         }
     }
 
@@ -408,6 +433,7 @@ impl Batch {
     /// its own; then the hashed form of every sorted plan whose check failed.
     pub fn run(self) -> PolarsResult<Results> {
         let (passes, one_at_a_time) = (self.partitions, self.one_at_a_time);
+        let runner = self.runner.as_deref();
         let labels = self.labels;
         let mut fallbacks = Vec::new();
         let entries: Vec<Entry> = self
@@ -422,7 +448,7 @@ impl Batch {
                 e => e,
             })
             .collect();
-        let mut frames = run_entries(entries, passes, one_at_a_time)?;
+        let mut frames = run_entries(entries, passes, one_at_a_time, runner)?;
         let mut checks = Vec::new();
         let mut failed = Vec::new();
         for (i, fallback) in fallbacks {
@@ -441,7 +467,7 @@ impl Batch {
         }
         if !failed.is_empty() {
             let (ids, entries): (Vec<usize>, Vec<Entry>) = failed.into_iter().unzip();
-            for (i, df) in ids.into_iter().zip(run_entries(entries, passes, one_at_a_time)?) {
+            for (i, df) in ids.into_iter().zip(run_entries(entries, passes, one_at_a_time, runner)?) {
                 frames[i] = df;
             }
         }
@@ -467,7 +493,12 @@ impl Batch {
 
 /// Runs whole and split plans (no sorted ones) in `passes` passes, and
 /// returns each plan's result by its position.
-fn run_entries(entries: Vec<Entry>, passes: usize, one_at_a_time: bool) -> PolarsResult<Vec<Option<DataFrame>>> {
+fn run_entries(
+    entries: Vec<Entry>,
+    passes: usize,
+    one_at_a_time: bool,
+    runner: Option<&dyn Runner>,
+) -> PolarsResult<Vec<Option<DataFrame>>> {
     let mut plans: Vec<Vec<(usize, LazyFrame)>> = (0..passes).map(|_| Vec::new()).collect();
     let mut merges: Vec<Option<Merge>> = Vec::new();
     for (i, entry) in entries.into_iter().enumerate() {
@@ -489,12 +520,12 @@ fn run_entries(entries: Vec<Entry>, passes: usize, one_at_a_time: bool) -> Polar
         let (ids, lfs): (Vec<usize>, Vec<LazyFrame>) = pass.into_iter().unzip();
         if one_at_a_time {
             for (i, lf) in ids.into_iter().zip(lfs) {
-                partial[i].extend(collect_all(vec![lf])?);
+                partial[i].extend(collect_on(runner, vec![lf])?);
                 release_memory();
             }
             continue;
         }
-        for (i, df) in ids.into_iter().zip(collect_all(lfs)?) {
+        for (i, df) in ids.into_iter().zip(collect_on(runner, lfs)?) {
             partial[i].push(df);
         }
     }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::rulebook::{Rule, Severity, SpecInfo};
 
 /// Version of the `findings.json` contract (docs/findings-json.md).
-pub const SCHEMA_VERSION: &str = "1.5";
+pub const SCHEMA_VERSION: &str = "1.6";
 
 pub use crate::verdict::{Basis, Verdict};
 
@@ -681,6 +681,39 @@ pub struct Execution {
     /// pass over rows sorted by their key, holding one key's rows at a time.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sorted: Vec<SortedPlan>,
+    /// The engine that ran the plans (`audit --engine`); left out for
+    /// polars, the built-in one.
+    #[serde(skip_serializing_if = "Engine::is_polars")]
+    pub engine: Engine,
+}
+
+/// The engine that runs an audit's plans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, schemars::JsonSchema)]
+pub enum Engine {
+    /// polars' streaming engine, built in.
+    #[default]
+    #[serde(rename = "polars")]
+    Polars,
+    /// Apache DataFusion, embedded.
+    #[serde(rename = "datafusion")]
+    DataFusion,
+    /// An Apache Ballista cluster.
+    #[serde(rename = "ballista")]
+    Ballista,
+}
+
+impl Engine {
+    pub fn is_polars(&self) -> bool {
+        *self == Engine::Polars
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Polars => "polars",
+            Engine::DataFusion => "datafusion",
+            Engine::Ballista => "ballista",
+        }
+    }
 }
 
 /// How the plans of an audit run.

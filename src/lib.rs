@@ -13,7 +13,9 @@
 //!    reads rulebooks (generic over the kinds' parameters), [`generate`]
 //!    writes synthetic logs;
 //! 4. the findings model: [`findings`];
-//! 5. the engine: [`engine`], with every rule kind in `engine::kinds`;
+//! 5. the engine: [`engine`], with every rule kind in `engine::kinds`, and
+//!    `distributed` (feature `distributed`), which runs the same plans as SQL
+//!    on Apache DataFusion or Ballista;
 //! 6. outputs: [`report`], [`output`], [`inspect`], [`audit`], [`import`]
 //!    (real exports into the contract by a profile), [`baseline`], [`waivers`],
 //!    [`junit`], [`budget`] (the memory budget and the execution it chooses);
@@ -38,6 +40,8 @@ pub mod rulebook;
 // Layer 4: the findings model.
 pub mod findings;
 // Layer 5: the engine and its rule kinds.
+#[cfg(feature = "distributed")]
+pub mod distributed;
 pub mod engine;
 // Layer 6: outputs.
 pub mod audit;

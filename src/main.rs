@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use hutong::cli::Cli;
+use hutong::cli::{Cli, Command};
 use tikv_jemallocator::Jemalloc;
 
 /// jemalloc (faster than glibc malloc here, and it gives memory back between
@@ -93,18 +93,32 @@ fn address_space_limit() -> Option<u64> {
     line["Max address space".len()..].split_whitespace().next()?.parse().ok()
 }
 
+/// Whether the command opens network connections.
+fn talks_over_sockets(command: &Command) -> bool {
+    match command {
+        Command::Cluster(_) => true,
+        Command::Audit(a) => a.engine != hutong::cli::EngineArg::Polars,
+        _ => false,
+    }
+}
+
 fn main() -> ExitCode {
+    let cli = Cli::parse();
     // Rust ignores SIGPIPE, so printing to a closed pipe (`| head`) would
     // fail as an error; the default action ends the process quietly, as
-    // any Unix tool does when its reader has had enough.
-    // SAFETY: `signal` only sets the process-wide disposition to the
-    // default action (no handler of ours ever runs); it is safe from any
-    // thread, including with the allocator's background threads started.
+    // any Unix tool does when its reader has had enough. Except where
+    // hutong talks over sockets (the distributed engines and `cluster`): a
+    // peer closing a connection is an error to handle there, not the end
+    // of the process.
     #[cfg(unix)]
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    if !talks_over_sockets(&cli.command) {
+        // SAFETY: `signal` only sets the process-wide disposition to the
+        // default action (no handler of ours ever runs); it is safe from any
+        // thread, including with the allocator's background threads started.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
     }
-    let cli = Cli::parse();
     if let Some(limit) = address_space_limit().filter(|l| *l < MIN_ADDRESS_SPACE) {
         eprintln!(
             "error: this process may use {} MiB of address space (ulimit -v); hutong needs at least {} MiB: \

@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["verdict"],
     &["ingest", "rulebook", "generate"],
     &["findings"],
-    &["engine"],
+    &["engine", "distributed"],
     &["report", "output", "inspect", "audit", "import", "baseline", "waivers", "junit", "redact", "budget"],
     &["cli", "commands"],
 ];

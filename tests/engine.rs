@@ -66,6 +66,7 @@ fn run(rulebook: &str, txns: Option<(&str, Vec<String>)>, checkout: Vec<String>)
             command: vec![],
             execution: execution.unwrap(),
             sorted_keys: Vec::new(),
+            runner: None,
         },
         Default::default(),
         &Default::default(),

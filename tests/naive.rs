@@ -385,6 +385,7 @@ fn both(txns: &[Txn], opts: &[Opt]) -> (BTreeMap<String, Values>, BTreeMap<Strin
             command: vec![],
             execution: execution.unwrap(),
             sorted_keys: hutong::budget::SORTABLE.iter().map(|(_, k)| *k).collect(),
+            runner: None,
         },
         Default::default(),
         &Default::default(),

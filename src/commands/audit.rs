@@ -53,26 +53,33 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
             return Err(ingest::IngestError::MissingDataset { dataset: ds }.into());
         }
     }
+    let engine = args.engine.engine();
+    let runner = runner(args)?;
     let budget = args.memory_budget.unwrap_or_else(crate::budget::default_budget);
     let input = crate::budget::input_of(&inputs)?;
-    let execution = crate::budget::choose(
-        budget,
-        args.memory_budget.is_some(),
-        input,
-        args.strategy.strategy(),
-        args.partitions.map(usize::from),
-    )?;
-    progress.stage(format!(
-        "memory budget {}{}, {} rows: {}, estimated peak {}",
-        crate::budget::size_text(budget),
-        if args.memory_budget.is_some() { "" } else { " (default)" },
-        input.rows,
-        match execution.partitions {
-            1 => execution.strategy.name().to_string(),
-            k => format!("{}, keyed aggregations in {k} hash partitions", execution.strategy.name()),
-        },
-        crate::budget::size_text(execution.estimated_peak.unwrap_or(0)),
-    ));
+    let execution = if engine.is_polars() {
+        let execution = crate::budget::choose(
+            budget,
+            args.memory_budget.is_some(),
+            input,
+            args.strategy.strategy(),
+            args.partitions.map(usize::from),
+        )?;
+        progress.stage(format!(
+            "memory budget {}{}, {} rows: {}, estimated peak {}",
+            crate::budget::size_text(budget),
+            if args.memory_budget.is_some() { "" } else { " (default)" },
+            input.rows,
+            match execution.partitions {
+                1 => execution.strategy.name().to_string(),
+                k => format!("{}, keyed aggregations in {k} hash partitions", execution.strategy.name()),
+            },
+            crate::budget::size_text(execution.estimated_peak.unwrap_or(0)),
+        ));
+        execution
+    } else {
+        elsewhere(args, &mut inputs, input.rows)?
+    };
     check_out_dir(&args.out, &inputs, args.out_inside_inputs)?;
     // One run at a time writes to an output directory.
     let _lock = crate::output::lock(&args.out)?;
@@ -119,7 +126,10 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
         progress.stage("bounded: staging the validated inputs once as Parquet");
         inputs.stage()?;
     }
-    let sorted = crate::budget::sorted_keys(&inputs, args.sorted.path(), &execution, budget)?;
+    let sorted = match engine.is_polars() {
+        true => crate::budget::sorted_keys(&inputs, args.sorted.path(), &execution, budget)?,
+        false => crate::budget::SortedChoice::default(),
+    };
     if let Some(why) = &sorted.declined {
         progress.stage(why.as_str());
     }
@@ -135,7 +145,10 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
             names(&sorted.keys)
         ));
     }
-    let run = Run { generated_at, command, execution, sorted_keys: sorted.keys };
+    if !engine.is_polars() {
+        progress.stage(format!("running the plans as SQL on {}", engine.name()));
+    }
+    let run = Run { generated_at, command, execution, sorted_keys: sorted.keys, runner };
     let report = audit(&rb, &inputs, &args.out, run, report_options, &history)?;
     let failed: Vec<&str> = report.execution.sorted.iter().filter(|p| !p.held).map(|p| p.rule.as_str()).collect();
     if !failed.is_empty() {
@@ -194,6 +207,66 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(code)
+}
+
+/// The execution of an audit on an engine other than polars, which reads
+/// the typed Parquet `hutong convert` wrote, in one pass of its own making:
+/// the options that tune polars' passes do not apply.
+fn elsewhere(args: &AuditArgs, inputs: &mut ingest::Inputs, rows: u64) -> anyhow::Result<crate::findings::Execution> {
+    let engine = args.engine.engine().name();
+    if args.strategy != crate::cli::StrategyArg::Auto || args.partitions.is_some() {
+        bail!("--strategy and --partitions tune the polars engine; --engine {engine} plans its own passes");
+    }
+    if args.sorted != crate::cli::SortedArg::Auto {
+        bail!("--sorted tunes the polars engine; --engine {engine} plans its own passes");
+    }
+    inputs.as_converted()?;
+    Ok(crate::findings::Execution {
+        memory_budget: args.memory_budget,
+        estimated_rows: rows,
+        strategy: crate::budget::Strategy::SinglePass,
+        partitions: 1,
+        estimated_peak: None,
+        partitioned: Vec::new(),
+        sorted: Vec::new(),
+        engine: args.engine.engine(),
+    })
+}
+
+/// The engine that runs the plans, when not polars.
+#[cfg(feature = "distributed")]
+fn runner(args: &AuditArgs) -> anyhow::Result<Option<std::sync::Arc<dyn crate::exec::Runner>>> {
+    use crate::distributed::{SqlRunner, Target};
+    use crate::findings::Engine;
+    if args.scheduler.is_some() && args.engine.engine() != Engine::Ballista {
+        bail!("--scheduler names a Ballista scheduler: use it with --engine ballista");
+    }
+    let target = match args.engine.engine() {
+        Engine::Polars => return Ok(None),
+        Engine::DataFusion => Target::DataFusion { memory: args.memory_budget },
+        Engine::Ballista => Target::Ballista { scheduler: args.scheduler.clone() },
+    };
+    Ok(Some(std::sync::Arc::new(SqlRunner::new(&target)?)))
+}
+
+#[cfg(not(feature = "distributed"))]
+fn runner(args: &AuditArgs) -> anyhow::Result<Option<std::sync::Arc<dyn crate::exec::Runner>>> {
+    match args.engine.engine() {
+        crate::findings::Engine::Polars if args.scheduler.is_none() => Ok(None),
+        crate::findings::Engine::Polars => {
+            bail!("--scheduler names a Ballista scheduler: use it with --engine ballista")
+        }
+        e => Err(without_distributed(&format!("--engine {}", e.name()))),
+    }
+}
+
+/// The error of a feature this build lacks.
+#[cfg(not(feature = "distributed"))]
+pub(super) fn without_distributed(what: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{what} needs a hutong built with the `distributed` feature: \
+         cargo build --release --features distributed (docs/scale-out.md)"
+    )
 }
 
 /// The terminal summary: one line per rule, then totals.

@@ -3,6 +3,7 @@
 //! layer that knows about clap.
 
 mod audit;
+mod cluster;
 mod codes;
 mod convert;
 mod diff;
@@ -31,6 +32,7 @@ pub fn run(command: &Command) -> anyhow::Result<u8> {
         Command::Generate(args) => generate::run_cli(args),
         Command::Diff(args) => diff::run_cli(args),
         Command::Codes(args) => codes::run_cli(args),
+        Command::Cluster(cmd) => cluster::run_cli(cmd),
         Command::Schema => {
             print!("{}", crate::findings::schema());
             Ok(0)

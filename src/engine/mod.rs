@@ -446,6 +446,44 @@ pub fn run(ctx: &Context, mut batch: Batch) -> anyhow::Result<(Outcome, Results)
     Ok((Outcome { findings, unmapped, warnings, checks }, results))
 }
 
+/// Every aggregate table of an audit, labelled: each plan of each rule
+/// (`<rule id>#<n>`, and `<rule id>@period#<n>` per period), the label
+/// counts (`labels:<dataset>.<column>`) and the merchant names
+/// (`merchants`). These are what an engine produces and the evaluation
+/// reads, so two engines agree on an audit exactly when they agree here.
+pub fn tables(ctx: &Context, batch: Batch) -> anyhow::Result<Vec<(String, DataFrame)>> {
+    let mut out = Vec::new();
+    let sibling = batch.sibling();
+    let mut first = Some(batch);
+    for chunk in ctx.rulebook.rules.chunks(RULES_PER_PASS) {
+        let mut batch = first.take().unwrap_or_else(|| sibling.sibling());
+        let compiled = compile_rules(ctx, chunk, &mut batch);
+        let mut handles = Vec::new();
+        for (rule, c) in chunk.iter().zip(compiled) {
+            if let Compiled::Plans(pooled, periods) = c {
+                handles.extend(pooled.into_iter().enumerate().map(|(i, h)| (format!("{}#{i}", rule.id), h)));
+                for (i, h) in periods.into_iter().flatten().enumerate() {
+                    handles.push((format!("{}@period#{i}", rule.id), h));
+                }
+            }
+        }
+        let extras = (out.is_empty()).then(|| compile_extras(ctx, &mut batch));
+        let mut results = anyhow::Context::context(batch.run(), "running the audit")?;
+        for (label, h) in handles {
+            out.push((label, results.take(h)?));
+        }
+        if let Some((labels, names)) = extras {
+            for (ds, source, h) in labels {
+                out.push((format!("labels:{ds}.{source}"), results.take(h)?));
+            }
+            if let Some(h) = names {
+                out.push(("merchants".to_string(), results.take(h)?));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Evaluates `rules` from their compiled plans' results.
 fn evaluate(
     ctx: &Context,

@@ -82,7 +82,14 @@ pub fn write_typed(
             })
             .collect();
         let write = match format {
-            OutputFormat::Parquet => FileWriteFormat::Parquet(Arc::new(ParquetWriteOptions::default())),
+            OutputFormat::Parquet => FileWriteFormat::Parquet(Arc::new(ParquetWriteOptions {
+                // What engines that read the file themselves check first.
+                key_value_metadata: Some(KeyValueMetadata::from_static(vec![(
+                    super::sortmeta::CONVERTED.to_string(),
+                    input.dataset.name().to_string(),
+                )])),
+                ..ParquetWriteOptions::default()
+            })),
             OutputFormat::Csv => FileWriteFormat::Csv(CsvWriterOptions::default()),
         };
         let sink = input.accepted().select(columns).sink(

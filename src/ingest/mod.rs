@@ -17,6 +17,7 @@ pub mod rejects;
 pub mod sortmeta;
 pub mod sources;
 pub mod timefmt;
+mod typed;
 pub mod validate;
 pub mod window;
 
@@ -93,6 +94,12 @@ pub enum IngestError {
     MissingDataset { dataset: Dataset },
     #[error("{context}: {cause}")]
     Polars { context: String, cause: PolarsError },
+    #[error(
+        "{dataset}: {} was not written by `hutong convert` ({why}); this engine reads the typed Parquet \
+         that `hutong convert --data DIR --out DIR` writes",
+        .path.display()
+    )]
+    NotConverted { dataset: Dataset, path: PathBuf, why: String },
 }
 
 fn prefix(ds: &Option<Dataset>) -> String {
@@ -435,8 +442,15 @@ fn open_dataset(
     // each rule) reads this node, so the files are scanned once, with the
     // union of the columns the plans need.
     // Valid rows outside --from / --to are marked, not rejected.
+    let frame = frame.with_column(outside(ds, &present, options).alias(OUTSIDE));
+    let frame = if std::env::var_os("HUTONG_NO_CACHE").is_some() { frame } else { frame.cache() };
+    Ok(DatasetInput { dataset: ds, files: inputs, present, extra_columns: extra, frame })
+}
+
+/// Whether a valid row lies outside `--from` / `--to`.
+fn outside(ds: Dataset, present: &[&str], options: IngestOptions) -> Expr {
     let time = ds.time_column().filter(|t| present.contains(t));
-    let outside = match (time, options.window) {
+    match (time, options.window) {
         (Some(t), (from, to)) if from.is_some() || to.is_some() => {
             let ts = || col(t);
             let before = from.map_or(lit(false), |f| ts().lt(lit(f)));
@@ -444,10 +458,7 @@ fn open_dataset(
             col(validate::REASON).is_null().and(before.or(after))
         }
         _ => lit(false),
-    };
-    let frame = frame.with_column(outside.alias(OUTSIDE));
-    let frame = if std::env::var_os("HUTONG_NO_CACHE").is_some() { frame } else { frame.cache() };
-    Ok(DatasetInput { dataset: ds, files: inputs, present, extra_columns: extra, frame })
+    }
 }
 
 /// What the pre-read learnt about one file.

@@ -120,17 +120,20 @@ impl Period {
     }
 
     /// An expression turning `ts` (UTC microseconds) into the first day of
-    /// its period at offset `tz`, as `Int32`.
+    /// its period at offset `tz`, as `Int32`. The local day is plain
+    /// arithmetic (which an engine reading the plan as SQL can say); only
+    /// the day's period is looked up, per row here and per distinct day there.
     pub fn expr(self, ts: Expr, tz: Offset) -> Expr {
-        ts.map(
+        let day = (ts + lit(i64::from(tz.0) * 1_000_000)).floor_div(lit(MICROS_PER_DAY)).cast(DataType::Int32);
+        day.map(
             move |c: Column| {
-                let ca = c.i64()?;
+                let ca = c.i32()?;
                 // Rows arrive clustered in time: remember the last day's period.
                 let mut last: Option<(i32, i32)> = None;
                 let out: Int32Chunked = ca
                     .iter()
-                    .map(|t| {
-                        let day = Period::local_day(t?, tz);
+                    .map(|day| {
+                        let day = day?;
                         Some(match last {
                             Some((d, s)) if d == day => s,
                             _ => {

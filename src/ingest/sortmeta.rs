@@ -2,6 +2,10 @@
 //! convert` and read back by `audit`: which key columns the rows are sorted
 //! by, so the sorted path is taken without looking at the rows first.
 //!
+//! `convert` also marks every Parquet file it writes with [`CONVERTED`]
+//! (the dataset's name), so engines that read the files themselves
+//! (`audit --engine datafusion`) know the rows were validated.
+//!
 //! The order is written twice: as hutong's own key-value entry
 //! ([`SORTED_BY`], which `audit` reads) and as the Parquet standard's
 //! `sorting_columns` of every row group, which other readers understand.
@@ -16,6 +20,10 @@ use polars_parquet_format::{FileMetaData, KeyValue, SortingColumn};
 /// The key-value entry of the footer: the sorted key columns, each with its
 /// direction, as `session_id asc` (several separated by commas).
 pub const SORTED_BY: &str = "hutong.sorted_by";
+
+/// The key-value entry `convert` writes in every Parquet file: the dataset
+/// whose validated rows the file holds.
+pub const CONVERTED: &str = "hutong.converted";
 
 /// A Parquet file ends with its footer, the footer's length (4 bytes, little
 /// endian) and this magic.
@@ -99,6 +107,13 @@ pub fn recorded(path: &Path) -> std::io::Result<Vec<SortedKey>> {
     Ok(value
         .map(|v| v.split(',').map(SortedKey::parse).collect::<Option<Vec<_>>>().unwrap_or_default())
         .unwrap_or_default())
+}
+
+/// The value of the footer's key-value entry `key`, if it has one.
+pub fn entry(path: &Path, key: &str) -> std::io::Result<Option<String>> {
+    let mut file = File::open(path)?;
+    let (_, meta) = read_footer(&mut file)?;
+    Ok(meta.key_value_metadata.unwrap_or_default().into_iter().find(|kv| kv.key == key).and_then(|kv| kv.value))
 }
 
 /// The keys a dataset's rows are recorded as sorted by: those of its

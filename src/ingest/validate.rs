@@ -83,6 +83,11 @@ enum Check {
 /// stays far from f64's range (a pair of 1e308 amounts once summed to inf).
 pub const MAX_MONEY: f64 = 1e12;
 
+/// Whether `name` is a money column (scaled by `--amount-unit fen`).
+pub fn is_amount(name: &str) -> bool {
+    AMOUNTS.contains(&name)
+}
+
 fn column_reasons(column: &ContractColumn) -> Vec<(Check, String)> {
     let name = column.name;
     let mut out = Vec::new();
@@ -165,7 +170,7 @@ pub fn validated(lf: LazyFrame, raw: &RawFile, options: super::IngestOptions) ->
                     expected: column.kind.describe(),
                 })?;
                 // Fen are hundredths of a yuan; fees are rates or amounts as logged.
-                let conv = if options.amounts_in_fen && AMOUNTS.contains(&name) { conv / lit(100.0) } else { conv };
+                let conv = if options.amounts_in_fen && is_amount(name) { conv / lit(100.0) } else { conv };
                 typed.push(conv.alias(&tmp));
                 for (check, text) in column_reasons(column) {
                     let raw_col = col(name);

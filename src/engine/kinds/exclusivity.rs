@@ -72,8 +72,11 @@ rationale = "A checkout that never shows a rival is the footprint of an exclusiv
             ctx.per_key(frame.clone(), "merchant_id", Merge::Concat, |f| {
                 f.group_by(merchant()).agg([
                     col("provider").n_unique().cast(DataType::UInt64).alias("n_providers"),
-                    col("provider").first().alias("only"),
-                    col("region").first().alias("region"),
+                    // The least, not the first: the same whatever order the
+                    // rows come in (the one provider of an exclusive merchant,
+                    // and its region, one per merchant in any sound log).
+                    col("provider").min().alias("only"),
+                    col("region").min().alias("region"),
                 ])
             }),
             // Each merchant's distinct sessions, counted apart and split on

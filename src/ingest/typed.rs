@@ -1,0 +1,87 @@
+//! The frame of a dataset as `hutong convert` wrote it, for engines that
+//! read the Parquet files themselves (`audit --engine datafusion|ballista`):
+//! the rows were validated when they were converted, so the frame is the
+//! files' columns in their contract types, every row accepted, with the
+//! same bookkeeping columns as a validated frame. Only plain column
+//! expressions are used, which those engines' SQL can say.
+
+use polars::prelude::*;
+
+use super::{sortmeta, validate, DatasetInput, IngestError, IngestOptions, Inputs, OUTSIDE};
+use crate::contract::Kind;
+
+impl Inputs {
+    /// Replaces each dataset's frame with the typed frame of its files,
+    /// which must be Parquet written by `hutong convert` for that dataset.
+    pub fn as_converted(&mut self) -> Result<(), IngestError> {
+        let options = self.options;
+        for input in self.datasets.values_mut() {
+            input.frame = converted_frame(input, options)?;
+        }
+        Ok(())
+    }
+}
+
+fn converted_frame(input: &DatasetInput, options: IngestOptions) -> Result<LazyFrame, IngestError> {
+    let ds = input.dataset;
+    let mut frames = Vec::new();
+    for (i, file) in input.files.iter().enumerate() {
+        let not_converted = |why: String| IngestError::NotConverted { dataset: ds, path: file.path.clone(), why };
+        if file.format != super::Format::Parquet {
+            return Err(not_converted("it is CSV".into()));
+        }
+        match sortmeta::entry(&file.path, sortmeta::CONVERTED) {
+            Ok(Some(d)) if d == ds.name() => {}
+            Ok(Some(d)) => return Err(not_converted(format!("it holds the {d} dataset"))),
+            Ok(None) => return Err(not_converted("its footer has no `hutong.converted` entry".into())),
+            Err(e) => return Err(not_converted(format!("its footer cannot be read: {e}"))),
+        }
+        let polars_err = |cause| IngestError::Polars { context: format!("{ds}: {}", file.path.display()), cause };
+        let args = ScanArgsParquet { glob: false, ..Default::default() };
+        let mut lf =
+            LazyFrame::scan_parquet(PlRefPath::new(file.path.to_string_lossy().as_ref()), args).map_err(polars_err)?;
+        let schema = lf.collect_schema().map_err(polars_err)?;
+        let mut cols = vec![
+            lit(i as u32).cast(DataType::UInt32).alias(validate::FILE),
+            lit(NULL).cast(IDX_DTYPE).alias(validate::ROW),
+        ];
+        for column in ds.columns() {
+            let name = column.name;
+            let want = validate::typed_dtype(column.kind);
+            cols.push(match schema.get(name) {
+                None => lit(NULL).cast(want).alias(name),
+                Some(found) => typed(name, column.kind, found, &want, options)
+                    .ok_or_else(|| not_converted(format!("column `{name}` has type {found}")))?
+                    .alias(name),
+            });
+        }
+        cols.push(lit(NULL).cast(DataType::UInt16).alias(validate::REASON));
+        frames.push(lf.select(cols));
+    }
+    let frame = match frames.len() {
+        1 => frames.remove(0),
+        _ => concat(frames, UnionArgs::default())
+            .map_err(|cause| IngestError::Polars { context: format!("{ds}: combining input files"), cause })?,
+    };
+    Ok(frame.with_column(super::outside(ds, &input.present, options).alias(OUTSIDE)))
+}
+
+/// A converted column in its contract type, as validation would give it
+/// (`None`: `convert` writes no such type for the column).
+fn typed(name: &str, kind: Kind, found: &DataType, want: &DataType, o: IngestOptions) -> Option<Expr> {
+    let e = match (kind, found) {
+        // `convert` writes UTC instants; a naive one is wall time in the audit's zone.
+        (Kind::Timestamp, DataType::Datetime(_, zone)) => {
+            let micros = col(name).dt().timestamp(TimeUnit::Microseconds);
+            match zone {
+                Some(_) => micros,
+                None => micros - lit(i64::from(o.timezone.0) * 1_000_000),
+            }
+        }
+        (Kind::Timestamp, _) => return None,
+        (_, t) if t == want => col(name),
+        (Kind::Integer { .. } | Kind::Decimal { .. }, t) if t.is_primitive_numeric() => col(name).cast(want.clone()),
+        _ => return None,
+    };
+    Some(if o.amounts_in_fen && validate::is_amount(name) { e / lit(100.0) } else { e })
+}
