@@ -54,7 +54,9 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
         }
     }
     let engine = args.engine.engine();
-    let runner = runner(args)?;
+    // An engine this build lacks is said before the inputs are looked at.
+    #[cfg(not(feature = "distributed"))]
+    runner(args)?;
     let budget = args.memory_budget.unwrap_or_else(crate::budget::default_budget);
     let input = crate::budget::input_of(&inputs)?;
     let execution = if engine.is_polars() {
@@ -80,6 +82,8 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
     } else {
         elsewhere(args, &mut inputs, input.rows)?
     };
+    // Connected to (or started) once the inputs are known to suit it.
+    let runner = runner(args)?;
     check_out_dir(&args.out, &inputs, args.out_inside_inputs)?;
     // One run at a time writes to an output directory.
     let _lock = crate::output::lock(&args.out)?;
