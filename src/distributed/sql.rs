@@ -500,21 +500,18 @@ impl Translator<'_> {
         let ins = mapped.column("__in")?.as_materialized_series().clone();
         let outs = mapped.column("__out")?.as_materialized_series().clone();
         let out_type = sql_type(outs.dtype())?;
-        let mut sql = format!("CASE WHEN {x} IS NULL THEN CAST(NULL AS {out_type})");
-        let mut null_out = None;
+        // A null input is never equal to a value: it gets a branch of its own.
+        let mut null_out = format!("CAST(NULL AS {out_type})");
+        let mut whens = String::new();
         for i in 0..ins.len() {
             let (k, v) = (ins.get(i)?, outs.get(i)?);
             if k.is_null() {
-                null_out = Some(value(&v)?);
+                null_out = format!("CAST({} AS {out_type})", value(&v)?);
                 continue;
             }
-            let _ = write!(sql, " WHEN {x} = {} THEN CAST({} AS {out_type})", value(&k)?, value(&v)?);
+            let _ = write!(whens, " WHEN {x} = {} THEN CAST({} AS {out_type})", value(&k)?, value(&v)?);
         }
-        sql.push_str(&format!(" ELSE CAST(NULL AS {out_type}) END"));
-        if let Some(n) = null_out {
-            sql = sql.replacen(&format!("THEN CAST(NULL AS {out_type})"), &format!("THEN CAST({n} AS {out_type})"), 1);
-        }
-        Ok(format!("({sql})"))
+        Ok(format!("(CASE WHEN {x} IS NULL THEN {null_out}{whens} ELSE CAST(NULL AS {out_type}) END)"))
     }
 
     fn function(&mut self, input: &[Expr], f: &FunctionExpr, s: &Scope) -> anyhow::Result<String> {
@@ -671,5 +668,76 @@ fn node_name(p: &DslPlan) -> &'static str {
         DslPlan::Gather { .. } => "gather",
         DslPlan::Sink { .. } | DslPlan::SinkMultiple { .. } => "sink",
         _ => "(another)",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answers the translator from fixed values, and records what it asked.
+    struct Fixed {
+        values: Series,
+        asked: Vec<String>,
+    }
+
+    impl Env for Fixed {
+        fn table(&mut self, _: &str) -> anyhow::Result<String> {
+            Ok("t0".into())
+        }
+
+        fn distinct(&mut self, query: &str, _: &DataType) -> anyhow::Result<Series> {
+            self.asked.push(query.to_string());
+            Ok(self.values.clone())
+        }
+    }
+
+    /// A one-column Parquet file `a` and its scan.
+    fn scan(dir: &std::path::Path) -> LazyFrame {
+        let path = dir.join("t.parquet");
+        let mut df = df!("a" => [Some("x"), None]).unwrap();
+        ParquetWriter::new(std::fs::File::create(&path).unwrap()).finish(&mut df).unwrap();
+        LazyFrame::scan_parquet(PlRefPath::new(path.to_string_lossy().as_ref()), ScanArgsParquet::default()).unwrap()
+    }
+
+    #[test]
+    fn a_rust_function_becomes_a_case_over_its_distinct_inputs_with_null_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        // Upper-cases; null maps to "NONE" (a function whose null is not null).
+        let upper = |c: Column| -> PolarsResult<Column> {
+            let ca = c.str()?;
+            let out: StringChunked = ca.iter().map(|v| Some(v.map_or("NONE".to_string(), str::to_uppercase))).collect();
+            Ok(out.with_name(ca.name().clone()).into_column())
+        };
+        let plan = scan(dir.path()).select([col("a").map(upper, |_, f| Ok(f.clone())).alias("b")]);
+        let values = Series::new("v".into(), [Some("x"), None, Some("it's")]);
+        let mut env = Fixed { values, asked: Vec::new() };
+        let sql = query(&plan, &mut env).unwrap();
+        assert_eq!(env.asked, ["SELECT DISTINCT \"a\" AS v FROM (SELECT \"a\" FROM t0) AS q1"]);
+        assert_eq!(
+            sql,
+            "SELECT (CASE WHEN \"a\" IS NULL THEN CAST('NONE' AS VARCHAR) \
+             WHEN \"a\" = 'x' THEN CAST('X' AS VARCHAR) WHEN \"a\" = 'it''s' THEN CAST('IT''S' AS VARCHAR) \
+             ELSE CAST(NULL AS VARCHAR) END) AS \"b\" FROM (SELECT \"a\" FROM t0) AS q2"
+        );
+    }
+
+    #[test]
+    fn aggregates_keep_polars_semantics() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = scan(dir.path()).group_by([col("a")]).agg([
+            col("a").n_unique().alias("n"),
+            len().alias("rows"),
+            col("a").eq(lit("x")).any(true).alias("any"),
+        ]);
+        let mut env = Fixed { values: Series::new_empty("v".into(), &DataType::String), asked: Vec::new() };
+        let sql = query(&plan, &mut env).unwrap();
+        assert_eq!(
+            sql,
+            "SELECT \"a\" AS \"a\", COUNT(DISTINCT \"a\") + COALESCE(MAX(CASE WHEN \"a\" IS NULL THEN 1 ELSE 0 END), 0) \
+             AS \"n\", COUNT(*) AS \"rows\", COALESCE(BOOL_OR((\"a\" = 'x')), FALSE) AS \"any\" \
+             FROM (SELECT \"a\" FROM t0) AS q1 GROUP BY \"a\""
+        );
+        assert!(env.asked.is_empty());
     }
 }
