@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use common::{hutong, run, RULES};
+use common::{audit_output, run, RULES};
 use hutong::distributed::{SqlRunner, Target};
 use hutong::engine::{kinds, Context};
 use hutong::exec::{Batch, Runner};
@@ -114,11 +114,7 @@ fn engine_of(out: &Path) -> Value {
 
 /// Audits converted `data` on `engine` (with `extra` options) into `out`.
 fn audit(data: &Path, out: &Path, engine: &str, extra: &[&str]) -> Value {
-    let mut args =
-        vec!["audit", "--rules", RULES, "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"];
-    args.extend_from_slice(&["--engine", engine]);
-    args.extend_from_slice(extra);
-    let o = hutong(&args);
+    let o = audit_output(data, out, &[&["--engine", engine], extra].concat());
     assert!(o.status.code() != Some(2), "{engine}: {}", String::from_utf8_lossy(&o.stderr));
     comparable(out)
 }
@@ -220,17 +216,7 @@ fn every_engine_gives_the_same_tables_and_findings_on_1m_transactions_in_any_ord
 #[test]
 fn a_csv_input_or_a_foreign_parquet_file_is_refused_with_the_way_out() {
     let tmp = tempfile::tempdir().unwrap();
-    let o = hutong(&[
-        "audit",
-        "--rules",
-        RULES,
-        "--data",
-        "testdata/sample",
-        "--out",
-        tmp.path().join("o").to_str().unwrap(),
-        "--engine",
-        "datafusion",
-    ]);
+    let o = audit_output(Path::new("testdata/sample"), &tmp.path().join("o"), &["--engine", "datafusion"]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("was not written by `hutong convert` (it is CSV)"), "{err}");
@@ -242,17 +228,7 @@ fn a_csv_input_or_a_foreign_parquet_file_is_refused_with_the_way_out() {
     let path = data.join("checkout.parquet");
     let mut df = ParquetReader::new(std::fs::File::open(&path).unwrap()).finish().unwrap();
     ParquetWriter::new(std::fs::File::create(&path).unwrap()).finish(&mut df).unwrap();
-    let o = hutong(&[
-        "audit",
-        "--rules",
-        RULES,
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        tmp.path().join("o2").to_str().unwrap(),
-        "--engine",
-        "ballista",
-    ]);
+    let o = audit_output(&data, &tmp.path().join("o2"), &["--engine", "ballista"]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("checkout.parquet was not written by `hutong convert`"), "{err}");
