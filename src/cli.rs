@@ -379,10 +379,12 @@ pub struct InputArgs {
     /// Unit of amount, discount, surcharge and fee values.
     #[arg(long, value_enum, default_value_t = AmountUnit::Yuan)]
     pub amount_unit: AmountUnit,
-    /// Read every input file in full, even one read unchanged by an earlier
-    /// run: by default its SHA-256 and record structure are taken from the
-    /// pre-read cache (HUTONG_CACHE_DIR, else ~/.cache/hutong/preread), kept
-    /// by path, inode, size and modification and status-change times.
+    /// Read and check every input file in full, trusting no earlier run: by
+    /// default a file read unchanged by an earlier run takes its SHA-256 and
+    /// record structure from the pre-read cache (HUTONG_CACHE_DIR, else
+    /// ~/.cache/hutong/preread), kept by path, inode, size and modification
+    /// and status-change times; and an audit reads the Parquet files `hutong
+    /// convert` wrote as they are, their rows validated when converted.
     #[arg(long)]
     pub no_cache: bool,
 }

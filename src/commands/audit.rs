@@ -126,7 +126,15 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
         redaction: redaction.as_ref(),
         lang: args.lang,
     };
-    if execution.strategy == crate::budget::Strategy::Bounded {
+    let bounded = execution.strategy == crate::budget::Strategy::Bounded;
+    if engine.is_polars() && !args.input.no_cache {
+        let read = inputs.read_converted(!bounded);
+        if !read.is_empty() {
+            let names = read.iter().map(|d| d.name()).collect::<Vec<_>>().join(", ");
+            progress.stage(format!("{names}: written by hutong convert, read as validated then"));
+        }
+    }
+    if bounded && inputs.datasets.values().any(|d| !d.converted) {
         progress.stage("bounded: staging the validated inputs once as Parquet");
         inputs.stage()?;
     }

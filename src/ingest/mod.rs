@@ -185,6 +185,9 @@ pub struct DatasetInput {
     pub extra_columns: Vec<String>,
     /// Every row: `__file`, `__row`, the typed contract columns, `__reason`.
     pub frame: LazyFrame,
+    /// The frame is the files as `hutong convert` wrote them, read without
+    /// validating again ([`Inputs::read_converted`]).
+    pub converted: bool,
 }
 
 impl InputFile {
@@ -258,14 +261,16 @@ impl Inputs {
 
     /// Writes every dataset, validated (accepted and rejected rows, each
     /// with its reason and place), to a Parquet file in the scratch
-    /// directory, and reads it from there from then on. A bounded audit
+    /// directory, and reads it from there from then on; a dataset read as
+    /// converted is read from its own files instead. A bounded audit
     /// reads its input once per plan: reading the validated columns is
     /// several times cheaper than parsing text, or validating typed Parquet,
     /// again for each plan; and the one write streams, with no other plan
     /// sharing its scan.
     pub fn stage(&mut self) -> Result<(), IngestError> {
         let Some(dir) = self._scratch.as_ref().map(|d| d.path().to_path_buf()) else { return Ok(()) };
-        for input in self.datasets.values_mut() {
+        // Converted files are already the typed columns a stage would write.
+        for input in self.datasets.values_mut().filter(|i| !i.converted) {
             let ds = input.dataset;
             let err = |cause| IngestError::Polars { context: format!("{ds}: staging as Parquet"), cause };
             let parts = dir.join(format!("{}.staged", ds.name()));
@@ -444,7 +449,7 @@ fn open_dataset(
     // Valid rows outside --from / --to are marked, not rejected.
     let frame = frame.with_column(outside(ds, &present, options).alias(OUTSIDE));
     let frame = if std::env::var_os("HUTONG_NO_CACHE").is_some() { frame } else { frame.cache() };
-    Ok(DatasetInput { dataset: ds, files: inputs, present, extra_columns: extra, frame })
+    Ok(DatasetInput { dataset: ds, files: inputs, present, extra_columns: extra, frame, converted: false })
 }
 
 /// Whether a valid row lies outside `--from` / `--to`.

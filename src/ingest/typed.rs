@@ -1,14 +1,16 @@
-//! The frame of a dataset as `hutong convert` wrote it, for engines that
-//! read the Parquet files themselves (`audit --engine datafusion|ballista`):
-//! the rows were validated when they were converted, so the frame is the
-//! files' columns in their contract types, every row accepted, with the
-//! same bookkeeping columns as a validated frame. Only plain column
-//! expressions are used, which those engines' SQL can say.
+//! The frame of a dataset as `hutong convert` wrote it: the rows were
+//! validated when they were converted, so the frame is the files' columns
+//! in their contract types, every row accepted, with the same bookkeeping
+//! columns as a validated frame. Engines that read the Parquet files
+//! themselves (`audit --engine datafusion|ballista`) require it; a polars
+//! audit takes it wherever every file of a dataset qualifies, and then
+//! neither validates those rows again nor stages a copy of them. Only plain
+//! column expressions are used, which those engines' SQL can say.
 
 use polars::prelude::*;
 
 use super::{sortmeta, validate, DatasetInput, IngestError, IngestOptions, Inputs, OUTSIDE};
-use crate::contract::Kind;
+use crate::contract::{Dataset, Kind};
 
 impl Inputs {
     /// Replaces each dataset's frame with the typed frame of its files,
@@ -19,6 +21,42 @@ impl Inputs {
             input.frame = converted_frame(input, options)?;
         }
         Ok(())
+    }
+
+    /// Reads as converted every dataset whose files `hutong convert` all
+    /// wrote for it, and leaves the others to validation; returns the
+    /// datasets so read. The footer's word is checked, not taken: one
+    /// counting pass validates every row as any input's (1.7 s per 20M
+    /// rows measured), and a dataset with a row validation would reject,
+    /// a file changed since convert wrote it, stays validated. `cache`: the
+    /// frame is read by every plan of one pass (a single-pass audit), so
+    /// polars scans it once.
+    pub fn read_converted(&mut self, cache: bool) -> Vec<Dataset> {
+        let options = self.options;
+        let mut candidates = Vec::new();
+        for input in self.datasets.values() {
+            // Not converted, or not as this build writes it: validated as any file.
+            if let Ok(frame) = converted_frame(input, options) {
+                candidates.push((input.dataset, frame));
+            }
+        }
+        let mut read = Vec::new();
+        for (ds, frame) in candidates {
+            // One dataset at a time: together, the reads ahead of both counts add up.
+            let check = self.datasets[&ds].frame.clone().filter(col(validate::REASON).is_not_null()).select([len()]);
+            let counted = crate::exec::collect_all(vec![check]);
+            crate::exec::release_memory();
+            // A file that cannot be read is left to the validating read, which says why.
+            let rejected = counted.ok().and_then(|c| c.first()?.column("len").ok()?.get(0).ok()?.extract::<u64>());
+            if rejected != Some(0) {
+                continue;
+            }
+            let input = self.datasets.get_mut(&ds).expect("a candidate is a dataset");
+            input.frame = if cache { frame.cache() } else { frame };
+            input.converted = true;
+            read.push(ds);
+        }
+        read
     }
 }
 
