@@ -283,22 +283,12 @@ impl Inputs {
             // ahead of a slower writer and holds what it has read, so one
             // slice at a time bounds that. A slice of CSV would parse the
             // file from its start again; CSV is staged whole (it stays flat).
-            let slices: Vec<Option<(i64, u32)>> = match parquet_rows(input)? {
-                // An empty input is staged whole: no slice would write its schema.
-                Some(rows) if rows > 0 => (0..rows.div_ceil(STAGE_SLICE_ROWS))
-                    .map(|i| Some(((i * STAGE_SLICE_ROWS) as i64, STAGE_SLICE_ROWS as u32)))
-                    .collect(),
-                _ => vec![None],
-            };
             let mut staged = Vec::new();
-            for (i, slice) in slices.iter().enumerate() {
+            // An empty input is staged whole: no slice would write its schema.
+            for (i, frame) in slices(input)?.into_iter().enumerate() {
                 let path = parts.join(format!("{i:06}.parquet"));
                 staged.push(path_arg(&path));
                 let target = SinkTarget::Path(PlRefPath::new(path.to_string_lossy().as_ref()));
-                let frame = match slice {
-                    Some((offset, len)) => input.frame.clone().slice(*offset, *len),
-                    None => input.frame.clone(),
-                };
                 let sink = frame
                     .sink(
                         SinkDestination::File { target },
@@ -324,6 +314,20 @@ impl Inputs {
 /// of 512K rows at 287 MB (the plans' peak, no longer the staging's), in the
 /// same time.
 const STAGE_SLICE_ROWS: u64 = 1 << 19;
+
+/// A dataset's frame in the slices a read of it that must not run ahead
+/// takes: slices of [`STAGE_SLICE_ROWS`] rows of a dataset read from Parquet
+/// (polars reads a Parquet file ahead of a slower consumer and holds what it
+/// has read), else, as for CSV, which a slice would parse from its start
+/// again, and for an empty dataset, the whole frame.
+pub(crate) fn slices(input: &DatasetInput) -> Result<Vec<LazyFrame>, IngestError> {
+    Ok(match parquet_rows(input)? {
+        Some(rows) if rows > 0 => (0..rows.div_ceil(STAGE_SLICE_ROWS))
+            .map(|i| input.frame.clone().slice((i * STAGE_SLICE_ROWS) as i64, STAGE_SLICE_ROWS as u32))
+            .collect(),
+        _ => vec![input.frame.clone()],
+    })
+}
 
 /// The rows of a dataset read from Parquet only, from the footers.
 fn parquet_rows(input: &DatasetInput) -> Result<Option<u64>, IngestError> {
