@@ -315,11 +315,11 @@ impl Inputs {
 /// same time.
 const STAGE_SLICE_ROWS: u64 = 1 << 19;
 
-/// A dataset's frame in the slices a read of it that must not run ahead
-/// takes: slices of [`STAGE_SLICE_ROWS`] rows of a dataset read from Parquet
-/// (polars reads a Parquet file ahead of a slower consumer and holds what it
-/// has read), else, as for CSV, which a slice would parse from its start
-/// again, and for an empty dataset, the whole frame.
+/// A dataset's frame in the slices that a read which must not run ahead
+/// takes one at a time: [`STAGE_SLICE_ROWS`] rows each when the dataset is
+/// read from Parquet (polars reads a Parquet file ahead of a slower consumer
+/// and holds what it has read); the whole frame for CSV, which a slice would
+/// parse from its start again, and for an empty dataset.
 pub(crate) fn slices(input: &DatasetInput) -> Result<Vec<LazyFrame>, IngestError> {
     Ok(match parquet_rows(input)? {
         Some(rows) if rows > 0 => (0..rows.div_ceil(STAGE_SLICE_ROWS))

@@ -29,9 +29,8 @@ impl Inputs {
     /// counting pass validates every row as any input's (2.5 s for the 28.8M
     /// rows of 10M transactions, measured), and a dataset with a row
     /// validation would reject, a file changed since convert wrote it, stays
-    /// validated. `cache`: the
-    /// frame is read by every plan of one pass (a single-pass audit), so
-    /// polars scans it once.
+    /// validated. `cache`: the frame is read by every plan of one pass (a
+    /// single-pass audit), so polars scans it once.
     pub fn read_converted(&mut self, cache: bool) -> Vec<Dataset> {
         let options = self.options;
         let mut candidates = Vec::new();
@@ -49,7 +48,7 @@ impl Inputs {
             if !all_valid {
                 continue;
             }
-            let input = self.datasets.get_mut(&ds).expect("a candidate is a dataset");
+            let Some(input) = self.datasets.get_mut(&ds) else { continue };
             input.frame = if cache { frame.cache() } else { frame };
             input.converted = true;
             read.push(ds);
