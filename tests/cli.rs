@@ -343,44 +343,25 @@ fn several_files_per_dataset_are_read_and_located() {
 fn engines_outside_the_build_are_refused_with_how_to_build_them() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let audit = |extra: &[&str]| {
-        let mut args = vec![
-            "audit",
-            "--rules",
-            "rules/cn-interconnection-2021.toml",
-            "--data",
-            "testdata/sample",
-            "--out",
-            out.to_str().unwrap(),
-        ];
+    let refused = |extra: &[&str], needle: &str| {
+        let mut args = vec!["audit", "--rules", "rules/cn-interconnection-2021.toml", "--data", "testdata/sample"];
+        args.extend(["--out", out.to_str().unwrap()]);
         args.extend_from_slice(extra);
-        hutong(&args)
+        fails_with(&args, &[needle]);
+        assert!(!out.join("findings.json").exists());
     };
     for engine in ["datafusion", "ballista"] {
-        let o = audit(&["--engine", engine]);
-        assert_eq!(o.status.code(), Some(2));
-        assert!(
-            stderr(&o).contains(&format!(
+        refused(
+            &["--engine", engine],
+            &format!(
                 "--engine {engine} needs a hutong built with the `distributed` feature: \
                  cargo build --release --features distributed"
-            )),
-            "{}",
-            stderr(&o)
+            ),
         );
-        assert!(!out.join("findings.json").exists());
     }
-    let o = audit(&["--scheduler", "df://127.0.0.1:50050"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("--scheduler names a Ballista scheduler: use it with --engine ballista"),
-        "{}",
-        stderr(&o)
+    refused(
+        &["--scheduler", "df://127.0.0.1:50050"],
+        "--scheduler names a Ballista scheduler: use it with --engine ballista",
     );
-    let o = hutong(&["cluster", "scheduler"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("hutong cluster needs a hutong built with the `distributed` feature"),
-        "{}",
-        stderr(&o)
-    );
+    fails_with(&["cluster", "scheduler"], &["hutong cluster needs a hutong built with the `distributed` feature"]);
 }
