@@ -70,17 +70,23 @@ fn mark_dates(findings: &mut [Finding], rb: &Rulebook, data_end: Option<i64>, tz
     }
 }
 
+/// An aggregation keyed on a high-cardinality key: its rule and key.
+struct KeyedPlan {
+    rule: String,
+    key: &'static str,
+}
+
 /// The aggregations an audit runs per hash partition, and their keys.
-fn partitioned_plans(ctx: &Context, inputs: &Inputs) -> Vec<PartitionedPlan> {
-    let mut out: Vec<PartitionedPlan> = inputs
+fn partitioned_plans(ctx: &Context, inputs: &Inputs) -> Vec<KeyedPlan> {
+    let mut out: Vec<KeyedPlan> = inputs
         .datasets
         .values()
         .filter_map(crate::ingest::accounting::unique_id)
-        .map(|id| PartitionedPlan { rule: crate::ingest::accounting::ACCOUNTING.into(), key: id.into() })
+        .map(|key| KeyedPlan { rule: crate::ingest::accounting::ACCOUNTING.into(), key })
         .collect();
     for rule in &ctx.rulebook.rules {
         for key in engine::split_keys(rule, ctx) {
-            out.push(PartitionedPlan { rule: rule.id.clone(), key: key.into() });
+            out.push(KeyedPlan { rule: rule.id.clone(), key });
         }
     }
     out
@@ -98,6 +104,11 @@ pub struct Run {
     pub sorted_keys: Vec<&'static str>,
     /// The engine that runs the plans, when not polars (`audit --engine`).
     pub runner: Option<Arc<dyn crate::exec::Runner>>,
+    /// The budget each key's partitions are chosen by, from its distinct
+    /// values (`crate::budget::key_partitions`), when the audit chose its
+    /// partitions itself; otherwise every keyed plan runs in
+    /// `execution.partitions`.
+    pub key_budget: Option<u64>,
 }
 
 /// How an audit is judged over time besides its rulebook: per period, against
@@ -119,7 +130,7 @@ pub fn audit(
     report_options: crate::report::ReportOptions,
     history: &History,
 ) -> anyhow::Result<Report> {
-    let Run { generated_at, command, mut execution, sorted_keys, runner } = run;
+    let Run { generated_at, command, mut execution, sorted_keys, runner, key_budget } = run;
     let taxonomy = Arc::new(Taxonomy::new(rb).context("compiling the taxonomy's aliases")?);
     let ctx = Context { rulebook: rb, taxonomy, inputs, period: history.period, part: None, sorted: false };
     // Accounting, rejected rows and the time window ride along in the same
@@ -133,7 +144,20 @@ pub fn audit(
     .sorting(sorted_keys)
     .running_on(runner);
     if batch.parts().is_some() {
-        execution.partitioned = partitioned_plans(&ctx, inputs);
+        let plans = partitioned_plans(&ctx, inputs);
+        if let Some(budget) = key_budget {
+            let mut keys: Vec<&'static str> = plans.iter().map(|p| p.key).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            let distinct = crate::budget::distinct_keys(inputs, &keys)?;
+            let input = crate::budget::Input { rows: execution.estimated_rows };
+            batch = batch.fewer_partitions(crate::budget::key_partitions(budget, input, partitions, &distinct));
+        }
+        execution.partitioned = plans
+            .into_iter()
+            .map(|p| PartitionedPlan { partitions: batch.partitions_of(p.key) as u64, rule: p.rule, key: p.key.into() })
+            .filter(|p| p.partitions > 1)
+            .collect();
     }
     let accounting: Vec<(&DatasetInput, AccountingPlans)> =
         inputs.datasets.values().map(|input| (input, AccountingPlans::add(input, &mut batch))).collect();

@@ -5,6 +5,8 @@
 //! and which keys' aggregations take the sorted path, from a look at the
 //! first rows of the input.
 
+use std::sync::{Arc, Mutex};
+
 use anyhow::{bail, Context as _};
 
 use polars::prelude::*;
@@ -38,6 +40,12 @@ pub const ROWS_PER_PARTITION: u64 = 4_000_000;
 /// staged input once more, so past the measured range more would cost more
 /// reading than they save (only the budget asks for more).
 pub const SPEED_PARTITIONS: u64 = 8;
+
+/// Distinct keys per partition a bounded audit aims at for speed: a keyed
+/// plan over fewer keys than this ran faster whole than split (the 10M
+/// audit's per-merchant plans), one over many more faster split (its
+/// per-session plans).
+pub const KEYS_PER_PARTITION: u64 = 1_000_000;
 
 /// The most passes a keyed aggregation is split into: past this, each pass's
 /// share is smaller than the cost of reading the input again.
@@ -178,6 +186,71 @@ fn bounded_partitions(budget: u64, input: Input) -> anyhow::Result<usize> {
     Ok(k.max(rows.div_ceil(ROWS_PER_PARTITION).min(SPEED_PARTITIONS)) as usize)
 }
 
+/// The partitions of each key's aggregations: as many as the budget needs
+/// for `input` (their state grows with the rows they read, as in
+/// [`bounded_partitions`]), and as many more as speed asks for the key's
+/// estimated distinct values ([`KEYS_PER_PARTITION`]); never more than the
+/// audit's `partitions`, chosen for the input's rows alone.
+pub fn key_partitions(
+    budget: u64,
+    input: Input,
+    partitions: usize,
+    distinct: &[(&'static str, u64)],
+) -> Vec<(&'static str, usize)> {
+    let room = budget.saturating_sub(FIXED_BYTES).max(1);
+    let memory = input.rows.saturating_mul(BOUNDED_BYTES_PER_ROW).div_ceil(room);
+    distinct
+        .iter()
+        .map(|(key, d)| {
+            // HyperLogLog's error is about 1%; a tenth more leaves room.
+            let speed = d.saturating_add(d / 10).div_ceil(KEYS_PER_PARTITION);
+            (*key, memory.max(speed).clamp(1, partitions.max(1) as u64) as usize)
+        })
+        .collect()
+}
+
+/// A sketch of a key's distinct values.
+type Sketch = cardinality_estimator::CardinalityEstimator<[u8]>;
+
+/// The distinct values of each of `keys` among the accepted rows, estimated
+/// by HyperLogLog++ sketches fed in one streaming pass per dataset; a key
+/// in several datasets counts the distinct values of all of them together.
+pub fn distinct_keys(inputs: &Inputs, keys: &[&'static str]) -> anyhow::Result<Vec<(&'static str, u64)>> {
+    let sketches: Vec<(&'static str, Arc<Mutex<Sketch>>)> = keys.iter().map(|k| (*k, Arc::default())).collect();
+    let mut plans = Vec::new();
+    for input in inputs.datasets.values() {
+        let feeds = sketches.iter().filter(|(k, _)| input.has_column(k)).map(|(k, s)| sketched(col(*k), s.clone()));
+        let Some(any) = feeds.reduce(Expr::or) else { continue };
+        plans.push(input.accepted().filter(any).select([len()]));
+    }
+    anyhow::Context::context(crate::exec::collect_all(plans), "estimating the distinct keys")?;
+    let estimate = |s: &Mutex<Sketch>| s.lock().map_or(0, |s| s.estimate() as u64);
+    Ok(sketches.iter().map(|(k, s)| (*k, estimate(s))).collect())
+}
+
+/// False on every row of `key`, whose values it adds to `sketch`: a filter
+/// on it reads the column in the streaming engine's batches and keeps
+/// nothing. Integers are sketched by their value's bytes, anything else by
+/// its text; nulls not at all.
+fn sketched(key: Expr, sketch: Arc<Mutex<Sketch>>) -> Expr {
+    key.map(
+        move |c: Column| {
+            let mut s = sketch.lock().map_err(|_| polars_err!(ComputeError: "a distinct-key sketch was poisoned"))?;
+            if c.dtype().is_integer() {
+                for v in c.cast(&DataType::Int64)?.i64()?.iter().flatten() {
+                    s.insert(&v.to_le_bytes()[..]);
+                }
+            } else {
+                for v in c.cast(&DataType::String)?.str()?.iter().flatten() {
+                    s.insert(v.as_bytes());
+                }
+            }
+            Ok(BooleanChunked::full(c.name().clone(), false, c.len()).into_column())
+        },
+        |_, f| Ok(Field::new(f.name().clone(), DataType::Boolean)),
+    )
+}
+
 pub use crate::contract::SORTABLE;
 
 /// Accepted rows `--sorted auto` looks at: enough that a file in no
@@ -312,6 +385,40 @@ mod tests {
         assert!(parse_size("lots").unwrap_err().contains("not a size"));
         assert!(parse_size("5 parsecs").unwrap_err().contains("unknown size unit `parsecs`"));
         assert!(parse_size("0").is_err());
+    }
+
+    #[test]
+    fn each_key_takes_the_partitions_its_distinct_values_need() {
+        let keys = [("merchant_id", 1_000), ("latency_ms", 0), ("session_id", 6_000_000), ("txn_id", 10_000_000)];
+        // 30M rows in 4 GiB: 1.2 GB of keyed state in 3,959,422,976 B of
+        // room, one partition by memory; speed asks for 1 (1,100 keys), 1,
+        // 7 (6.6M) and 11 (11M, at most the audit's 8).
+        let rows = Input { rows: 30_000_000 };
+        let want = [("merchant_id", 1), ("latency_ms", 1), ("session_id", 7), ("txn_id", 8)];
+        assert_eq!(key_partitions(4 << 30, rows, 8, &keys), want);
+        // In 512 MiB (201,326,592 B of room) memory asks for 6 whatever the key.
+        let want = [("merchant_id", 6), ("latency_ms", 6), ("session_id", 7), ("txn_id", 8)];
+        assert_eq!(key_partitions(512 << 20, rows, 8, &keys), want);
+        // Never more than the audit's partitions, never fewer than one.
+        assert_eq!(key_partitions(512 << 20, rows, 1, &keys[2..3]), [("session_id", 1)]);
+        assert_eq!(key_partitions(4 << 30, Input { rows: 0 }, 8, &keys[1..2]), [("latency_ms", 1)]);
+    }
+
+    #[test]
+    fn a_sketch_counts_distinct_values_and_skips_nulls() {
+        // 90 distinct ids on 270 rows and a null; 40 distinct integers on
+        // 120 rows: few enough that the sketch holds every value.
+        let ids: Vec<Option<String>> = (0..270).map(|i| Some(format!("m{}", i % 90))).chain([None]).collect();
+        let ms: Vec<i64> = (0..120).map(|i| i % 40).collect();
+        for (df, key, want) in [
+            (df!("merchant_id" => ids).unwrap(), "merchant_id", 90),
+            (df!("latency_ms" => ms).unwrap(), "latency_ms", 40),
+        ] {
+            let sketch = Arc::new(Mutex::new(Sketch::new()));
+            let kept = df.lazy().filter(sketched(col(key), sketch.clone())).select([len()]).collect().unwrap();
+            assert_eq!(kept.column("len").unwrap().get(0).unwrap().extract::<u64>(), Some(0));
+            assert_eq!(sketch.lock().unwrap().estimate(), want);
+        }
     }
 
     #[test]

@@ -257,6 +257,9 @@ pub struct Batch {
     sorted: Vec<&'static str>,
     /// The sorted plans, by entry: their rule and key.
     labels: Vec<(usize, String, &'static str)>,
+    /// Keys whose plans run in fewer partitions than `partitions`: few
+    /// distinct values, whose groups fit the budget in fewer passes.
+    fewer: Vec<(&'static str, usize)>,
     /// The engine that runs the plans, when not polars.
     runner: Option<Arc<dyn Runner>>,
 }
@@ -285,6 +288,7 @@ impl Batch {
             one_at_a_time: false,
             sorted: Vec::new(),
             labels: Vec::new(),
+            fewer: Vec::new(),
             runner: None,
         }
     }
@@ -311,6 +315,7 @@ impl Batch {
             one_at_a_time: self.one_at_a_time,
             sorted: self.sorted.clone(),
             labels: Vec::new(),
+            fewer: self.fewer.clone(),
             runner: self.runner.clone(),
         }
     }
@@ -330,6 +335,30 @@ impl Batch {
         !self.sorted.is_empty()
     }
 
+    /// The same batch with the plans keyed on each of `keys` run in the
+    /// partitions given beside it, when fewer than the batch's.
+    pub fn fewer_partitions(self, keys: Vec<(&'static str, usize)>) -> Batch {
+        let fewer = keys.into_iter().filter(|(_, k)| *k < self.partitions).map(|(key, k)| (key, k.max(1))).collect();
+        Batch { fewer, ..self }
+    }
+
+    /// The partitions of the plans keyed on `key`.
+    pub fn partitions_of(&self, key: &str) -> usize {
+        self.fewer.iter().find(|(k, _)| *k == key).map_or(self.partitions, |(_, k)| *k)
+    }
+
+    /// Every partition count a keyed plan of this batch may run in, the
+    /// batch's own first.
+    pub fn partition_counts(&self) -> Vec<usize> {
+        let mut counts = vec![self.partitions];
+        for (_, k) in &self.fewer {
+            if !counts.contains(k) {
+                counts.push(*k);
+            }
+        }
+        counts
+    }
+
     /// The shares of a key, one per pass, or none when the batch runs in one pass.
     pub fn parts(&self) -> Option<Vec<Part>> {
         (self.partitions > 1).then(|| (0..self.partitions).map(|index| Part { index, of: self.partitions }).collect())
@@ -338,23 +367,20 @@ impl Batch {
     /// What each variant of a keyed plan keeps: one share per pass, or
     /// every row (`None`) when the batch runs in one pass.
     pub fn shares(&self) -> Vec<Option<Part>> {
-        match self.parts() {
-            Some(parts) => parts.into_iter().map(Some).collect(),
-            None => vec![None],
-        }
+        shares_in(self.partitions)
     }
 
-    /// The entry of a keyed plan's variants, one per [`Batch::shares`]: run
+    /// The entry of a keyed plan's variants, one per share of its key: run
     /// once when there is one, else once per partition.
     fn keyed_entry(&self, mut variants: Vec<LazyFrame>, merge: Merge) -> Entry {
         if variants.len() == 1 {
             return Entry::Whole(Box::new(variants.remove(0)));
         }
-        debug_assert_eq!(variants.len(), self.partitions);
+        debug_assert!(variants.len() <= self.partitions);
         Entry::Split(variants, merge)
     }
 
-    /// Adds a keyed plan's variants, one per [`Batch::shares`], whose
+    /// Adds a keyed plan's variants, one per share of its key, whose
     /// results combine by `merge`.
     pub fn add_shares(&mut self, variants: Vec<LazyFrame>, merge: Merge) -> Handle {
         let entry = self.keyed_entry(variants, merge);
@@ -369,8 +395,8 @@ impl Batch {
     }
 
     /// Adds the plan of `stage` then `then` over `frame`: on the sorted path
-    /// when the batch sorts its key (see [`Batch::add_sorted`]), else as in
-    /// [`Batch::add_keyed`].
+    /// when the batch sorts its key (see [`Batch::add_sorted`]), else hashed,
+    /// one variant per share of its key.
     pub fn add_stage(
         &mut self,
         frame: &LazyFrame,
@@ -386,25 +412,17 @@ impl Batch {
             true => stage().sorted(frame.clone(), &then).ok(),
             false => None,
         };
-        let Some(sorted) = sorted else {
-            return self.add_keyed(|part| stage().hashed(frame.clone(), part, &then), merge);
-        };
-        let hashed = self.shares().into_iter().map(|p| stage().hashed(frame.clone(), p, &then)).collect();
-        self.add_sorted(sorted, hashed, merge, rule, key)
-    }
-
-    /// Adds a plan built by `plan` for each share of its key (its variants
-    /// combining by `merge`), or once over every row when the batch runs in
-    /// one pass.
-    pub fn add_keyed(&mut self, plan: impl Fn(Option<Part>) -> LazyFrame, merge: Merge) -> Handle {
-        let variants = self.shares().into_iter().map(plan).collect();
-        self.add_shares(variants, merge)
+        let hashed = shares_in(self.partitions_of(key)).into_iter().map(|p| stage().hashed(frame.clone(), p, &then));
+        match sorted {
+            Some(sorted) => self.add_sorted(sorted, hashed.collect(), merge, rule, key),
+            None => self.add_shares(hashed.collect(), merge),
+        }
     }
 
     /// Adds a plan on the sorted path (built by [`Stage::sorted`]) and its
-    /// hashed form, one variant per partition as in [`Batch::add_split`] (or
-    /// one when the batch runs in one pass), which runs only if the sorted
-    /// plan's check fails.
+    /// hashed form, one variant per share of its key as in
+    /// [`Batch::add_shares`], which runs only if the sorted plan's check
+    /// fails.
     /// `rule` and `key` name the plan in [`Results::checks`].
     pub fn add_sorted(
         &mut self,
@@ -423,7 +441,7 @@ impl Batch {
     /// Adds a plan as its variants per partition (in the order of
     /// [`Batch::parts`]), whose results combine by `merge`.
     pub fn add_split(&mut self, parts: Vec<LazyFrame>, merge: Merge) -> Handle {
-        debug_assert_eq!(parts.len(), self.partitions);
+        debug_assert!(parts.len() <= self.partitions);
         self.entries.push(Entry::Split(parts, merge));
         Handle(self.entries.len() - 1)
     }
@@ -488,6 +506,15 @@ impl Batch {
         let Some(first) = plans.first() else { return Ok(String::new()) };
         let opt = first.get_current_optimizations();
         LazyFrame::explain_all(plans.into_iter().map(|lf| lf.logical_plan).collect(), opt)
+    }
+}
+
+/// What each variant of a plan keyed in `of` partitions keeps: one share
+/// each, or every row (`None`) when `of` is one.
+pub fn shares_in(of: usize) -> Vec<Option<Part>> {
+    match of {
+        0 | 1 => vec![None],
+        _ => (0..of).map(|index| Some(Part { index, of })).collect(),
     }
 }
 
@@ -719,6 +746,24 @@ mod tests {
             let (result, checks) = sorted_run(&df, k);
             assert_eq!(result, whole, "K={k}");
             assert_eq!(checks, [Check { rule: "R-1".into(), key: "session_id", held: true }]);
+        }
+    }
+
+    #[test]
+    fn a_key_with_fewer_partitions_runs_in_them_and_merges_to_the_whole_result() {
+        let df = sessions();
+        let whole = hashed_result(&df);
+        for fewer in [1usize, 2] {
+            // merchant_id's 9 is more than the batch's 7: it keeps 7.
+            let batch = Batch::bounded(7).fewer_partitions(vec![("session_id", fewer), ("merchant_id", 9)]);
+            assert_eq!((batch.partitions_of("session_id"), batch.partitions_of("merchant_id")), (fewer, 7));
+            assert_eq!(batch.partition_counts(), [7, fewer]);
+            let mut batch = batch;
+            let h = batch.add_stage(&df.clone().lazy(), stage, by_rows, Merge::sum(["sessions", "x"]), "R-1");
+            let n = batch.add(df.clone().lazy().select([len().alias("n")]));
+            let mut r = batch.run().unwrap();
+            assert_eq!(sorted(r.take(h).unwrap(), &["platform", "rows"]), whole, "{fewer} partitions");
+            assert_eq!(r.take(n).unwrap().column("n").unwrap().get(0).unwrap().extract::<u64>(), Some(4000));
         }
     }
 

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::rulebook::{Rule, Severity, SpecInfo};
 
 /// Version of the `findings.json` contract (docs/findings-json.md).
-pub const SCHEMA_VERSION: &str = "1.6";
+pub const SCHEMA_VERSION: &str = "1.7";
 
 pub use crate::verdict::{Basis, Verdict};
 
@@ -672,9 +672,9 @@ pub struct Execution {
     /// The peak memory the strategy was estimated to need, in bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimated_peak: Option<u64>,
-    /// With more than one partition: the aggregations run per partition, and
-    /// the key whose hash chooses the partition. Every other aggregation runs
-    /// once, in the first pass.
+    /// With more than one partition: the aggregations run per partition, the
+    /// key whose hash chooses the partition, and in how many. Every other
+    /// aggregation runs once.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub partitioned: Vec<PartitionedPlan>,
     /// The aggregations that took the sorted path (`audit --sorted`): one
@@ -745,6 +745,9 @@ pub struct PartitionedPlan {
     /// The rule (or `accounting` for the duplicate-id count).
     pub rule: String,
     pub key: String,
+    /// The passes it ran in: the audit's partitions, or fewer for a key
+    /// with few distinct values (`docs/performance.md`, "Memory").
+    pub partitions: u64,
 }
 
 /// An aggregation that took the sorted path.

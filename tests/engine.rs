@@ -67,6 +67,7 @@ fn run(rulebook: &str, txns: Option<(&str, Vec<String>)>, checkout: Vec<String>)
             execution: execution.unwrap(),
             sorted_keys: Vec::new(),
             runner: None,
+            key_budget: None,
         },
         Default::default(),
         &Default::default(),

@@ -136,6 +136,8 @@ fn the_execution_is_recorded_with_its_partitioned_aggregations() {
         .iter()
         .map(|p| (p["rule"].as_str().unwrap().to_string(), p["key"].as_str().unwrap().to_string()))
         .collect();
+    // Partitions given on the command line hold for every key.
+    assert!(e["partitioned"].as_array().unwrap().iter().all(|p| p["partitions"] == 3), "{e}");
     let want: Vec<(String, String)> = [
         ("accounting", "txn_id"),
         ("CN-PL-01", "merchant_id"),
@@ -485,4 +487,44 @@ fn convert_records_the_order_of_the_rows_and_audit_takes_it_from_the_footer() {
     assert_eq!(sorted_plans(&claimed), none_held);
     assert_eq!(c2, c);
     assert!(verdicts(claimed) == verdicts(hashed), "findings differ from the hashed audit");
+}
+
+/// The sample audited through the library, bounded in 4 partitions, with or
+/// without each key's partitions chosen from its distinct values.
+fn bounded_in_four(key_budget: Option<u64>) -> hutong::findings::Report {
+    use hutong::ingest::{self, IngestOptions, InputSpec};
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = InputSpec { data: Some("testdata/sample".into()), ..Default::default() };
+    let inputs = ingest::open(&spec, IngestOptions::default()).unwrap();
+    let input = hutong::budget::input_of(&inputs).unwrap();
+    let execution =
+        hutong::budget::choose(512 << 20, true, input, Some(hutong::budget::Strategy::Bounded), Some(4)).unwrap();
+    let rb = hutong::engine::kinds::load(Path::new(RULES)).unwrap();
+    let run = hutong::audit::Run {
+        generated_at: "2021-01-01T00:00:00Z".into(),
+        command: vec![],
+        execution,
+        sorted_keys: Vec::new(),
+        runner: None,
+        key_budget,
+    };
+    hutong::audit::audit(&rb, &inputs, &tmp.path().join("out"), run, Default::default(), &Default::default()).unwrap()
+}
+
+#[test]
+fn keys_with_few_distinct_values_run_whole_with_the_same_findings() {
+    let every = bounded_in_four(None);
+    let partitioned: Vec<(&str, &str, u64)> =
+        every.execution.partitioned.iter().map(|p| (p.rule.as_str(), p.key.as_str(), p.partitions)).collect();
+    assert_eq!(partitioned.len(), 11);
+    assert!(partitioned.iter().all(|p| p.2 == 4), "{partitioned:?}");
+    // The sample's keys: 20,891 transaction ids, 1,000 merchants, some
+    // thousands of sessions, each far below the million keys a partition
+    // is for and the 192 MiB the budget leaves: every key runs whole.
+    let fewer = bounded_in_four(Some(512 << 20));
+    assert_eq!(fewer.execution.partitions, 4);
+    assert!(fewer.execution.partitioned.is_empty(), "{:?}", fewer.execution.partitioned);
+    let json = |r: &hutong::findings::Report| serde_json::to_value(&r.findings).unwrap();
+    assert_eq!(json(&fewer), json(&every));
+    assert_eq!(serde_json::to_value(&fewer.inputs).unwrap(), serde_json::to_value(&every.inputs).unwrap());
 }

@@ -386,6 +386,7 @@ fn both(txns: &[Txn], opts: &[Opt]) -> (BTreeMap<String, Values>, BTreeMap<Strin
             execution: execution.unwrap(),
             sorted_keys: hutong::budget::SORTABLE.iter().map(|(_, k)| *k).collect(),
             runner: None,
+            key_budget: None,
         },
         Default::default(),
         &Default::default(),

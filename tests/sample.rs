@@ -15,7 +15,7 @@ fn sample_audit_reports_every_planted_violation() {
     let out = out.path();
     let (code, v) = audit(Path::new("testdata/sample"), out, &[]);
     assert_eq!(code, Some(1));
-    assert_eq!(v["schema_version"], "1.6");
+    assert_eq!(v["schema_version"], "1.7");
     assert_eq!(v["generated_at"], "2023-11-14T22:13:20Z");
     assert_eq!(v["summary"]["fail"], 15);
 

@@ -160,8 +160,21 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
     if !engine.is_polars() {
         progress.stage(format!("running the plans as SQL on {}", engine.name()));
     }
-    let run = Run { generated_at, command, execution, sorted_keys: sorted.keys, runner };
+    // Partitions the user gave are taken for every key.
+    let key_budget = (engine.is_polars() && bounded && args.partitions.is_none()).then_some(budget);
+    let run = Run { generated_at, command, execution, sorted_keys: sorted.keys, runner, key_budget };
     let report = audit(&rb, &inputs, &args.out, run, report_options, &history)?;
+    if key_budget.is_some() && report.execution.partitions > 1 {
+        let mut keys: Vec<String> =
+            report.execution.partitioned.iter().map(|p| format!("`{}` in {}", p.key, p.partitions)).collect();
+        keys.sort();
+        keys.dedup();
+        progress.stage(format!(
+            "hash partitions by key, from its estimated distinct values: {}; the other keyed aggregations ran whole \
+             or on the sorted path",
+            if keys.is_empty() { "none".to_string() } else { keys.join(", ") }
+        ));
+    }
     let failed: Vec<&str> = report.execution.sorted.iter().filter(|p| !p.held).map(|p| p.rule.as_str()).collect();
     if !failed.is_empty() {
         progress.stage(format!(

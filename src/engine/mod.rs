@@ -323,12 +323,16 @@ fn compile_rules(ctx: &Context, rules: &[Rule], batch: &mut Batch) -> Vec<Compil
 /// plan whose key the batch takes on the sorted path is added in its sorted
 /// form, with its hashed forms to fall back on.
 fn add_plans(rule: &Rule, ctx: &Context, batch: &mut Batch) -> Result<Vec<Handle>, NotEvaluable> {
-    // One build of the rule's plans per share (one when the batch runs in
-    // one pass); plan i of every build is the same plan over another share
-    // of its key.
+    // One build of the rule's plans per share, for each partition count a
+    // key may have (one build when the batch runs in one pass); plan i of
+    // every build is the same plan over another share of its key.
     let mut builds = Vec::new();
-    for part in &batch.shares() {
-        builds.push(rule.spec.plans(rule, &ctx.variant(ctx.period, *part, false))?.into_iter());
+    for of in batch.partition_counts() {
+        let mut shares = Vec::new();
+        for part in crate::exec::shares_in(of) {
+            shares.push(rule.spec.plans(rule, &ctx.variant(ctx.period, part, false))?.into_iter());
+        }
+        builds.push((of, shares));
     }
     let mut sorted = match batch.sorts_any() {
         true => Some(rule.spec.plans(rule, &ctx.variant(ctx.period, None, true))?.into_iter()),
@@ -337,14 +341,24 @@ fn add_plans(rule: &Rule, ctx: &Context, batch: &mut Batch) -> Result<Vec<Handle
     let mut handles = Vec::new();
     loop {
         // Every build advances together, whether its plan is split or not.
-        let mut variants = builds.iter_mut().filter_map(Iterator::next).collect::<Vec<Plan>>().into_iter();
+        let mut by_count: Vec<(usize, Vec<Plan>)> = builds
+            .iter_mut()
+            .map(|(of, shares)| (*of, shares.iter_mut().filter_map(Iterator::next).collect()))
+            .collect();
         let on_sorted = sorted.as_mut().and_then(Iterator::next);
-        let Some(first) = variants.next() else { break };
+        // The batch's own count comes first: its first share is the plan.
+        let Some(first) = by_count.first_mut().and_then(|(_, plans)| plans.first()) else { break };
         let Some((key, merge)) = first.split.clone() else {
+            let first = by_count.swap_remove(0).1.remove(0);
             handles.push(batch.add(first.frame));
             continue;
         };
-        let frames: Vec<LazyFrame> = std::iter::once(first.frame).chain(variants.map(|p| p.frame)).collect();
+        let of = batch.partitions_of(key);
+        // Every count a key may have was built above.
+        let Some((_, plans)) = by_count.into_iter().find(|(n, _)| *n == of) else {
+            return Err(format!("its plans keyed on `{key}` were not built in {of} partitions"));
+        };
+        let frames: Vec<LazyFrame> = plans.into_iter().map(|p| p.frame).collect();
         handles.push(match on_sorted.filter(|p| p.sorted && batch.sorts(key)) {
             Some(s) => batch.add_sorted(s.frame, frames, merge, &rule.id, key),
             None => batch.add_shares(frames, merge),
