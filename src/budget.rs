@@ -1,9 +1,10 @@
 //! The memory budget of an audit (`--memory-budget`) and the execution it
 //! chooses: one streaming pass, or hash-partitioned passes so that the
 //! aggregations whose state grows with a key (one group per session, per
-//! merchant, per transaction id) hold one share of their keys at a time;
-//! and which keys' aggregations take the sorted path, from a look at the
-//! first rows of the input.
+//! merchant, per transaction id) hold one share of their keys at a time,
+//! in as many shares as the budget needs and each key's distinct values ask
+//! for; and which keys' aggregations take the sorted path, from a look at
+//! the first rows of the input.
 
 use std::sync::{Arc, Mutex};
 
@@ -202,7 +203,8 @@ pub fn key_partitions(
     distinct
         .iter()
         .map(|(key, d)| {
-            // HyperLogLog's error is about 1%; a tenth more leaves room.
+            // The sketch's standard error is about 1.6% (2^12 registers): a
+            // tenth more leaves room.
             let speed = d.saturating_add(d / 10).div_ceil(KEYS_PER_PARTITION);
             (*key, memory.max(speed).clamp(1, partitions.max(1) as u64) as usize)
         })

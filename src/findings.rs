@@ -667,7 +667,8 @@ pub struct Execution {
     /// `bounded` (one plan at a time, the keyed ones in hash partitions).
     pub strategy: Strategy,
     /// Hash partitions of the keyed aggregations: each runs once per
-    /// partition over the rows whose key falls in it.
+    /// partition over the rows whose key falls in it. A key with few
+    /// distinct values may take fewer (`partitioned`).
     pub partitions: u64,
     /// The peak memory the strategy was estimated to need, in bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -746,7 +747,8 @@ pub struct PartitionedPlan {
     pub rule: String,
     pub key: String,
     /// The passes it ran in: the audit's partitions, or fewer for a key
-    /// with few distinct values (`docs/performance.md`, "Memory").
+    /// with few distinct values (`docs/performance.md`, "Partitions per
+    /// key").
     pub partitions: u64,
 }
 

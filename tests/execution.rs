@@ -518,9 +518,10 @@ fn keys_with_few_distinct_values_run_whole_with_the_same_findings() {
         every.execution.partitioned.iter().map(|p| (p.rule.as_str(), p.key.as_str(), p.partitions)).collect();
     assert_eq!(partitioned.len(), 11);
     assert!(partitioned.iter().all(|p| p.2 == 4), "{partitioned:?}");
-    // The sample's keys: 20,891 transaction ids, 1,000 merchants, some
-    // thousands of sessions, each far below the million keys a partition
-    // is for and the 192 MiB the budget leaves: every key runs whole.
+    // The sample's 61,775 rows hold 2.5 MB of keyed state (40 B a row), one
+    // partition of the 192 MiB the budget leaves, and its keys (20,891
+    // transaction ids, 1,000 merchants, some thousands of sessions) are far
+    // fewer than the million a partition is for: every key runs whole.
     let fewer = bounded_in_four(Some(512 << 20));
     assert_eq!(fewer.execution.partitions, 4);
     assert!(fewer.execution.partitioned.is_empty(), "{:?}", fewer.execution.partitioned);

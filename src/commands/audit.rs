@@ -170,8 +170,8 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
         keys.sort();
         keys.dedup();
         progress.stage(format!(
-            "hash partitions by key, from its estimated distinct values: {}; the other keyed aggregations ran whole \
-             or on the sorted path",
+            "hash partitions by key, from the budget and each key's estimated distinct values: {} (a key not \
+             listed ran whole or on the sorted path)",
             if keys.is_empty() { "none".to_string() } else { keys.join(", ") }
         ));
     }
