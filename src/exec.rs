@@ -10,7 +10,9 @@
 //! then reads the input once per partition, holding one partition's keys at a
 //! time, and merges the partial results ([`Merge`]). Every key falls in
 //! exactly one partition and keeps its own value within it, so the merged
-//! result is exact whatever the hash does.
+//! result is exact whatever the hash does. A key may take fewer partitions
+//! than the batch (`Batch::fewer_partitions`): its plans then read the input
+//! fewer times.
 //!
 //! When the rows come sorted by such a key, a plan may instead take the
 //! sorted path ([`Stage::sorted`]): one pass whose group-by holds one key's
@@ -257,8 +259,9 @@ pub struct Batch {
     sorted: Vec<&'static str>,
     /// The sorted plans, by entry: their rule and key.
     labels: Vec<(usize, String, &'static str)>,
-    /// Keys whose plans run in fewer partitions than `partitions`: few
-    /// distinct values, whose groups fit the budget in fewer passes.
+    /// Keys whose plans run in fewer partitions than `partitions`: keys with
+    /// few distinct values, for which speed asks fewer passes
+    /// (`budget::key_partitions`).
     fewer: Vec<(&'static str, usize)>,
     /// The engine that runs the plans, when not polars.
     runner: Option<Arc<dyn Runner>>,
@@ -362,12 +365,6 @@ impl Batch {
     /// The shares of a key, one per pass, or none when the batch runs in one pass.
     pub fn parts(&self) -> Option<Vec<Part>> {
         (self.partitions > 1).then(|| (0..self.partitions).map(|index| Part { index, of: self.partitions }).collect())
-    }
-
-    /// What each variant of a keyed plan keeps: one share per pass, or
-    /// every row (`None`) when the batch runs in one pass.
-    pub fn shares(&self) -> Vec<Option<Part>> {
-        shares_in(self.partitions)
     }
 
     /// The entry of a keyed plan's variants, one per share of its key: run
