@@ -145,12 +145,15 @@ pub fn audit(
     .running_on(runner);
     if batch.parts().is_some() {
         let plans = partitioned_plans(&ctx, inputs);
-        if let Some(budget) = key_budget {
+        let input = crate::budget::Input { rows: execution.estimated_rows };
+        // When the budget alone asks for every partition, no key can take
+        // fewer: the distinct values are not worth a pass.
+        let budget = key_budget.filter(|b| crate::budget::memory_partitions(*b, input) < partitions as u64);
+        if let Some(budget) = budget {
             let mut keys: Vec<&'static str> = plans.iter().map(|p| p.key).collect();
             keys.sort_unstable();
             keys.dedup();
             let distinct = crate::budget::distinct_keys(inputs, &keys)?;
-            let input = crate::budget::Input { rows: execution.estimated_rows };
             batch = batch.fewer_partitions(crate::budget::key_partitions(budget, input, partitions, &distinct));
         }
         execution.partitioned = plans

@@ -164,7 +164,7 @@ pub fn estimate(strategy: Strategy, input: Input, partitions: usize) -> u64 {
 /// The partitions a bounded audit of `input` needs to stay within `budget`.
 fn bounded_partitions(budget: u64, input: Input) -> anyhow::Result<usize> {
     let (fixed, rows) = (FIXED_BYTES, input.rows);
-    let Some(room) = budget.checked_sub(fixed).filter(|b| *b >= 16 << 20) else {
+    if budget.checked_sub(fixed).is_none_or(|room| room < 16 << 20) {
         bail!(
             "--memory-budget {} is below what an audit holds whatever its size ({} plus at least 16 MB \
              for the data): give at least {}",
@@ -172,9 +172,9 @@ fn bounded_partitions(budget: u64, input: Input) -> anyhow::Result<usize> {
             size_text(fixed),
             size_text(fixed + (16 << 20))
         );
-    };
+    }
     let needed = rows.saturating_mul(BOUNDED_BYTES_PER_ROW);
-    let k = needed.div_ceil(room).max(1);
+    let k = memory_partitions(budget, input).max(1);
     if k > MAX_PARTITIONS as u64 {
         bail!(
             "--memory-budget {} is too small for {rows} rows: the keyed aggregations would take {k} passes \
@@ -187,9 +187,16 @@ fn bounded_partitions(budget: u64, input: Input) -> anyhow::Result<usize> {
     Ok(k.max(rows.div_ceil(ROWS_PER_PARTITION).min(SPEED_PARTITIONS)) as usize)
 }
 
+/// The partitions the keyed aggregations of `input` need for their state
+/// (which grows with the rows they read, whatever their key) to fit
+/// `budget`; 0 for no rows.
+pub fn memory_partitions(budget: u64, input: Input) -> u64 {
+    let room = budget.saturating_sub(FIXED_BYTES).max(1);
+    input.rows.saturating_mul(BOUNDED_BYTES_PER_ROW).div_ceil(room)
+}
+
 /// The partitions of each key's aggregations: as many as the budget needs
-/// for `input` (their state grows with the rows they read, as in
-/// [`bounded_partitions`]), and as many more as speed asks for the key's
+/// for `input` ([`memory_partitions`], the same for every key), and as many more as speed asks for the key's
 /// estimated distinct values ([`KEYS_PER_PARTITION`]); never more than the
 /// audit's `partitions`, chosen for the input's rows alone.
 pub fn key_partitions(
@@ -198,8 +205,7 @@ pub fn key_partitions(
     partitions: usize,
     distinct: &[(&'static str, u64)],
 ) -> Vec<(&'static str, usize)> {
-    let room = budget.saturating_sub(FIXED_BYTES).max(1);
-    let memory = input.rows.saturating_mul(BOUNDED_BYTES_PER_ROW).div_ceil(room);
+    let memory = memory_partitions(budget, input);
     distinct
         .iter()
         .map(|(key, d)| {
