@@ -220,23 +220,49 @@ fn converted_sample(dir: &Path) -> std::path::PathBuf {
     pq
 }
 
-/// Audits `data` with progress on stderr: the exit code, findings.json and
-/// the datasets the audit read as `hutong convert` wrote them.
-fn audit_saying_converted(data: &Path, out: &Path, extra: &[&str]) -> (Option<i32>, Value, String) {
+/// What an audit said on stderr about converted input: the datasets it read
+/// as `hutong convert` wrote them, and those of them whose rows an earlier
+/// run had found valid (comma-separated; empty when none).
+#[derive(Debug, PartialEq)]
+struct Said {
+    converted: String,
+    earlier: String,
+}
+
+/// Audits `data` with progress on stderr, its pre-read cache beside `data`:
+/// the exit code, findings.json and what it said about converted input.
+fn audit_saying_converted(data: &Path, out: &Path, extra: &[&str]) -> (Option<i32>, Value, Said) {
     let mut args = vec!["audit", "--rules", RULES, "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()];
     args.extend_from_slice(extra);
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_hutong"))
         .args(&args)
         .env("SOURCE_DATE_EPOCH", "1700000000")
         .env("HUTONG_PROGRESS", "1")
+        .env("HUTONG_CACHE_DIR", data.with_file_name("cache"))
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(o.status.code() != Some(2), "{err}");
-    let said = err.lines().find(|l| l.ends_with(": written by hutong convert, read as validated then"));
-    let said = said.map(|l| l.split_once("] ").unwrap().1.split(": ").next().unwrap().to_string()).unwrap_or_default();
+    let line = err.lines().find_map(|l| l.split_once(": written by hutong convert, read as validated then"));
+    let said = match line {
+        None => Said { converted: String::new(), earlier: String::new() },
+        Some((head, tail)) => Said {
+            converted: head.split_once("] ").unwrap().1.to_string(),
+            earlier: match tail.strip_prefix(" (the rows of ") {
+                Some(t) => t.strip_suffix(" found valid by an earlier run)").unwrap().to_string(),
+                None => {
+                    assert_eq!(tail, "");
+                    String::new()
+                }
+            },
+        },
+    };
     let v: Value = serde_json::from_str(&std::fs::read_to_string(out.join("findings.json")).unwrap()).unwrap();
     (o.status.code(), v, said)
+}
+
+fn said(converted: &str, earlier: &str) -> Said {
+    Said { converted: converted.into(), earlier: earlier.into() }
 }
 
 #[test]
@@ -245,16 +271,22 @@ fn converted_parquet_is_read_as_written_once_every_row_is_checked() {
     let tmp = tempfile::tempdir().unwrap();
     let pq = converted_sample(tmp.path());
     let all = "transactions, checkout, merchants, codes";
-    for strategy in ["single-pass", "bounded"] {
-        let (c, v, said) = audit_saying_converted(&pq, &tmp.path().join(strategy), &["--strategy", strategy]);
-        assert_eq!(said, all, "{strategy}");
+    for (strategy, earlier) in [("single-pass", ""), ("bounded", all)] {
+        // The first audit counts every dataset's rejected rows; the second
+        // takes the count from the first (the same files, by their SHA-256,
+        // and the same options).
+        let (c, v, said1) = audit_saying_converted(&pq, &tmp.path().join(strategy), &["--strategy", strategy]);
+        assert_eq!(said1, said(all, earlier), "{strategy}");
         let again = tmp.path().join(format!("{strategy}-again"));
         let (c2, v2, said2) = audit_saying_converted(&pq, &again, &["--strategy", strategy, "--no-cache"]);
-        assert_eq!(said2, "", "--no-cache validates every file again");
+        assert_eq!(said2, said("", ""), "--no-cache validates every file again");
         assert_eq!(c, c2);
         assert!(verdicts(v) == verdicts(v2), "{strategy}: findings differ from validating again");
         assert!(files(&tmp.path().join(strategy)) == files(&again), "{strategy}: evidence differs");
     }
+    // Another time zone is another validation: counted again, then remembered too.
+    let (_, _, other) = audit_saying_converted(&pq, &tmp.path().join("utc"), &["--timezone", "+00:00"]);
+    assert_eq!(other, said(all, ""));
     // A converted file changed afterwards, its footer kept as another
     // tool would: one amount made negative. The check finds the row
     // validation rejects, and the dataset is validated like any input.
@@ -272,9 +304,11 @@ fn converted_parquet_is_read_as_written_once_every_row_is_checked() {
     let claim = hutong::ingest::sortmeta::entry(&path, hutong::ingest::sortmeta::CONVERTED).unwrap();
     assert_eq!(claim.as_deref(), Some("transactions"));
     for strategy in ["single-pass", "bounded"] {
-        let (_, v, said) =
+        let (_, v, said1) =
             audit_saying_converted(&pq, &tmp.path().join(format!("{strategy}-changed")), &["--strategy", strategy]);
-        assert_eq!(said, "checkout, merchants, codes", "{strategy}");
+        // Its new bytes were never found valid: counted, and rejected.
+        let rest = "checkout, merchants, codes";
+        assert_eq!(said1, said(rest, rest), "{strategy}");
         let t = &v["inputs"][0];
         assert_eq!(t["dataset"], "transactions");
         assert_eq!((t["rows_read"].as_u64(), t["rows_rejected"].as_u64()), (Some(20885), Some(1)), "{strategy}");

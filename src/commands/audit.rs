@@ -130,8 +130,14 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
     if engine.is_polars() && !args.input.no_cache {
         let read = inputs.read_converted(!bounded);
         if !read.is_empty() {
-            let names = read.iter().map(|d| d.name()).collect::<Vec<_>>().join(", ");
-            progress.stage(format!("{names}: written by hutong convert, read as validated then"));
+            let names = read.iter().map(|(d, _)| d.name()).collect::<Vec<_>>().join(", ");
+            let earlier: Vec<&str> =
+                read.iter().filter(|(_, r)| *r == crate::ingest::Remembered::Yes).map(|(d, _)| d.name()).collect();
+            let note = match earlier.is_empty() {
+                true => String::new(),
+                false => format!(" (the rows of {} found valid by an earlier run)", earlier.join(", ")),
+            };
+            progress.stage(format!("{names}: written by hutong convert, read as validated then{note}"));
         }
     }
     if bounded && inputs.datasets.values().any(|d| !d.converted) {

@@ -18,6 +18,7 @@ pub mod sortmeta;
 pub mod sources;
 pub mod timefmt;
 mod typed;
+pub use typed::Remembered;
 pub mod validate;
 pub mod window;
 

@@ -102,10 +102,44 @@ impl Cache {
         // Stored only when the file did not change while it was read and its
         // times are old enough that a change would show in them.
         if identity(path, read_as).as_ref() == Some(&before) && settled(&before, started, self.settle) {
-            store(dir, &entry_path, Entry { identity: before, layout: layout.clone() });
+            store(dir, &entry_path, &Entry { identity: before, layout: layout.clone() });
         }
         Ok((layout, false))
     }
+}
+
+impl Cache {
+    /// Whether `fact` was found to hold by an earlier run. A fact names
+    /// everything its truth depends on, by content (the files' SHA-256, the
+    /// options), so no file identity is needed: the same text is the same
+    /// check of the same bytes.
+    pub fn holds(&self, fact: &str) -> bool {
+        let Some(dir) = &self.dir else { return false };
+        let Ok(text) = std::fs::read(dir.join(fact_name(fact))) else { return false };
+        serde_json::from_slice::<Fact>(&text).is_ok_and(|f| f.format == FORMAT && f.fact == fact)
+    }
+
+    /// Remembers that `fact` holds (see [`Cache::holds`]).
+    pub fn remember(&self, fact: &str) {
+        if let Some(dir) = &self.dir {
+            let fact = Fact { format: FORMAT, fact: fact.to_string() };
+            store(dir, &dir.join(fact_name(&fact.fact)), &fact);
+        }
+    }
+}
+
+/// A check's outcome, remembered: the text naming it, which holds.
+#[derive(Serialize, Deserialize)]
+struct Fact {
+    format: u32,
+    fact: String,
+}
+
+/// A fact's entry: a digest of its text (the text itself is inside).
+fn fact_name(fact: &str) -> String {
+    let digest = Sha256::digest(fact.as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("fact-{hex}.json")
 }
 
 /// The cache directory from the environment, if any.
@@ -167,11 +201,11 @@ fn load(path: &Path, want: &Identity) -> Option<CsvLayout> {
 
 /// Writes an entry atomically (a reader never sees half of one); failures
 /// are ignored: the cache only saves time.
-fn store(dir: &Path, path: &Path, entry: Entry) {
+fn store(dir: &Path, path: &Path, entry: &impl Serialize) {
     let write = || -> io::Result<()> {
         std::fs::create_dir_all(dir)?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        serde_json::to_writer(&mut tmp, &entry)?;
+        serde_json::to_writer(&mut tmp, entry)?;
         tmp.persist(path).map_err(|e| e.error)?;
         Ok(())
     };
@@ -280,7 +314,29 @@ mod tests {
         assert!(settled(&id, now, SETTLE));
     }
 
+    #[test]
+    fn a_fact_holds_once_remembered_and_only_as_written() {
+        let store = tempfile::tempdir().unwrap();
+        let c = cache(store.path());
+        assert!(!c.holds("files abc valid"));
+        c.remember("files abc valid");
+        assert!(c.holds("files abc valid"));
+        assert!(!c.holds("files abd valid"));
+        // An entry naming another fact under this fact's name does not count.
+        std::fs::write(store.path().join(fact_name("x")), br#"{"format":1,"fact":"y"}"#).unwrap();
+        assert!(!c.holds("x"));
+        // Nor one of another format, nor a damaged one.
+        std::fs::write(store.path().join(fact_name("x")), br#"{"format":0,"fact":"x"}"#).unwrap();
+        assert!(!c.holds("x"));
+        std::fs::write(store.path().join(fact_name("x")), b"{").unwrap();
+        assert!(!c.holds("x"));
+        // A disabled cache remembers nothing.
+        let off = Cache::new(false);
+        off.remember("z");
+        assert!(!off.holds("z"));
+    }
+
     fn store_entry(dir: &Path, path: &Path, id: &Identity, layout: CsvLayout) {
-        store(dir, path, Entry { identity: id.clone(), layout });
+        store(dir, path, &Entry { identity: id.clone(), layout });
     }
 }
