@@ -112,11 +112,8 @@ rationale = "Why it matters, in plain words"
         group.push(col(unit_col).alias("unit"));
         let group = ctx.keys(group);
         let flagged = flagged(p, ctx);
-        let flags: Vec<Expr> = flagged
-            .iter()
-            .enumerate()
-            .map(|(i, id)| col("provider").eq(lit(id.as_str())).any(true).alias(flag_name(i)))
-            .collect();
+        let flags: Vec<Expr> =
+            flagged.iter().enumerate().map(|(i, id)| offers(id).any(true).alias(flag_name(i))).collect();
         let per_unit = |f: LazyFrame| f.group_by(group).agg(flags.clone());
         Ok(vec![match p.unit {
             // Merchants are few enough to collect one row each: the uncovered
@@ -141,7 +138,10 @@ rationale = "Why it matters, in plain words"
                 }
                 // Session counts add up over the shares of the sessions.
                 let by = || ctx.keys(keys(p.by_region).into_iter().map(col));
-                let stage = Stage { key: unit_col, others: by(), aggs: flags };
+                // Each row's offers first, then per session whether any row offered.
+                let rows = flagged.iter().enumerate().map(|(i, id)| offers(id).alias(flag_name(i))).collect();
+                let aggs = (0..flagged.len()).map(|i| col(flag_name(i)).any(true).alias(flag_name(i))).collect();
+                let stage = Stage { key: unit_col, others: by(), rows, aggs };
                 ctx.per_key_stage(frame, stage, Merge::Sum(sums), |f| f.group_by(by()).agg(agg))?
             }
         }])
@@ -437,6 +437,11 @@ rationale = "Why it matters, in plain words"
             merchant_list: c.unit == Unit::Merchant && !c.relative,
         }
     }
+}
+
+/// Whether a row offers the provider `id`.
+fn offers(id: &str) -> Expr {
+    col("provider").eq(lit(id))
 }
 
 /// The providers whose offer flags are computed: the rule's, plus every

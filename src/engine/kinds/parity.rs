@@ -261,13 +261,18 @@ rationale = "Why the margin is what it is, in plain words"
             _ => {
                 let ev = event(spec, ctx);
                 let own = col("provider").eq(col("aff"));
-                let mut flags =
-                    vec![own.clone().any(true).alias("own"), own.clone().and(ev.clone()).any(true).alias("ev_a")];
+                // Each row's flags first, then per session whether any row has them.
+                let mut rows = vec![own.clone().alias("own"), own.clone().and(ev.clone()).alias("ev_a")];
                 for (i, rival) in spec.rivals.iter().enumerate() {
                     let is_rival = col("provider").eq(lit(rival.as_str())).and(own.clone().not());
-                    flags.push(is_rival.clone().any(true).alias(rival_offered(i)));
-                    flags.push(is_rival.and(ev.clone()).any(true).alias(rival_event(i)));
+                    rows.push(is_rival.clone().alias(rival_offered(i)));
+                    rows.push(is_rival.and(ev.clone()).alias(rival_event(i)));
                 }
+                let flags = rows
+                    .iter()
+                    .map(|r| r.clone().meta().output_name().map(|n| col(n.clone()).any(true).alias(n)))
+                    .collect::<PolarsResult<Vec<_>>>()
+                    .map_err(|e| format!("naming its session flags: {e}"))?;
                 let names: Vec<Expr> = ["ev_a".to_string()]
                     .into_iter()
                     .chain((0..spec.rivals.len()).flat_map(|i| [rival_offered(i), rival_event(i)]))
@@ -308,7 +313,7 @@ rationale = "Why the margin is what it is, in plain words"
                     ),
                 };
                 let ctx = &ctx;
-                let stage = Stage { key: "session_id", others: ctx.keys([col("platform")]), aggs: flags };
+                let stage = Stage { key: "session_id", others: ctx.keys([col("platform")]), rows, aggs: flags };
                 return Ok(vec![
                     present.into(),
                     ctx.per_key_stage(joined, stage, Merge::sum(["n"]), |f| {
