@@ -92,9 +92,8 @@ pub fn share(frame: LazyFrame, part: Option<Part>, key: &str) -> LazyFrame {
 /// of its own, null on the result's rows).
 const CHECK: &str = "__hutong_sorted";
 
-/// The column of a sorted stage saying that a row differs from the one
-/// before it on another group key while agreeing on the key, then that a
-/// key's rows disagree on another group key.
+/// The column of a sorted stage saying that a key's rows disagree on
+/// another group key.
 const MIXED: &str = "__hutong_mixed";
 
 /// The first stage of an aggregation over a high-cardinality key: one row
@@ -145,20 +144,15 @@ impl Stage {
             others.iter().chain(&aggs).map(|e| e.clone().meta().output_name()).collect::<PolarsResult<Vec<_>>>()?;
         let mut agg: Vec<Expr> = others.iter().map(|e| e.clone().first()).collect();
         agg.extend(aggs);
-        // A row that agrees with the row before it on `key` and differs on
-        // another group key (a null against a value differs): a key's rows
-        // disagree exactly when one of them so differs from its neighbour.
-        // Compared row by row, not by each group's least and greatest
-        // values, which took a third of these plans' time (measured).
-        let prev = |e: &Expr| e.clone().shift(lit(1));
-        let differs = others.iter().map(|e| e.clone().neq_missing(prev(e))).reduce(Expr::or);
-        let frame = match differs {
-            Some(d) => frame.with_column(col(key).eq(prev(&col(key))).and(d).fill_null(lit(false)).alias(MIXED)),
-            None => frame,
+        // Min against max and nulls against values: no per-group hashing.
+        // Comparing each row with the row before it (polars' streaming
+        // `shift`) instead was faster, but its memory grew with the input:
+        // the 50M default audit's heap tripled (docs/performance.md).
+        let varies = |e: &Expr| {
+            let e = e.clone();
+            e.clone().min().neq_missing(e.clone().max()).or(e.clone().null_count().gt(lit(0)).and(e.count().gt(lit(0))))
         };
-        if !others.is_empty() {
-            agg.push(col(MIXED).any(true).alias(MIXED));
-        }
+        agg.push(others.iter().map(varies).reduce(Expr::or).unwrap_or(lit(false)).alias(MIXED));
         let hint = HintIR::Sorted(Arc::from([Sorted { column: key.into(), descending: None, nulls_last: None }]));
         let stage = frame.hint(hint)?.group_by([col(key)]).agg(agg);
         // The hashed stage's columns, in its order.
@@ -173,10 +167,7 @@ impl Stage {
         let check = col(key)
             .is_sorted(None, None)
             .and(col(key).null_count().eq(lit(0)))
-            .and(match others.is_empty() {
-                true => lit(true),
-                false => col(MIXED).not().all(true),
-            })
+            .and(col(MIXED).not().all(true))
             .alias(CHECK);
         checked(result, stage.select([check]))
     }
