@@ -104,8 +104,9 @@ pub struct Stage {
     pub others: Vec<Expr>,
     /// Row-level columns the aggregates read, computed before the group-by:
     /// on the sorted path an expression inside an aggregate (`(a == b).any()`)
-    /// is evaluated group by group, several times slower than the same
-    /// expression over the rows with `col(..).any()` over its result.
+    /// is evaluated group by group, more slowly than over the rows with a
+    /// plain `col(..).any()` after (the five sorted plans of the 10M audit:
+    /// 13.2 s with their flags inside, 11.7–12.4 s with them row by row).
     pub rows: Vec<Expr>,
     pub aggs: Vec<Expr>,
 }
