@@ -173,9 +173,9 @@ fn bounded_partitions(budget: u64, input: Input) -> anyhow::Result<usize> {
             size_text(fixed + (16 << 20))
         );
     }
-    let needed = rows.saturating_mul(BOUNDED_BYTES_PER_ROW);
     let k = memory_partitions(budget, input).max(1);
     if k > MAX_PARTITIONS as u64 {
+        let needed = rows.saturating_mul(BOUNDED_BYTES_PER_ROW);
         bail!(
             "--memory-budget {} is too small for {rows} rows: the keyed aggregations would take {k} passes \
              over the input (at most {MAX_PARTITIONS}); give at least {}, or audit a shorter window (--from/--to)",
@@ -196,9 +196,10 @@ pub fn memory_partitions(budget: u64, input: Input) -> u64 {
 }
 
 /// The partitions of each key's aggregations: as many as the budget needs
-/// for `input` ([`memory_partitions`], the same for every key), and as many more as speed asks for the key's
-/// estimated distinct values ([`KEYS_PER_PARTITION`]); never more than the
-/// audit's `partitions`, chosen for the input's rows alone.
+/// for `input` ([`memory_partitions`], the same for every key), and as many
+/// more as speed asks for the key's estimated distinct values
+/// ([`KEYS_PER_PARTITION`]); never more than the audit's `partitions`,
+/// chosen for the input's rows alone.
 pub fn key_partitions(
     budget: u64,
     input: Input,

@@ -111,6 +111,12 @@ pub struct Stage {
     pub aggs: Vec<Expr>,
 }
 
+/// Per group, whether any of its rows has each of the boolean `rows`
+/// ([`Stage::rows`]), under the row column's own name.
+pub fn any_per_group(rows: &[Expr]) -> PolarsResult<Vec<Expr>> {
+    rows.iter().map(|r| r.clone().meta().output_name().map(|n| col(n.clone()).any(true).alias(n))).collect()
+}
+
 /// `frame` with `rows` added.
 fn with_rows(frame: LazyFrame, rows: Vec<Expr>) -> LazyFrame {
     match rows.is_empty() {

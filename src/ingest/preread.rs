@@ -106,9 +106,7 @@ impl Cache {
         }
         Ok((layout, false))
     }
-}
 
-impl Cache {
     /// Whether `fact` was found to hold by an earlier run. A fact names
     /// everything its truth depends on, by content (the files' SHA-256, the
     /// options), so no file identity is needed: the same text is the same
@@ -137,9 +135,12 @@ struct Fact {
 
 /// A fact's entry: a digest of its text (the text itself is inside).
 fn fact_name(fact: &str) -> String {
-    let digest = Sha256::digest(fact.as_bytes());
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("fact-{hex}.json")
+    format!("fact-{}.json", short_digest(fact))
+}
+
+/// The first 16 bytes of the SHA-256 of `text`, in hex: an entry's name.
+fn short_digest(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 /// The cache directory from the environment, if any.
@@ -185,8 +186,7 @@ fn settled(id: &Identity, now: SystemTime, settle: Duration) -> bool {
 /// The entry's file name: a digest of the identity, so that one path's
 /// entry is replaced, not added to, when the file changes.
 fn entry_name(id: &Identity) -> String {
-    let digest = Sha256::digest(id.path.to_string_lossy().as_bytes());
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let hex = short_digest(&id.path.to_string_lossy());
     match id.read_as {
         Some((d, n)) => format!("{hex}-{d}-{n}.json"),
         None => format!("{hex}.json"),

@@ -12,7 +12,7 @@ use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::{bools, counts, needed, pct, plural, strings};
 use crate::engine::{Context, NotEvaluable, Plan, Seen};
-use crate::exec::{Merge, Stage};
+use crate::exec::{any_per_group, Merge, Stage};
 use crate::findings::{CoverageFields, Detail, EvidenceTable, Finding, Group, Presentation, Verdict};
 use crate::rulebook::diag::Diagnostics;
 use crate::rulebook::Params;
@@ -139,8 +139,9 @@ rationale = "Why it matters, in plain words"
                 // Session counts add up over the shares of the sessions.
                 let by = || ctx.keys(keys(p.by_region).into_iter().map(col));
                 // Each row's offers first, then per session whether any row offered.
-                let rows = flagged.iter().enumerate().map(|(i, id)| offers(id).alias(flag_name(i))).collect();
-                let aggs = (0..flagged.len()).map(|i| col(flag_name(i)).any(true).alias(flag_name(i))).collect();
+                let rows: Vec<Expr> =
+                    flagged.iter().enumerate().map(|(i, id)| offers(id).alias(flag_name(i))).collect();
+                let aggs = any_per_group(&rows).map_err(|e| format!("naming its session flags: {e}"))?;
                 let stage = Stage { key: unit_col, others: by(), rows, aggs };
                 ctx.per_key_stage(frame, stage, Merge::Sum(sums), |f| f.group_by(by()).agg(agg))?
             }

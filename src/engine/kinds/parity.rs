@@ -20,7 +20,7 @@ use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::{counts, opt_ints, plural, strings};
 use crate::engine::{Context, NotEvaluable, Plan, Seen};
-use crate::exec::{Merge, Stage};
+use crate::exec::{any_per_group, Merge, Stage};
 use crate::findings::{ComparisonFields, Detail, EvidenceTable, Finding, Group, MetricUnit, Presentation, Verdict};
 use crate::rulebook::diag::{codes, Diagnostics};
 use crate::rulebook::model::FailureClass;
@@ -268,11 +268,7 @@ rationale = "Why the margin is what it is, in plain words"
                     rows.push(is_rival.clone().alias(rival_offered(i)));
                     rows.push(is_rival.and(ev.clone()).alias(rival_event(i)));
                 }
-                let flags = rows
-                    .iter()
-                    .map(|r| r.clone().meta().output_name().map(|n| col(n.clone()).any(true).alias(n)))
-                    .collect::<PolarsResult<Vec<_>>>()
-                    .map_err(|e| format!("naming its session flags: {e}"))?;
+                let flags = any_per_group(&rows).map_err(|e| format!("naming its session flags: {e}"))?;
                 let names: Vec<Expr> = ["ev_a".to_string()]
                     .into_iter()
                     .chain((0..spec.rivals.len()).flat_map(|i| [rival_offered(i), rival_event(i)]))
