@@ -2,7 +2,8 @@
 //! and builds one lazy, validated frame per dataset.
 //!
 //! Nothing here collects data: the frames are executed together with the
-//! rules, so each file is parsed by polars once. Row problems become a
+//! rules, so each file is parsed by polars once (a bounded audit stages its
+//! CSV input with hutong's own reader first, `fused`). Row problems become a
 //! `__reason` on the row; only file-level problems are errors.
 
 pub mod accounting;
@@ -10,6 +11,7 @@ pub mod convert;
 pub mod csvscan;
 pub mod encoding;
 pub mod fileread;
+mod fused;
 pub mod parse;
 pub mod period;
 pub mod preread;
@@ -171,6 +173,9 @@ pub struct InputFile {
     /// never in findings.json, which stays the same either way.
     #[serde(skip)]
     pub cached: bool,
+    /// Records with a structural problem (CSV only), as the pre-read found them.
+    #[serde(skip)]
+    pub problems: Vec<(IdxSize, fileread::Structural)>,
 }
 
 /// Marks a valid row outside `--from` / `--to`.
@@ -280,26 +285,25 @@ impl Inputs {
                 path: parts.clone(),
                 cause,
             })?;
-            // Parquet is staged in slices of rows: polars reads a Parquet file
-            // ahead of a slower writer and holds what it has read, so one
-            // slice at a time bounds that. A slice of CSV would parse the
-            // file from its start again; CSV is staged whole (it stays flat).
-            let mut staged = Vec::new();
-            // An empty input is staged whole: no slice would write its schema.
-            for (i, frame) in slices(input)?.into_iter().enumerate() {
-                let path = parts.join(format!("{i:06}.parquet"));
-                staged.push(path_arg(&path));
-                let target = SinkTarget::Path(PlRefPath::new(path.to_string_lossy().as_ref()));
-                let sink = frame
-                    .sink(
-                        SinkDestination::File { target },
-                        FileWriteFormat::Parquet(std::sync::Arc::new(ParquetWriteOptions::default())),
-                        UnifiedSinkArgs::default(),
-                    )
-                    .map_err(err)?;
-                crate::exec::collect_all(vec![sink]).map_err(err)?;
-                crate::exec::release_memory();
-            }
+            // CSV is staged by hutong's own reader when it takes the files
+            // (`fused`); else, and for Parquet, by polars.
+            let whole = parts.join("fused.parquet");
+            // HUTONG_POLARS_STAGING=1 stages with polars only: for comparing the two.
+            let fused = match std::env::var_os("HUTONG_POLARS_STAGING").is_some() {
+                true => Err(fused::Declined::Fallback),
+                false => fused::stage(input, self.options, &whole),
+            };
+            let staged = match fused {
+                Ok(()) => {
+                    crate::exec::release_memory();
+                    vec![path_arg(&whole)]
+                }
+                Err(fused::Declined::Failed(e)) => return Err(e),
+                Err(fused::Declined::Fallback) => {
+                    let _ = std::fs::remove_file(&whole);
+                    polars_stage(input, &parts)?
+                }
+            };
             // The slices in order, as one scan (named, not globbed: the
             // temporary directory's name may hold glob characters).
             let args = ScanArgsParquet { glob: false, ..Default::default() };
@@ -307,6 +311,33 @@ impl Inputs {
         }
         Ok(())
     }
+}
+
+/// Stages a dataset with polars' sink, to files in `parts`.
+fn polars_stage(input: &DatasetInput, parts: &std::path::Path) -> Result<Vec<PlRefPath>, IngestError> {
+    let ds = input.dataset;
+    let err = |cause| IngestError::Polars { context: format!("{ds}: staging as Parquet"), cause };
+    // Parquet is staged in slices of rows: polars reads a Parquet file
+    // ahead of a slower writer and holds what it has read, so one slice at a
+    // time bounds that. A slice of CSV would parse the file from its start
+    // again; CSV is staged whole (it stays flat).
+    let mut staged = Vec::new();
+    // An empty input is staged whole: no slice would write its schema.
+    for (i, frame) in slices(input)?.into_iter().enumerate() {
+        let path = parts.join(format!("{i:06}.parquet"));
+        staged.push(path_arg(&path));
+        let target = SinkTarget::Path(PlRefPath::new(path.to_string_lossy().as_ref()));
+        let sink = frame
+            .sink(
+                SinkDestination::File { target },
+                FileWriteFormat::Parquet(std::sync::Arc::new(ParquetWriteOptions::default())),
+                UnifiedSinkArgs::default(),
+            )
+            .map_err(err)?;
+        crate::exec::collect_all(vec![sink]).map_err(err)?;
+        crate::exec::release_memory();
+    }
+    Ok(staged)
 }
 
 /// Rows per slice when staging a Parquet input. Measured on 10M
@@ -383,7 +414,6 @@ fn open_dataset(
     let mut present: Vec<&'static str> = Vec::new();
     let mut extra: Vec<String> = Vec::new();
     let mut inputs = Vec::with_capacity(prepared.len());
-    let mut problems = Vec::with_capacity(prepared.len());
     for (file, layout) in files.iter().zip(prepared) {
         let columns = layout.columns.clone();
         check_columns(ds, &file.path, &columns, options.delimiter)?;
@@ -395,8 +425,8 @@ fn open_dataset(
                 None => {}
             }
         }
-        problems.push(layout.problems);
         inputs.push(InputFile {
+            problems: layout.problems,
             path: file.path.clone(),
             read_path: layout.read_path.clone(),
             raw_path: layout.raw_path.clone(),
@@ -425,7 +455,7 @@ fn open_dataset(
             end += 1;
         }
         if end - start >= 2 {
-            frames.push(csv_run(ds, &inputs[start..end], &problems[start..end], start, options)?);
+            frames.push(csv_run(ds, &inputs[start..end], start, options)?);
         } else {
             let (lf, schema) = scan_file(ds, &files[start], &inputs[start].read_path, &inputs[start].columns, options)?;
             let raw = validate::RawFile {
@@ -433,7 +463,7 @@ fn open_dataset(
                 index: Some(start as u32),
                 path: &files[start].path,
                 schema: &schema,
-                problems: Arc::new(std::mem::take(&mut problems[start])),
+                problems: Arc::new(inputs[start].problems.clone()),
                 problem_rows: validate::ROW,
             };
             frames.push(validate::validated(lf, &raw, options)?);
@@ -737,7 +767,6 @@ const GLOBAL_ROW: &str = "__global_row";
 fn csv_run(
     ds: Dataset,
     files: &[InputFile],
-    problems: &[Vec<(IdxSize, fileread::Structural)>],
     first: usize,
     options: IngestOptions,
 ) -> Result<LazyFrame, IngestError> {
@@ -788,8 +817,8 @@ fn csv_run(
     let lf = lf.with_columns([file.alias(validate::FILE), row.cast(IDX_DTYPE).alias(validate::ROW)]);
     // The files' structural problems, in global numbering.
     let mut global: Vec<(IdxSize, fileread::Structural)> = Vec::new();
-    for (k, p) in problems.iter().enumerate() {
-        global.extend(p.iter().map(|(r, s)| ((starts[k] + u64::from(*r)) as IdxSize, *s)));
+    for (k, f) in files.iter().enumerate() {
+        global.extend(f.problems.iter().map(|(r, s)| ((starts[k] + u64::from(*r)) as IdxSize, *s)));
     }
     let raw = validate::RawFile {
         dataset: ds,

@@ -70,7 +70,7 @@ pub fn reason_table(ds: Dataset) -> Vec<String> {
 
 /// What can be wrong with one column's value, in the order it is checked.
 #[derive(Clone, Copy)]
-enum Check {
+pub(super) enum Check {
     Missing,
     Invalid,
     Range,
@@ -88,7 +88,7 @@ pub fn is_amount(name: &str) -> bool {
     AMOUNTS.contains(&name)
 }
 
-fn column_reasons(column: &ContractColumn) -> Vec<(Check, String)> {
+pub(super) fn column_reasons(column: &ContractColumn) -> Vec<(Check, String)> {
     let name = column.name;
     let mut out = Vec::new();
     if column.required {
