@@ -469,6 +469,11 @@ fn stage_in(
     if input.converted || input.files.iter().any(|f| f.format != Format::Csv || f.records.is_none()) {
         return Err(Declined::Fallback);
     }
+    // Fields are cut at the delimiter's byte inside UTF-8 text: only an ASCII
+    // delimiter (all the command line takes) cuts between characters.
+    if !options.delimiter.is_ascii() || matches!(options.delimiter, b'"' | b'\n' | b'\r') {
+        return Err(Declined::Fallback);
+    }
     if input.files.iter().map(|f| f.records.unwrap_or(0)).sum::<u64>() == 0 {
         // An empty dataset is staged whole by polars, which writes its schema.
         return Err(Declined::Fallback);

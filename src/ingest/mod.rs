@@ -764,12 +764,7 @@ const GLOBAL_ROW: &str = "__global_row";
 /// One scan of several CSV files with the same header (files `first..` of
 /// the dataset), validated: each row's file and record within it come from
 /// the global row index and the pre-read's record counts.
-fn csv_run(
-    ds: Dataset,
-    files: &[InputFile],
-    first: usize,
-    options: IngestOptions,
-) -> Result<LazyFrame, IngestError> {
+fn csv_run(ds: Dataset, files: &[InputFile], first: usize, options: IngestOptions) -> Result<LazyFrame, IngestError> {
     let polars_err = |cause| IngestError::Polars { context: format!("{ds}: {} files", files.len()), cause };
     let columns = &files[0].columns;
     let schema: Schema = columns.iter().map(|c| Field::new(c.as_str().into(), DataType::String)).collect();
