@@ -609,10 +609,14 @@ fn item_10_a_kill_at_every_publish_step_leaves_the_old_or_the_new_complete_outpu
         text.push_str(&format!("S{i},2021-10-04T10:00:00+08:00,taobao,M1,110000,WeChat Pay,2,false,false\n"));
     }
     std::fs::write(&new, text).unwrap();
+    // A run stopped by a fault leaves its scratch directory (no clean-up, by
+    // design): in the test's own directory, not the machine's /tmp.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
     let run_into = |data: &Path, out: &Path, fault: Option<u32>| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hutong"));
         cmd.args(["audit", "--quiet", "--rules", rules.to_str().unwrap(), "--checkout", data.to_str().unwrap()]);
-        cmd.args(["--out", out.to_str().unwrap()]).env("SOURCE_DATE_EPOCH", "1700000000");
+        cmd.args(["--out", out.to_str().unwrap()]).env("SOURCE_DATE_EPOCH", "1700000000").env("TMPDIR", &tmp);
         if let Some(n) = fault {
             cmd.env("HUTONG_FAULT_AT", n.to_string());
         }
