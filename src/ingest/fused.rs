@@ -50,7 +50,6 @@ struct Plan {
     by_field: Vec<Option<usize>>,
     delimiter: u8,
     tz: Offset,
-    structural: [u16; 3],
 }
 
 impl Plan {
@@ -89,12 +88,7 @@ impl Plan {
                 slot
             })
             .collect();
-        let structural = [
-            code(Structural::BlankLine.reason()),
-            code(Structural::FieldCount.reason()),
-            code(Structural::Quoting.reason()),
-        ];
-        Plan { slots, by_field, delimiter: options.delimiter, tz: options.timezone, structural }
+        Plan { slots, by_field, delimiter: options.delimiter, tz: options.timezone }
     }
 
     /// Whether the typed columns this plan builds are the polars path's:
@@ -216,12 +210,7 @@ impl Parsed {
         let mut reasons = self.reasons;
         let from = problems.partition_point(|p| u64::from(p.0) < row0);
         for (row, s) in problems[from..].iter().take_while(|p| u64::from(p.0) < row0 + self.records) {
-            let code = match s {
-                Structural::BlankLine => plan.structural[0],
-                Structural::FieldCount => plan.structural[1],
-                Structural::Quoting => plan.structural[2],
-            };
-            reasons[(u64::from(*row) - row0) as usize] = Some(code);
+            reasons[(u64::from(*row) - row0) as usize] = Some(validate::structural_code(*s));
         }
         let rows: Vec<IdxSize> = (row0..row0 + self.records).map(|r| r as IdxSize).collect();
         let mut columns = vec![
@@ -478,8 +467,7 @@ fn stage_in(
         // An empty dataset is staged whole by polars, which writes its schema.
         return Err(Declined::Fallback);
     }
-    let polars_err =
-        |cause| Declined::Failed(IngestError::Polars { context: format!("{ds}: staging as Parquet"), cause });
+    let polars_err = |cause| Declined::Failed(super::staging_failed(ds)(cause));
     let io_err = |path: &std::path::Path| {
         let path = path.to_path_buf();
         move |cause| Declined::Failed(IngestError::Unreadable { dataset: ds, path, cause })
@@ -516,8 +504,7 @@ fn read(
     mut send: impl FnMut(DataFrame) -> bool,
 ) -> Result<(), Declined> {
     let ds = input.dataset;
-    let polars_err =
-        |cause| Declined::Failed(IngestError::Polars { context: format!("{ds}: staging as Parquet"), cause });
+    let polars_err = |cause| Declined::Failed(super::staging_failed(ds)(cause));
     let io_err = |path: &std::path::Path| {
         let path = path.to_path_buf();
         move |cause| Declined::Failed(IngestError::Unreadable { dataset: ds, path, cause })

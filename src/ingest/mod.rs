@@ -278,7 +278,6 @@ impl Inputs {
         // Converted files are already the typed columns a stage would write.
         for input in self.datasets.values_mut().filter(|i| !i.converted) {
             let ds = input.dataset;
-            let err = |cause| IngestError::Polars { context: format!("{ds}: staging as Parquet"), cause };
             let parts = dir.join(format!("{}.staged", ds.name()));
             std::fs::create_dir_all(&parts).map_err(|cause| IngestError::Unreadable {
                 dataset: ds,
@@ -307,16 +306,21 @@ impl Inputs {
             // The slices in order, as one scan (named, not globbed: the
             // temporary directory's name may hold glob characters).
             let args = ScanArgsParquet { glob: false, ..Default::default() };
-            input.frame = LazyFrame::scan_parquet_files(staged.into_iter().collect(), args).map_err(err)?;
+            input.frame =
+                LazyFrame::scan_parquet_files(staged.into_iter().collect(), args).map_err(staging_failed(ds))?;
         }
         Ok(())
     }
 }
 
+/// What a polars error while staging dataset `ds` is reported as.
+fn staging_failed(ds: Dataset) -> impl Fn(PolarsError) -> IngestError + Copy {
+    move |cause| IngestError::Polars { context: format!("{ds}: staging as Parquet"), cause }
+}
+
 /// Stages a dataset with polars' sink, to files in `parts`.
 fn polars_stage(input: &DatasetInput, parts: &std::path::Path) -> Result<Vec<PlRefPath>, IngestError> {
-    let ds = input.dataset;
-    let err = |cause| IngestError::Polars { context: format!("{ds}: staging as Parquet"), cause };
+    let err = staging_failed(input.dataset);
     // Parquet is staged in slices of rows: polars reads a Parquet file
     // ahead of a slower writer and holds what it has read, so one slice at a
     // time bounds that. A slice of CSV would parse the file from its start

@@ -57,15 +57,20 @@ pub struct RawFile<'a> {
 /// Integer codes keep the per-row work cheap; text is looked up only for the
 /// few rejected rows.
 pub fn reason_table(ds: Dataset) -> Vec<String> {
-    let mut out = vec![
-        Structural::BlankLine.reason().to_string(),
-        Structural::FieldCount.reason().to_string(),
-        Structural::Quoting.reason().to_string(),
-    ];
+    let mut out: Vec<String> = STRUCTURAL.iter().map(|s| s.reason().to_string()).collect();
     for column in ds.columns() {
         out.extend(column_reasons(column).into_iter().map(|(_, text)| text));
     }
     out
+}
+
+/// The structural problems, first in every reason table, in this order.
+const STRUCTURAL: [Structural; 3] = [Structural::BlankLine, Structural::FieldCount, Structural::Quoting];
+
+/// A structural problem's code: its place in `reason_table`, which lists
+/// them first.
+pub(super) fn structural_code(s: Structural) -> u16 {
+    STRUCTURAL.iter().position(|x| *x == s).unwrap_or(0) as u16
 }
 
 /// What can be wrong with one column's value, in the order it is checked.
@@ -132,11 +137,6 @@ pub fn validated(lf: LazyFrame, raw: &RawFile, options: super::IngestOptions) ->
         // Structural problems come first: a blank or ragged record's fields
         // mean nothing.
         let problems = raw.problems.clone();
-        let codes = [
-            code(Structural::BlankLine.reason()) as u16,
-            code(Structural::FieldCount.reason()) as u16,
-            code(Structural::Quoting.reason()) as u16,
-        ];
         reasons.push(col(raw.problem_rows).map(
             move |c: Column| {
                 let rows = c.idx()?;
@@ -144,11 +144,7 @@ pub fn validated(lf: LazyFrame, raw: &RawFile, options: super::IngestOptions) ->
                     .iter()
                     .map(|r| {
                         let i = problems.binary_search_by_key(&r?, |p| p.0).ok()?;
-                        Some(match problems[i].1 {
-                            Structural::BlankLine => codes[0],
-                            Structural::FieldCount => codes[1],
-                            Structural::Quoting => codes[2],
-                        })
+                        Some(structural_code(problems[i].1))
                     })
                     .collect();
                 Ok(out.with_name(rows.name().clone()).into_column())
