@@ -300,6 +300,8 @@ pub struct SortedChoice {
     /// The keys whose order `auto` took from the Parquet footer that
     /// `hutong convert` wrote, without looking at the rows.
     pub recorded: Vec<&'static str>,
+    /// The keys whose order `auto` took from staging, which saw every row.
+    pub staged: Vec<&'static str>,
 }
 
 /// The keys whose aggregations take the sorted path. `auto` takes it for
@@ -314,7 +316,7 @@ pub fn sorted_keys(
     execution: &Execution,
     budget: u64,
 ) -> anyhow::Result<SortedChoice> {
-    let (keys, recorded) = sorted_by(inputs, when)?;
+    let (keys, known) = sorted_by(inputs, when)?;
     let estimate = sorted_estimate(Input { rows: execution.estimated_rows });
     if when == SortedPath::Auto && !keys.is_empty() && !sorted_fits(execution, budget) {
         let declined = format!(
@@ -323,9 +325,10 @@ pub fn sorted_keys(
             keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and "),
             size_text(estimate)
         );
-        return Ok(SortedChoice { keys: Vec::new(), declined: Some(declined), recorded: Vec::new() });
+        return Ok(SortedChoice { keys: Vec::new(), declined: Some(declined), ..SortedChoice::default() });
     }
-    Ok(SortedChoice { keys, declined: None, recorded })
+    let (recorded, staged) = known.into_iter().partition(|k| inputs_converted(inputs, k));
+    Ok(SortedChoice { keys, declined: None, recorded, staged })
 }
 
 /// Whether the sorted path fits `budget`: a single pass already holds more
@@ -334,19 +337,27 @@ pub fn sorted_fits(execution: &Execution, budget: u64) -> bool {
     execution.strategy == Strategy::SinglePass || sorted_estimate(Input { rows: execution.estimated_rows }) <= budget
 }
 
+/// Whether the dataset of sortable `key` was read as `hutong convert` wrote it.
+fn inputs_converted(inputs: &Inputs, key: &str) -> bool {
+    SORTABLE.iter().any(|(ds, k)| *k == key && inputs.get(*ds).is_some_and(|i| i.converted))
+}
+
 /// The keys `when` asks the sorted path for, by the order of the rows; and
-/// those of them whose order a Parquet footer records.
+/// those of them whose order was known without looking at the rows (a
+/// Parquet footer, or staging, which saw every row).
 fn sorted_by(inputs: &Inputs, when: SortedPath) -> anyhow::Result<(Vec<&'static str>, Vec<&'static str>)> {
-    let (mut keys, mut recorded) = (Vec::new(), Vec::new());
+    let (mut keys, mut known) = (Vec::new(), Vec::new());
     for (ds, key) in SORTABLE {
         let Some(input) = inputs.get(*ds).filter(|i| i.has_column(key)) else { continue };
         let take = match when {
             SortedPath::Never => false,
             SortedPath::Always => true,
             SortedPath::Auto if recorded_order(input, key) => {
-                recorded.push(*key);
+                known.push(*key);
                 true
             }
+            // Staging saw a row out of order: the sorted path's check would fail.
+            SortedPath::Auto if input.order == crate::ingest::order::RowOrder::Unsorted => false,
             SortedPath::Auto => {
                 let head = input.accepted().select([col(*key)]).slice(0, PROBE_ROWS);
                 let probe = head.select([
@@ -369,15 +380,17 @@ fn sorted_by(inputs: &Inputs, when: SortedPath) -> anyhow::Result<(Vec<&'static 
             keys.push(*key);
         }
     }
-    Ok((keys, recorded))
+    Ok((keys, known))
 }
 
-/// Whether the dataset is one Parquet file whose footer records its rows as
-/// sorted by `key` (`hutong convert` writes that). The audit's accepted rows
-/// are among the rows written, so they keep the order; the pass that runs
-/// the sorted plans still checks it, for a file changed since.
+/// Whether the dataset's rows are known sorted by `key`: staging saw every
+/// accepted row in order, or the dataset is one Parquet file whose footer
+/// records its rows as sorted by it (`hutong convert` writes that). The
+/// audit's accepted rows are among those rows, so they keep the order; the
+/// pass that runs the sorted plans still checks it, for a file changed since.
 fn recorded_order(input: &crate::ingest::DatasetInput, key: &str) -> bool {
-    crate::ingest::sortmeta::recorded_for(&input.files).iter().any(|k| k.column == key)
+    matches!(&input.order, crate::ingest::order::RowOrder::Sorted(p) if p.key.column == key)
+        || crate::ingest::sortmeta::recorded_for(&input.files).iter().any(|k| k.column == key)
 }
 
 #[cfg(test)]

@@ -25,6 +25,8 @@ use std::sync::Arc;
 use polars::prelude::*;
 use polars_plan::plans::{HintIR, Sorted};
 
+use crate::contract::Dataset;
+
 /// Produces the results of plans on an engine other than polars' own
 /// (`audit --engine`): it reads the same plans, so the kinds build them once
 /// whatever runs them.
@@ -100,6 +102,10 @@ const MIXED: &str = "__hutong_mixed";
 /// per value of `key` and of `others` (the other group keys), with `aggs`
 /// over the columns `rows` adds to each row.
 pub struct Stage {
+    /// The dataset whose accepted rows the stage reads (a subset of them,
+    /// with columns added): what a pass proved of their order
+    /// (`ingest::order`) holds for the stage's rows too.
+    pub dataset: Dataset,
     pub key: &'static str,
     pub others: Vec<Expr>,
     /// Row-level columns the aggregates read, computed before the group-by:
@@ -129,7 +135,7 @@ impl Stage {
     /// The stage by hash group-by over `part`'s share of the keys (every
     /// key when `None`), then `then` over its result.
     pub fn hashed(self, frame: LazyFrame, part: Option<Part>, then: impl FnOnce(LazyFrame) -> LazyFrame) -> LazyFrame {
-        let Stage { key, mut others, rows, aggs } = self;
+        let Stage { key, mut others, rows, aggs, .. } = self;
         others.push(col(key));
         then(with_rows(share(frame, part, key), rows).group_by(others).agg(aggs))
     }
@@ -144,8 +150,17 @@ impl Stage {
     /// row). The plan's result has one row more, with the check in
     /// [`CHECK`]; [`Batch`] takes it off, and runs the plan's hashed form
     /// instead when the check fails.
-    pub fn sorted(self, frame: LazyFrame, then: impl FnOnce(LazyFrame) -> LazyFrame) -> PolarsResult<LazyFrame> {
-        let Stage { key, others, rows, aggs } = self;
+    ///
+    /// The other group keys that are columns among `constant` (proven to
+    /// hold one value per key over every accepted row, `ingest::order`) are
+    /// not compared: a third of the sorted plans' time.
+    pub fn sorted(
+        self,
+        frame: LazyFrame,
+        then: impl FnOnce(LazyFrame) -> LazyFrame,
+        constant: &[String],
+    ) -> PolarsResult<LazyFrame> {
+        let Stage { key, others, rows, aggs, .. } = self;
         let frame = with_rows(frame, rows);
         let names =
             others.iter().chain(&aggs).map(|e| e.clone().meta().output_name()).collect::<PolarsResult<Vec<_>>>()?;
@@ -159,7 +174,11 @@ impl Stage {
             let e = e.clone();
             e.clone().min().neq_missing(e.clone().max()).or(e.clone().null_count().gt(lit(0)).and(e.count().gt(lit(0))))
         };
-        agg.push(others.iter().map(varies).reduce(Expr::or).unwrap_or(lit(false)).alias(MIXED));
+        let proven = |e: &&Expr| matches!(e, Expr::Column(name) if constant.iter().any(|c| c == name.as_str()));
+        let mixed = others.iter().filter(|e| !proven(e)).map(varies).reduce(Expr::or);
+        if let Some(mixed) = &mixed {
+            agg.push(mixed.clone().alias(MIXED));
+        }
         let hint = HintIR::Sorted(Arc::from([Sorted { column: key.into(), descending: None, nulls_last: None }]));
         let stage = frame.hint(hint)?.group_by([col(key)]).agg(agg);
         // The hashed stage's columns, in its order.
@@ -171,12 +190,11 @@ impl Stage {
             .chain(names[n_others..].iter().map(|n| col(n.clone())))
             .collect();
         let result = then(stage.clone().select(order));
-        let check = col(key)
-            .is_sorted(None, None)
-            .and(col(key).null_count().eq(lit(0)))
-            .and(col(MIXED).not().all(true))
-            .alias(CHECK);
-        checked(result, stage.select([check]))
+        let mut check = col(key).is_sorted(None, None).and(col(key).null_count().eq(lit(0)));
+        if mixed.is_some() {
+            check = check.and(col(MIXED).not().all(true));
+        }
+        checked(result, stage.select([check.alias(CHECK)]))
     }
 }
 
@@ -431,7 +449,8 @@ impl Batch {
         // A sorted form that cannot be built (its schema does not resolve)
         // leaves the hashed one, whose run reports the cause.
         let sorted = match self.sorts(key) {
-            true => stage().sorted(frame.clone(), &then).ok(),
+            // Its other keys are all compared: nothing here proves them.
+            true => stage().sorted(frame.clone(), &then, &[]).ok(),
             false => None,
         };
         let hashed = shares_in(self.partitions_of(key)).into_iter().map(|p| stage().hashed(frame.clone(), p, &then));
@@ -723,6 +742,7 @@ mod tests {
     /// session and platform.
     fn stage() -> Stage {
         Stage {
+            dataset: Dataset::Checkout,
             key: "session_id",
             others: vec![col("platform")],
             // x doubled row by row, then halved again: the sum of x.
@@ -793,7 +813,7 @@ mod tests {
 
     /// The sorted plan alone: its result rows and its check.
     fn sorted_only(df: &DataFrame) -> (DataFrame, bool) {
-        let plan = stage().sorted(df.clone().lazy(), |f| f).unwrap();
+        let plan = stage().sorted(df.clone().lazy(), |f| f, &[]).unwrap();
         let (result, held) = unchecked(collect_all(vec![plan]).unwrap().remove(0)).unwrap();
         (result, held)
     }
@@ -866,6 +886,41 @@ mod tests {
         let (_, held) = sorted_only(&df);
         assert!(!held);
         assert_eq!(sorted_run(&df, 1).0, hashed_result(&df));
+    }
+
+    #[test]
+    fn other_keys_proven_constant_are_not_compared() {
+        // Sorted by session, s2 on two platforms.
+        let df = df!(
+            "platform" => ["a", "a", "b", "a", "c"],
+            "session_id" => ["s1", "s2", "s2", "s2", "s3"],
+            "x" => [1u64, 2, 3, 4, 5],
+        )
+        .unwrap();
+        let run = |df: &DataFrame, constant: &[&str]| {
+            let constant: Vec<String> = constant.iter().map(|c| c.to_string()).collect();
+            let plan = stage().sorted(df.clone().lazy(), |f| f, &constant).unwrap();
+            unchecked(collect_all(vec![plan]).unwrap().remove(0)).unwrap()
+        };
+        assert!(!run(&df, &[]).1);
+        // A proof of another column leaves the platform compared.
+        assert!(!run(&df, &["region"]).1);
+        // A proof that the platform cannot vary (false here, to show it is
+        // believed): only the key is checked, and s2 takes its first row's.
+        let (result, held) = run(&df, &["platform"]);
+        assert!(held);
+        let result = sorted(result, &["session_id"]);
+        let platforms: Vec<&str> = result.column("platform").unwrap().str().unwrap().iter().flatten().collect();
+        let rows: Vec<u64> = result.column("rows").unwrap().u64().unwrap().into_no_null_iter().collect();
+        assert_eq!((platforms, rows), (vec!["a", "a", "c"], vec![1, 3, 1]));
+        // The key's order is checked whatever is proven.
+        let shuffled = df!(
+            "platform" => ["a", "a", "a"],
+            "session_id" => ["s1", "s2", "s1"],
+            "x" => [1u64, 2, 3],
+        )
+        .unwrap();
+        assert!(!run(&shuffled, &["platform"]).1);
     }
 
     #[test]

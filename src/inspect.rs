@@ -48,6 +48,10 @@ pub struct DatasetReport {
     /// the Parquet footer (`session_id asc`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sorted_by: Option<String>,
+    /// The columns recorded beside it as holding one value within each run
+    /// of that key (`ingest::order`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub constant_within: Vec<String>,
     pub labels: BTreeMap<String, LabelCounts>,
     pub rejected_sample: Vec<RejectedRow>,
 }
@@ -84,10 +88,15 @@ pub fn inspect(inputs: &Inputs, top: usize) -> anyhow::Result<(Inspection, BTree
         let recorded = crate::ingest::sortmeta::recorded_for(&input.files);
         let sorted_by =
             (!recorded.is_empty()).then(|| recorded.iter().map(|k| k.text()).collect::<Vec<_>>().join(", "));
+        let constant_within = match crate::ingest::sortmeta::order_for(&input.files) {
+            crate::ingest::order::RowOrder::Sorted(p) => p.constant,
+            _ => Vec::new(),
+        };
         datasets.push(DatasetReport {
             account,
             window,
             sorted_by,
+            constant_within,
             labels: label_map,
             rejected_sample: rejected.iter().take(REJECT_SAMPLE).cloned().collect(),
         });

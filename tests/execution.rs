@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{audit, audit_output, run, RULES};
+use common::{audit, audit_output, run, run_showing_progress, RULES};
 use serde_json::Value;
 
 /// findings.json without what differs by strategy: the recorded execution
@@ -483,8 +483,53 @@ fn the_sorted_path_is_chosen_by_the_order_of_the_rows_and_checked() {
 }
 
 #[test]
+fn staging_proves_the_order_and_the_columns_each_session_keeps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let audit_saying = |data: &Path, name: &str, extra: &[&str]| {
+        let out = tmp.path().join(format!("out-{name}"));
+        let mut args =
+            vec!["audit", "--rules", RULES, "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        args.extend_from_slice(&["--strategy", "bounded"]);
+        args.extend_from_slice(extra);
+        let (code, _, err) = run_showing_progress(&args);
+        assert!(code != Some(2), "{err}");
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(out.join("findings.json")).unwrap()).unwrap();
+        (code, v, err)
+    };
+    let held: Vec<(String, String, bool)> =
+        all_held().iter().map(|(r, k, h)| (r.to_string(), k.to_string(), *h)).collect();
+    // The sample, staged: sorted by both keys, seen on every row, no probe.
+    let (_, v, err) = audit_saying(Path::new("testdata/sample"), "sample", &[]);
+    assert!(err.contains("(the order of `session_id` and `txn_id` as seen while staging)"), "{err}");
+    assert_eq!(sorted_plans(&v), held);
+    // The first session's second row moved to another platform: the rows
+    // are still sorted, so the sorted path is taken, but staging saw the
+    // platform change within a session, so the sorted plans compare it;
+    // every plan grouping sessions by platform fails its check and the
+    // hashed results are used.
+    let mixed = tmp.path().join("mixed");
+    std::fs::create_dir_all(&mixed).unwrap();
+    for name in ["transactions.csv", "merchants.csv", "codes.csv"] {
+        std::fs::copy(Path::new("testdata/sample").join(name), mixed.join(name)).unwrap();
+    }
+    let checkout = std::fs::read_to_string("testdata/sample/checkout.csv").unwrap();
+    let second = "S000000001,2021-10-01T00:00:46+08:00,ele_me,M000305,330100,checkout,Alipay,";
+    assert_eq!(checkout.lines().nth(2).map(|l| l.starts_with(second)), Some(true));
+    let moved = checkout.replacen(second, &second.replace("ele_me", "taobao"), 1);
+    std::fs::write(mixed.join("checkout.csv"), moved).unwrap();
+    let (code, v, err) = audit_saying(&mixed, "mixed", &[]);
+    assert!(err.contains("as seen while staging"), "{err}");
+    let failed: Vec<(String, String, bool)> =
+        SORTABLE.iter().map(|(r, k)| (r.to_string(), k.to_string(), *k == "txn_id")).collect();
+    assert_eq!(sorted_plans(&v), failed);
+    let (c, never, _) = audit_saying(&mixed, "never", &["--sorted", "never"]);
+    assert_eq!(code, c);
+    assert!(verdicts(v) == verdicts(never), "findings differ from the hashed audit");
+}
+
+#[test]
 fn convert_records_the_order_of_the_rows_and_audit_takes_it_from_the_footer() {
-    use hutong::ingest::sortmeta::{record, recorded, SortedKey};
+    use hutong::ingest::sortmeta::{entry, record, recorded, SortedKey, CONSTANT_WITHIN};
     let tmp = tempfile::tempdir().unwrap();
     let key = |column: &str| vec![SortedKey { column: column.into(), descending: false }];
     // The sample comes sorted by session and by transaction id.
@@ -498,6 +543,12 @@ fn convert_records_the_order_of_the_rows_and_audit_takes_it_from_the_footer() {
     let (code, out, err) = run(&["inspect", "--data", pq.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("  order     sorted by session_id asc (recorded by hutong convert)\n"), "{out}");
+    // Each session of the sample is on one platform, merchant and region.
+    assert!(out.contains("  order     sorted by session_id asc (recorded by hutong convert)\n            one platform, merchant_id, region per key\n"), "{out}");
+    assert_eq!(
+        entry(&pq.join("checkout.parquet"), CONSTANT_WITHIN).unwrap().as_deref(),
+        Some("platform, merchant_id, region")
+    );
     assert_eq!(out.matches("  order     ").count(), 2, "{out}");
     // Shuffled rows are not recorded as sorted.
     let shuffled = tmp.path().join("shuffled");
@@ -512,8 +563,8 @@ fn convert_records_the_order_of_the_rows_and_audit_takes_it_from_the_footer() {
     // A footer that claims an order the rows do not have: `auto` believes it
     // without looking at the rows, every check fails, and the hashed
     // results are used.
-    record(&spq.join("checkout.parquet"), &key("session_id")).unwrap();
-    record(&spq.join("transactions.parquet"), &key("txn_id")).unwrap();
+    record(&spq.join("checkout.parquet"), &key("session_id"), &[]).unwrap();
+    record(&spq.join("transactions.parquet"), &key("txn_id"), &[]).unwrap();
     let (c, hashed) = audit(&spq, &tmp.path().join("hashed"), &["--sorted", "never"]);
     let (c2, claimed) = audit(&spq, &tmp.path().join("claimed"), &[]);
     let none_held: Vec<(String, String, bool)> =

@@ -153,10 +153,16 @@ pub fn run_cli(args: &AuditArgs) -> anyhow::Result<u8> {
     }
     if !sorted.keys.is_empty() {
         let names = |keys: &[&str]| keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and ");
-        let recorded = if sorted.recorded.is_empty() {
-            String::new()
-        } else {
-            format!(" (the order of {} as recorded by hutong convert)", names(&sorted.recorded))
+        let mut known = Vec::new();
+        if !sorted.recorded.is_empty() {
+            known.push(format!("the order of {} as recorded by hutong convert", names(&sorted.recorded)));
+        }
+        if !sorted.staged.is_empty() {
+            known.push(format!("the order of {} as seen while staging", names(&sorted.staged)));
+        }
+        let recorded = match known.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", known.join("; ")),
         };
         progress.stage(format!(
             "sorted path for the aggregations keyed on {}{recorded}, checked in the same pass",

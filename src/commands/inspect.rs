@@ -70,6 +70,9 @@ fn render_text(insp: &Inspection) -> String {
         }
         if let Some(key) = &d.sorted_by {
             let _ = writeln!(s, "  order     sorted by {key} (recorded by hutong convert)");
+            if !d.constant_within.is_empty() {
+                let _ = writeln!(s, "            one {} per key", d.constant_within.join(", "));
+            }
         }
         if !a.columns_missing.is_empty() {
             let _ = writeln!(s, "  absent    {} (optional)", a.columns_missing.join(", "));

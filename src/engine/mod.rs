@@ -130,7 +130,11 @@ impl Context<'_> {
     ) -> Result<Plan, NotEvaluable> {
         let key = stage.key;
         if self.sorted {
-            let frame = stage.sorted(frame, then).map_err(|e| format!("building its sorted plan: {e}"))?;
+            let constant = match self.inputs.get(stage.dataset).and_then(|i| i.order.ascending_by(key)) {
+                Some(proven) => proven.constant.as_slice(),
+                None => &[],
+            };
+            let frame = stage.sorted(frame, then, constant).map_err(|e| format!("building its sorted plan: {e}"))?;
             return Ok(Plan { frame, split: Some((key, merge)), sorted: true });
         }
         Ok(Plan { frame: stage.hashed(frame, self.part, then), split: Some((key, merge)), sorted: false })

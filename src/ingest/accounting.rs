@@ -136,8 +136,13 @@ fn add_duplicates(input: &DatasetInput, batch: &mut Batch) -> Option<Handle> {
     let id = unique_id(input)?;
     // A group-by streams; `n_unique` over the whole column does not, and
     // would hold every id of the input whatever the partition.
-    let stage =
-        || Stage { key: id, others: Vec::new(), rows: Vec::new(), aggs: vec![len().cast(DataType::UInt64).alias("n")] };
+    let stage = || Stage {
+        dataset: input.dataset,
+        key: id,
+        others: Vec::new(),
+        rows: Vec::new(),
+        aggs: vec![len().cast(DataType::UInt64).alias("n")],
+    };
     let then = |f: LazyFrame| {
         f.select([col("n").sum().cast(DataType::UInt64).alias("rows"), len().cast(DataType::UInt64).alias("distinct")])
     };

@@ -9,10 +9,11 @@ use anyhow::Context as _;
 use polars::prelude::*;
 
 use super::accounting::{AccountingPlans, DatasetAccount};
+use super::order::{Order, RowOrder};
 use super::rejects::RejectedRow;
 use super::sortmeta::SortedKey;
 use super::{DatasetInput, Inputs};
-use crate::contract::{Dataset, Kind, SORTABLE};
+use crate::contract::{Dataset, Kind};
 
 /// The file format written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,11 +115,15 @@ pub fn write_typed(
     let mut results = anyhow::Context::context(batch.run(), "converting")?;
     let mut done = Vec::new();
     for (input, (tmp, target, accounting, order)) in inputs.datasets.values().zip(temps) {
-        let sorted_by = order.and_then(|o| o.lock().ok().and_then(|o| o.sorted_by()));
-        if let Some(key) = &sorted_by {
-            super::sortmeta::record(&tmp, std::slice::from_ref(key))
-                .with_context(|| format!("recording the order of {} in its footer", target.display()))?;
-        }
+        let proven = order.and_then(|o| o.lock().ok().map(|o| o.proven())).unwrap_or_default();
+        let sorted_by = match proven {
+            RowOrder::Sorted(p) => {
+                super::sortmeta::record(&tmp, std::slice::from_ref(&p.key), &p.constant)
+                    .with_context(|| format!("recording the order of {} in its footer", target.display()))?;
+                Some(p.key)
+            }
+            _ => None,
+        };
         tmp.persist(&target).with_context(|| format!("moving {} into place", target.display()))?;
         let (account, rejected) = accounting.finish(input, &mut results, inputs.options.delimiter)?;
         done.push(Converted { dataset: input.dataset, target, account, rejected, sorted_by });
@@ -126,19 +131,20 @@ pub fn write_typed(
     Ok(done)
 }
 
-/// Adds to `batch` a look at the order of the dataset's sortable key as
-/// its accepted rows are written (the same scan, batch by batch in row
-/// order), when the dataset has one.
+/// Adds to `batch` a look at the order of the dataset's sortable key (and
+/// of the columns grouped beside it) as its accepted rows are written (the
+/// same scan, batch by batch in row order), when the dataset has one.
 fn watch_order(input: &DatasetInput, batch: &mut crate::exec::Batch) -> anyhow::Result<Option<Arc<Mutex<Order>>>> {
-    let Some(&(_, key)) = SORTABLE.iter().find(|(ds, key)| *ds == input.dataset && input.has_column(key)) else {
+    let Some(order) = Order::of(input.dataset, &input.present) else {
         return Ok(None);
     };
-    let order = Arc::new(Mutex::new(Order::new(key)));
+    let columns: Vec<Expr> = order.columns().into_iter().map(col).collect();
+    let order = Arc::new(Mutex::new(order));
     let seen = order.clone();
-    let watch = input.accepted().select([col(key)]).sink_batches(
+    let watch = input.accepted().select(columns).sink_batches(
         PlanCallback::new(move |df: DataFrame| {
             let mut order = seen.lock().map_err(|_| polars_err!(ComputeError: "the order watch was poisoned"))?;
-            order.see(df.column(key)?.str()?);
+            order.see(&df, None)?;
             // Never stop early: the scan is shared with the file's writer.
             Ok(false)
         }),
@@ -147,86 +153,4 @@ fn watch_order(input: &DatasetInput, batch: &mut crate::exec::Batch) -> anyhow::
     )?;
     let _watch = batch.add(watch);
     Ok(Some(order))
-}
-
-/// The order of a key column's values seen so far, in row order.
-#[derive(Debug)]
-struct Order {
-    column: &'static str,
-    last: Option<String>,
-    ascending: bool,
-    descending: bool,
-    nulls: bool,
-}
-
-impl Order {
-    fn new(column: &'static str) -> Order {
-        Order { column, last: None, ascending: true, descending: true, nulls: false }
-    }
-
-    /// Takes in the next batch of values.
-    fn see(&mut self, values: &StringChunked) {
-        if self.nulls || !(self.ascending || self.descending) {
-            return;
-        }
-        let mut last = self.last.take();
-        let mut previous: Option<&str> = last.as_deref();
-        for value in values.iter() {
-            let Some(v) = value else {
-                self.nulls = true;
-                return;
-            };
-            if let Some(p) = previous {
-                self.ascending &= p <= v;
-                self.descending &= p >= v;
-            }
-            previous = Some(v);
-        }
-        if let Some(p) = previous {
-            last = Some(p.to_string());
-        }
-        self.last = last;
-    }
-
-    /// The key and direction the rows were sorted in, if they were: with no
-    /// null key, and at least one row. Rows all of one key are ascending.
-    fn sorted_by(&self) -> Option<SortedKey> {
-        if self.nulls || self.last.is_none() {
-            return None;
-        }
-        match (self.ascending, self.descending) {
-            (true, _) => Some(SortedKey { column: self.column.to_string(), descending: false }),
-            (false, true) => Some(SortedKey { column: self.column.to_string(), descending: true }),
-            (false, false) => None,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn seen(batches: &[&[Option<&str>]]) -> Option<SortedKey> {
-        let mut order = Order::new("session_id");
-        for b in batches {
-            order.see(&StringChunked::from_iter_options(PlSmallStr::EMPTY, b.iter().copied()));
-        }
-        order.sorted_by()
-    }
-
-    #[test]
-    fn the_order_is_followed_across_batches() {
-        let asc = Some(SortedKey { column: "session_id".into(), descending: false });
-        let desc = Some(SortedKey { column: "session_id".into(), descending: true });
-        assert_eq!(seen(&[&[Some("s1"), Some("s1")], &[Some("s1"), Some("s2")], &[Some("s3")]]), asc);
-        assert_eq!(seen(&[&[Some("s3"), Some("s2")], &[], &[Some("s2"), Some("s1")]]), desc);
-        // Out of order only across a batch boundary.
-        assert_eq!(seen(&[&[Some("s1"), Some("s2")], &[Some("s1"), Some("s3")]]), None);
-        // Bytewise, as polars compares text: "s10" sorts before "s9".
-        assert_eq!(seen(&[&[Some("s10"), Some("s9")]]), asc);
-        assert_eq!(seen(&[&[Some("s9"), Some("s10")]]), desc);
-        assert_eq!(seen(&[&[Some("s1"), None, Some("s2")]]), None);
-        assert_eq!(seen(&[&[Some("s1"), Some("s1")]]), asc);
-        assert_eq!(seen(&[&[]]), None);
-    }
 }

@@ -17,6 +17,7 @@ use std::io::Read;
 use polars::prelude::*;
 
 use super::fileread::Structural;
+use super::order::{Order, RowOrder};
 use super::parse::{self, Offset};
 use super::validate::{self, Check, MAX_MONEY};
 use super::{DatasetInput, Format, IngestError, IngestOptions, OUTSIDE};
@@ -441,8 +442,9 @@ impl From<IngestError> for Declined {
     }
 }
 
-/// Stages a dataset read from CSV files to the Parquet file `out`.
-pub(crate) fn stage(input: &DatasetInput, options: IngestOptions, out: &std::path::Path) -> Result<(), Declined> {
+/// Stages a dataset read from CSV files to the Parquet file `out`; what
+/// its accepted rows proved of their order on the way.
+pub(crate) fn stage(input: &DatasetInput, options: IngestOptions, out: &std::path::Path) -> Result<RowOrder, Declined> {
     stage_in(input, options, out, None)
 }
 
@@ -453,7 +455,7 @@ fn stage_in(
     options: IngestOptions,
     out: &std::path::Path,
     step: Option<usize>,
-) -> Result<(), Declined> {
+) -> Result<RowOrder, Declined> {
     let ds = input.dataset;
     if input.converted || input.files.iter().any(|f| f.format != Format::Csv || f.records.is_none()) {
         return Err(Declined::Fallback);
@@ -485,13 +487,31 @@ fn stage_in(
             }
             writer.finish().map(|_| ())
         });
-        let read = read(input, options, &schema, step, |df| send.send(df).is_ok());
+        // Followed here, in row order, while the writer encodes.
+        let mut order = Order::of(ds, &input.present);
+        let mut seen = Ok(());
+        let read = read(input, options, &schema, step, |df| {
+            if let (Some(order), Ok(())) = (order.as_mut(), &seen) {
+                seen = accepted(&df).and_then(|a| order.see(&df, Some(&a)));
+            }
+            send.send(df).is_ok()
+        });
         drop(send);
         let written = written.join().unwrap_or_else(|_| Err(PolarsError::ComputeError("the writer stopped".into())));
         // A failed write ends the reading early: its error is the one to report.
         written.map_err(polars_err)?;
-        read
+        read?;
+        seen.map_err(polars_err)?;
+        Ok(order.map(|o| o.proven()).unwrap_or_default())
     })
+}
+
+/// A staged batch's accepted rows, as [`DatasetInput::accepted`] takes
+/// them: no reject reason, inside the window.
+fn accepted(df: &DataFrame) -> PolarsResult<BooleanChunked> {
+    let valid = df.column(validate::REASON)?.is_null();
+    let inside = !df.column(OUTSIDE)?.bool()?;
+    Ok(&valid & &inside)
 }
 
 /// Reads every file of `input` and hands each batch to `send`, in order;
@@ -681,10 +701,16 @@ mod tests {
         let mut rows = 0;
         for input in inputs.datasets.values() {
             let want = input.frame.clone().collect().unwrap();
+            // The order proven over polars' accepted rows, seen at once.
+            let order = Order::of(input.dataset, &input.present).map(|mut o| {
+                let columns: Vec<Expr> = o.columns().into_iter().map(col).collect();
+                o.see(&input.accepted().select(columns).collect().unwrap(), None).unwrap();
+                o.proven()
+            });
             for step in steps {
                 let path = out.path().join(format!("{}-{step:?}.parquet", input.dataset.name()));
                 match stage_in(input, options, &path, *step) {
-                    Ok(()) => {}
+                    Ok(got) => assert_eq!(Some(got), order.clone().or(Some(RowOrder::Unknown)), "{step:?}"),
                     Err(Declined::Fallback) if may_decline => continue,
                     Err(_) => panic!("{}: declined", input.dataset),
                 }

@@ -12,6 +12,7 @@ pub mod csvscan;
 pub mod encoding;
 pub mod fileread;
 mod fused;
+pub mod order;
 pub mod parse;
 pub mod period;
 pub mod preread;
@@ -194,6 +195,9 @@ pub struct DatasetInput {
     /// The frame is the files as `hutong convert` wrote them, read without
     /// validating again ([`Inputs::read_converted`]).
     pub converted: bool,
+    /// What a pass over every accepted row proved of their order: staging
+    /// CSV, or `hutong convert` as its footer records ([`order`]).
+    pub order: order::RowOrder,
 }
 
 impl InputFile {
@@ -293,7 +297,8 @@ impl Inputs {
                 false => fused::stage(input, self.options, &whole),
             };
             let staged = match fused {
-                Ok(()) => {
+                Ok(order) => {
+                    input.order = order;
                     crate::exec::release_memory();
                     vec![path_arg(&whole)]
                 }
@@ -488,7 +493,15 @@ fn open_dataset(
     // Valid rows outside --from / --to are marked, not rejected.
     let frame = frame.with_column(outside(ds, &present, options).alias(OUTSIDE));
     let frame = if std::env::var_os("HUTONG_NO_CACHE").is_some() { frame } else { frame.cache() };
-    Ok(DatasetInput { dataset: ds, files: inputs, present, extra_columns: extra, frame, converted: false })
+    Ok(DatasetInput {
+        dataset: ds,
+        files: inputs,
+        present,
+        extra_columns: extra,
+        frame,
+        converted: false,
+        order: order::RowOrder::Unknown,
+    })
 }
 
 /// Whether a valid row lies outside `--from` / `--to`.

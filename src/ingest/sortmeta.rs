@@ -21,6 +21,11 @@ use polars_parquet_format::{FileMetaData, KeyValue, SortingColumn};
 /// direction, as `session_id asc` (several separated by commas).
 pub const SORTED_BY: &str = "hutong.sorted_by";
 
+/// The key-value entry of the footer beside [`SORTED_BY`]: the columns that
+/// hold one value within each run of the first sorted key, as `platform,
+/// merchant_id` (see [`super::order`]).
+pub const CONSTANT_WITHIN: &str = "hutong.constant_within";
+
 /// The key-value entry `convert` writes in every Parquet file: the dataset
 /// whose validated rows the file holds.
 pub const CONVERTED: &str = "hutong.converted";
@@ -58,14 +63,24 @@ impl SortedKey {
 }
 
 /// Records in the footer of the Parquet file at `path` that its rows are
-/// sorted by `keys`, rewriting the footer only (the data stays in place).
-pub fn record(path: &Path, keys: &[SortedKey]) -> std::io::Result<()> {
+/// sorted by `keys`, and that the columns `constant` hold one value within
+/// each run of the first key, rewriting the footer only (the data stays in
+/// place).
+pub fn record(path: &Path, keys: &[SortedKey], constant: &[String]) -> std::io::Result<()> {
     let mut file = OpenOptions::new().read(true).write(true).open(path)?;
     let (start, mut meta) = read_footer(&mut file)?;
     let value = keys.iter().map(SortedKey::text).collect::<Vec<_>>().join(", ");
-    let mut entries: Vec<KeyValue> =
-        meta.key_value_metadata.take().unwrap_or_default().into_iter().filter(|kv| kv.key != SORTED_BY).collect();
+    let mut entries: Vec<KeyValue> = meta
+        .key_value_metadata
+        .take()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|kv| kv.key != SORTED_BY && kv.key != CONSTANT_WITHIN)
+        .collect();
     entries.push(KeyValue { key: SORTED_BY.to_string(), value: Some(value) });
+    if !constant.is_empty() {
+        entries.push(KeyValue { key: CONSTANT_WITHIN.to_string(), value: Some(constant.join(", ")) });
+    }
     meta.key_value_metadata = Some(entries);
     // The standard's form names each key by its position among the leaf
     // columns; a key that is not a leaf column is recorded in hutong's entry only.
@@ -107,6 +122,20 @@ pub fn recorded(path: &Path) -> std::io::Result<Vec<SortedKey>> {
     Ok(value
         .map(|v| v.split(',').map(SortedKey::parse).collect::<Option<Vec<_>>>().unwrap_or_default())
         .unwrap_or_default())
+}
+
+/// What the footer of a dataset's one Parquet file records of its rows'
+/// order ([`recorded_for`]): the first sorted key, with the columns
+/// recorded as constant within its runs.
+pub fn order_for(files: &[super::InputFile]) -> super::order::RowOrder {
+    let [file] = files else { return super::order::RowOrder::Unknown };
+    let Some(key) = recorded_for(files).into_iter().next() else { return super::order::RowOrder::Unknown };
+    let constant = entry(&file.path, CONSTANT_WITHIN)
+        .ok()
+        .flatten()
+        .map(|v| v.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect())
+        .unwrap_or_default();
+    super::order::RowOrder::Sorted(super::order::Proven { key, constant })
 }
 
 /// The value of the footer's key-value entry `key`, if it has one.
@@ -182,12 +211,14 @@ mod tests {
         assert_eq!(recorded(&path).unwrap(), Vec::new());
 
         let key = SortedKey { column: "session_id".into(), descending: false };
-        record(&path, std::slice::from_ref(&key)).unwrap();
+        record(&path, std::slice::from_ref(&key), &["platform".to_string()]).unwrap();
         assert_eq!(recorded(&path).unwrap(), vec![key.clone()]);
+        assert_eq!(entry(&path, CONSTANT_WITHIN).unwrap().as_deref(), Some("platform"));
         // Recording again replaces the entry rather than adding one.
         let desc = SortedKey { column: "session_id".into(), descending: true };
-        record(&path, std::slice::from_ref(&desc)).unwrap();
+        record(&path, std::slice::from_ref(&desc), &[]).unwrap();
         assert_eq!(recorded(&path).unwrap(), vec![desc]);
+        assert_eq!(entry(&path, CONSTANT_WITHIN).unwrap(), None);
 
         let mut file = File::open(&path).unwrap();
         let (_, meta) = read_footer(&mut file).unwrap();

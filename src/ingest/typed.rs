@@ -60,6 +60,7 @@ impl Inputs {
             let Some(input) = self.datasets.get_mut(&ds) else { continue };
             input.frame = if cache { frame.cache() } else { frame };
             input.converted = true;
+            input.order = super::sortmeta::order_for(&input.files);
             read.push((ds, if known { Remembered::Yes } else { Remembered::No }));
         }
         read

@@ -10,7 +10,19 @@ pub const RULES: &str = "rules/cn-interconnection-2021.toml";
 
 /// Runs `hutong` with the given arguments and a fixed SOURCE_DATE_EPOCH.
 pub fn hutong(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hutong")).args(args).env("SOURCE_DATE_EPOCH", "1700000000").output().unwrap()
+    command(args).output().unwrap()
+}
+
+fn command(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hutong"));
+    c.args(args).env("SOURCE_DATE_EPOCH", "1700000000");
+    c
+}
+
+/// [`run`] with the progress lines on stderr.
+pub fn run_showing_progress(args: &[&str]) -> (Option<i32>, String, String) {
+    let o = command(args).env("HUTONG_PROGRESS", "1").output().unwrap();
+    (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
 /// Runs `hutong`: exit code, stdout and stderr as text.

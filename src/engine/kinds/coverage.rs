@@ -142,7 +142,7 @@ rationale = "Why it matters, in plain words"
                 let rows: Vec<Expr> =
                     flagged.iter().enumerate().map(|(i, id)| offers(id).alias(flag_name(i))).collect();
                 let aggs = any_per_group(&rows).map_err(|e| format!("naming its session flags: {e}"))?;
-                let stage = Stage { key: unit_col, others: by(), rows, aggs };
+                let stage = Stage { dataset: Dataset::Checkout, key: unit_col, others: by(), rows, aggs };
                 ctx.per_key_stage(frame, stage, Merge::Sum(sums), |f| f.group_by(by()).agg(agg))?
             }
         }])

@@ -85,7 +85,13 @@ rationale = "A checkout that never shows a rival is the footprint of an exclusiv
             // session falls in one share, so the shares' counts add up.
             ctx.per_key_stage(
                 frame,
-                Stage { key: "session_id", others: merchant(), rows: Vec::new(), aggs: vec![len()] },
+                Stage {
+                    dataset: Dataset::Checkout,
+                    key: "session_id",
+                    others: merchant(),
+                    rows: Vec::new(),
+                    aggs: vec![len()],
+                },
                 Merge::sum(["sessions"]),
                 |f| f.group_by(merchant()).agg([len().cast(DataType::UInt64).alias("sessions")]),
             )?,

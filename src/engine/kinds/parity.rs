@@ -309,7 +309,13 @@ rationale = "Why the margin is what it is, in plain words"
                     ),
                 };
                 let ctx = &ctx;
-                let stage = Stage { key: "session_id", others: ctx.keys([col("platform")]), rows, aggs: flags };
+                let stage = Stage {
+                    dataset: spec.metric.dataset(),
+                    key: "session_id",
+                    others: ctx.keys([col("platform")]),
+                    rows,
+                    aggs: flags,
+                };
                 return Ok(vec![
                     present.into(),
                     ctx.per_key_stage(joined, stage, Merge::sum(["n"]), |f| {
