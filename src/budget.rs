@@ -327,7 +327,7 @@ pub fn sorted_keys(
         );
         return Ok(SortedChoice { keys: Vec::new(), declined: Some(declined), ..SortedChoice::default() });
     }
-    let (recorded, staged) = known.into_iter().partition(|k| inputs_converted(inputs, k));
+    let (staged, recorded) = known.into_iter().partition(|k| seen_while_staging(inputs, k));
     Ok(SortedChoice { keys, declined: None, recorded, staged })
 }
 
@@ -337,9 +337,15 @@ pub fn sorted_fits(execution: &Execution, budget: u64) -> bool {
     execution.strategy == Strategy::SinglePass || sorted_estimate(Input { rows: execution.estimated_rows }) <= budget
 }
 
-/// Whether the dataset of sortable `key` was read as `hutong convert` wrote it.
-fn inputs_converted(inputs: &Inputs, key: &str) -> bool {
-    SORTABLE.iter().any(|(ds, k)| *k == key && inputs.get(*ds).is_some_and(|i| i.converted))
+/// Whether staging saw the rows of sortable `key`'s dataset sorted by it
+/// (else a Parquet footer recorded it).
+fn seen_while_staging(inputs: &Inputs, key: &str) -> bool {
+    SORTABLE.iter().any(|(ds, k)| {
+        *k == key
+            && inputs.get(*ds).is_some_and(|i| {
+                !i.converted && matches!(&i.order, crate::ingest::order::RowOrder::Sorted(p) if p.key.column == key)
+            })
+    })
 }
 
 /// The keys `when` asks the sorted path for, by the order of the rows; and

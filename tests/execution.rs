@@ -549,6 +549,11 @@ fn convert_records_the_order_of_the_rows_and_audit_takes_it_from_the_footer() {
         entry(&pq.join("checkout.parquet"), CONSTANT_WITHIN).unwrap().as_deref(),
         Some("platform, merchant_id, region")
     );
+    // An audit takes both from the footers, without looking at the rows.
+    let audited = tmp.path().join("pq-audit");
+    let args = ["audit", "--rules", RULES, "--data", pq.to_str().unwrap(), "--out", audited.to_str().unwrap()];
+    let (_, _, err) = run_showing_progress(&args);
+    assert!(err.contains("(the order of `session_id` and `txn_id` as recorded by hutong convert)"), "{err}");
     assert_eq!(out.matches("  order     ").count(), 2, "{out}");
     // Shuffled rows are not recorded as sorted.
     let shuffled = tmp.path().join("shuffled");
