@@ -311,9 +311,10 @@ pub struct AuditArgs {
     pub partitions: Option<u16>,
     /// When the aggregations keyed by session or transaction id take the
     /// sorted path, one pass holding one key's rows at a time: `auto` (when
-    /// the first 100,000 accepted rows come sorted by the key, or the Parquet
-    /// file `hutong convert` wrote records the order, and, in a bounded
-    /// audit, the budget has room for it), `always` or `never` (hash
+    /// the first 100,000 accepted rows come sorted by the key, or every row
+    /// when a bounded audit stages CSV, or the Parquet file `hutong convert`
+    /// wrote records the order, and, in a bounded audit, the budget has room
+    /// for it), `always` or `never` (hash
     /// group-bys only). The same pass checks that every row
     /// is in order; an aggregation whose rows are not is run again on the
     /// hashed path, so findings never depend on this.
