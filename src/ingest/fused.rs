@@ -442,6 +442,18 @@ impl From<IngestError> for Declined {
     }
 }
 
+/// What a polars error while staging dataset `ds` ends the staging with.
+fn polars_failed(ds: Dataset) -> impl Fn(PolarsError) -> Declined + Copy {
+    move |cause| Declined::Failed(super::staging_failed(ds)(cause))
+}
+
+/// What an error reading or writing `path` while staging dataset `ds` ends
+/// the staging with.
+fn io_failed(ds: Dataset, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Declined {
+    let path = path.to_path_buf();
+    move |cause| Declined::Failed(IngestError::Unreadable { dataset: ds, path, cause })
+}
+
 /// Stages a dataset read from CSV files to the Parquet file `out`; what
 /// its accepted rows proved of their order on the way.
 pub(crate) fn stage(input: &DatasetInput, options: IngestOptions, out: &std::path::Path) -> Result<RowOrder, Declined> {
@@ -469,14 +481,10 @@ fn stage_in(
         // An empty dataset is staged whole by polars, which writes its schema.
         return Err(Declined::Fallback);
     }
-    let polars_err = |cause| Declined::Failed(super::staging_failed(ds)(cause));
-    let io_err = |path: &std::path::Path| {
-        let path = path.to_path_buf();
-        move |cause| Declined::Failed(IngestError::Unreadable { dataset: ds, path, cause })
-    };
+    let polars_err = polars_failed(ds);
     let mut frame = input.frame.clone();
     let schema = frame.collect_schema().map_err(polars_err)?;
-    let file = std::fs::File::create(out).map_err(io_err(out))?;
+    let file = std::fs::File::create(out).map_err(io_failed(ds, out))?;
     let mut writer = ParquetWriter::new(file).batched(&schema).map_err(polars_err)?;
     // The writer encodes one batch while the next ones are parsed.
     let (send, batches) = std::sync::mpsc::sync_channel::<DataFrame>(2);
@@ -524,11 +532,7 @@ fn read(
     mut send: impl FnMut(DataFrame) -> bool,
 ) -> Result<(), Declined> {
     let ds = input.dataset;
-    let polars_err = |cause| Declined::Failed(super::staging_failed(ds)(cause));
-    let io_err = |path: &std::path::Path| {
-        let path = path.to_path_buf();
-        move |cause| Declined::Failed(IngestError::Unreadable { dataset: ds, path, cause })
-    };
+    let polars_err = polars_failed(ds);
     let outside = super::outside(ds, &input.present, options).alias(OUTSIDE);
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 8);
     for (index, f) in input.files.iter().enumerate() {
@@ -539,7 +543,7 @@ fn read(
         let records = f.records.unwrap_or(0);
         let per_record = (f.bytes / (records + 1)).max(1) as usize;
         let step = step.unwrap_or((per_record * BATCH_ROWS as usize).clamp(1 << 16, 1 << 26));
-        let mut reader = std::fs::File::open(&f.read_path).map_err(io_err(&f.read_path))?;
+        let mut reader = std::fs::File::open(&f.read_path).map_err(io_failed(ds, &f.read_path))?;
         let mut buf: Vec<u8> = Vec::new();
         let mut eof = false;
         let mut header = true;
@@ -550,7 +554,7 @@ fn read(
             while !eof && buf.len() < want {
                 let at = buf.len();
                 buf.resize(want, 0);
-                let n = reader.read(&mut buf[at..]).map_err(io_err(&f.read_path))?;
+                let n = reader.read(&mut buf[at..]).map_err(io_failed(ds, &f.read_path))?;
                 buf.truncate(at + n);
                 eof = n == 0;
             }
