@@ -90,9 +90,24 @@ fn csv_to_io(e: csv::Error) -> io::Error {
 pub fn records(
     path: &Path,
     delimiter: u8,
-    mut on_bytes: impl FnMut(&[u8]),
+    on_bytes: impl FnMut(&[u8]),
     mut on_record: impl FnMut(Record),
 ) -> io::Result<()> {
+    records_while(path, delimiter, on_bytes, |r| {
+        on_record(r);
+        true
+    })
+}
+
+/// [`records`] until `on_record` returns false: the file is read no further
+/// than the buffer that holds the record it returned false on.
+pub fn records_while(
+    path: &Path,
+    delimiter: u8,
+    mut on_bytes: impl FnMut(&[u8]),
+    mut on_record: impl FnMut(Record) -> bool,
+) -> io::Result<()> {
+    let mut more = true;
     let mut file = File::open(path)?;
     let mut buf = vec![0u8; 1 << 20];
     let mut scanner = Scanner::new(delimiter);
@@ -107,8 +122,8 @@ pub fn records(
                 // Re-read after the cut.
             } else if r.irregular && r.spans > 0 {
                 cut = Some((r.start, r.line, r.index));
-            } else {
-                on_record(r);
+            } else if more {
+                more = on_record(r);
             }
         };
         if n > 0 {
@@ -127,6 +142,11 @@ pub fn records(
                 return Ok(());
             }
         }
+        // Records come in order: the cut one, if any, comes after every
+        // record taken so far.
+        if !more {
+            return Ok(());
+        }
         if let Some((start, line, index)) = cut {
             // The opening line alone is the irregular record.
             file.seek(io::SeekFrom::Start(start))?;
@@ -134,7 +154,7 @@ pub fn records(
             io::BufRead::read_until(&mut io::BufReader::new(&mut file), b'\n', &mut first)?;
             let end = start + first.len() as u64;
             let fields = first.iter().filter(|b| **b == delimiter).count() + 1;
-            on_record(Record { index, start, end, line, spans: 0, fields, blank: false, irregular: true });
+            more = on_record(Record { index, start, end, line, spans: 0, fields, blank: false, irregular: true });
             scanner = Scanner::resume(delimiter, end, line + 1, index + 1);
             file.seek(io::SeekFrom::Start(end))?;
             pos = end;
@@ -351,6 +371,34 @@ mod tests {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(text).unwrap();
         f
+    }
+
+    #[test]
+    fn records_while_reads_no_further_than_the_buffer_it_stopped_in() {
+        // 300,000 records of 10 bytes: 3 MB, three buffers of 1 MiB.
+        let mut text = b"id,v\n".to_vec();
+        for i in 0..300_000u32 {
+            text.extend_from_slice(format!("{i:06},abc\n").as_bytes());
+        }
+        let f = file(&text);
+        let (mut bytes, mut seen) = (0usize, Vec::new());
+        records_while(
+            f.path(),
+            b',',
+            |b| bytes += b.len(),
+            |r| {
+                seen.push(r.index);
+                r.index < 3
+            },
+        )
+        .unwrap();
+        // Header and records 1 to 3: the one it stopped on is the last seen.
+        assert_eq!(seen, [0, 1, 2, 3]);
+        assert_eq!(bytes, 1 << 20);
+        // All of it when it never stops.
+        let mut all = 0u64;
+        records(f.path(), b',', |_| {}, |_| all += 1).unwrap();
+        assert_eq!(all, 300_001);
     }
 
     #[test]

@@ -90,13 +90,15 @@ pub fn locate_csv(path: &Path, delimiter: u8, wanted: &[u64]) -> io::Result<Vec<
     // scanner the pre-read used, so record numbers agree with polars'.
     let mut spans: Vec<(u64, u64, u64)> = Vec::with_capacity(wanted.len());
     let mut next = 0usize;
+    // Read no further than the last wanted record.
     let on_record = |r: Record| {
         if r.index > 0 && wanted.get(next) == Some(&(r.index - 1)) {
             spans.push((r.line, r.start, r.end));
             next += 1;
         }
+        next < wanted.len()
     };
-    super::fileread::records(path, delimiter, |_| {}, on_record)?;
+    super::fileread::records_while(path, delimiter, |_| {}, on_record)?;
     let mut file = File::open(path)?;
     let mut out = Vec::with_capacity(spans.len());
     for (line, from, to) in spans {
