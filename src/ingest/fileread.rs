@@ -93,26 +93,43 @@ pub fn records(
     on_bytes: impl FnMut(&[u8]),
     mut on_record: impl FnMut(Record),
 ) -> io::Result<()> {
-    records_while(path, delimiter, on_bytes, |r| {
+    records_while(path, delimiter, Start::FILE, on_bytes, |r| {
         on_record(r);
         true
     })
 }
 
-/// [`records`] until `on_record` returns false: the file is read no further
-/// than the buffer that holds the record it returned false on.
+/// Where a scan of a CSV file starts: a record's first byte, the line it
+/// starts on and its index (header included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Start {
+    pub offset: u64,
+    pub line: u64,
+    pub index: u64,
+}
+
+impl Start {
+    /// The file's first byte: line 1, the header.
+    pub const FILE: Start = Start { offset: 0, line: 1, index: 0 };
+}
+
+/// [`records`] from `start` until `on_record` returns false: the file is
+/// read no further than the buffer that holds the record it returned false
+/// on, and `on_bytes` sees the bytes from `start` to there.
 pub fn records_while(
     path: &Path,
     delimiter: u8,
+    start: Start,
     mut on_bytes: impl FnMut(&[u8]),
     mut on_record: impl FnMut(Record) -> bool,
 ) -> io::Result<()> {
     let mut more = true;
     let mut file = File::open(path)?;
+    file.seek(io::SeekFrom::Start(start.offset))?;
     let mut buf = vec![0u8; 1 << 20];
-    let mut scanner = Scanner::new(delimiter);
-    let mut seen = 0u64;
-    let mut pos = 0u64;
+    let mut scanner = Scanner::resume(delimiter, start.offset, start.line, start.index);
+    let mut seen = start.offset;
+    let mut pos = start.offset;
     loop {
         let n = file.read(&mut buf)?;
         // A record to cut to its first line: (start byte, start line, index).
@@ -160,6 +177,24 @@ pub fn records_while(
             pos = end;
         }
     }
+}
+
+/// The line ends in bytes `from..to` of `file`: the lines a record at `to`
+/// starts below one at `from`, whatever the quoting.
+pub fn line_ends(file: &mut File, from: u64, to: u64) -> io::Result<u64> {
+    file.seek(io::SeekFrom::Start(from))?;
+    let mut left = to.saturating_sub(from);
+    let mut buf = vec![0u8; (1 << 20).min(left as usize)];
+    let mut ends = 0u64;
+    while left > 0 {
+        let n = file.read(&mut buf[..(left.min(1 << 20) as usize)])?;
+        if n == 0 {
+            break;
+        }
+        ends += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        left -= n as u64;
+    }
+    Ok(ends)
 }
 
 /// Hashes a CSV file and checks the structure of every record.
@@ -385,6 +420,7 @@ mod tests {
         records_while(
             f.path(),
             b',',
+            Start::FILE,
             |b| bytes += b.len(),
             |r| {
                 seen.push(r.index);

@@ -454,9 +454,19 @@ fn io_failed(ds: Dataset, path: &std::path::Path) -> impl FnOnce(std::io::Error)
     move |cause| Declined::Failed(IngestError::Unreadable { dataset: ds, path, cause })
 }
 
-/// Stages a dataset read from CSV files to the Parquet file `out`; what
-/// its accepted rows proved of their order on the way.
-pub(crate) fn stage(input: &DatasetInput, options: IngestOptions, out: &std::path::Path) -> Result<RowOrder, Declined> {
+/// What staging learnt on the way besides the rows.
+#[derive(Debug, Default)]
+pub(crate) struct Staged {
+    /// What the accepted rows proved of their order.
+    pub order: RowOrder,
+    /// Per file, where some records start: (0-based data record, byte offset
+    /// in its `read_path`), one per batch, in order
+    /// ([`super::InputFile::marks`]).
+    pub marks: Vec<Vec<(u64, u64)>>,
+}
+
+/// Stages a dataset read from CSV files to the Parquet file `out`.
+pub(crate) fn stage(input: &DatasetInput, options: IngestOptions, out: &std::path::Path) -> Result<Staged, Declined> {
     stage_in(input, options, out, None)
 }
 
@@ -467,7 +477,7 @@ fn stage_in(
     options: IngestOptions,
     out: &std::path::Path,
     step: Option<usize>,
-) -> Result<RowOrder, Declined> {
+) -> Result<Staged, Declined> {
     let ds = input.dataset;
     if input.converted || input.files.iter().any(|f| f.format != Format::Csv || f.records.is_none()) {
         return Err(Declined::Fallback);
@@ -498,7 +508,8 @@ fn stage_in(
         // Followed here, in row order, while the writer encodes.
         let mut order = Order::of(ds, &input.present);
         let mut seen = Ok(());
-        let read = read(input, options, &schema, step, |df| {
+        let mut marks = Vec::new();
+        let read = read(input, options, &schema, step, &mut marks, |df| {
             if let (Some(order), Ok(())) = (order.as_mut(), &seen) {
                 seen = accepted(&df).and_then(|a| order.see(&df, Some(&a)));
             }
@@ -510,7 +521,7 @@ fn stage_in(
         written.map_err(polars_err)?;
         read?;
         seen.map_err(polars_err)?;
-        Ok(order.map(|o| o.proven()).unwrap_or_default())
+        Ok(Staged { order: order.map(|o| o.proven()).unwrap_or_default(), marks })
     })
 }
 
@@ -523,12 +534,14 @@ fn accepted(df: &DataFrame) -> PolarsResult<BooleanChunked> {
 }
 
 /// Reads every file of `input` and hands each batch to `send`, in order;
-/// `send` returns false when the batch cannot be taken.
+/// `send` returns false when the batch cannot be taken. Each batch's start
+/// goes to `marks` ([`Staged::marks`]).
 fn read(
     input: &DatasetInput,
     options: IngestOptions,
     schema: &Schema,
     step: Option<usize>,
+    marks: &mut Vec<Vec<(u64, u64)>>,
     mut send: impl FnMut(DataFrame) -> bool,
 ) -> Result<(), Declined> {
     let ds = input.dataset;
@@ -548,6 +561,9 @@ fn read(
         let mut eof = false;
         let mut header = true;
         let mut row0 = 0u64;
+        // The file offset of `buf`'s first byte.
+        let mut base = 0u64;
+        let mut starts = Vec::new();
         // Two batches per thread, read ahead; more when no record ends in them.
         let mut want = 2 * threads * step;
         loop {
@@ -576,6 +592,7 @@ fn read(
                     break;
                 }
                 buf.drain(..from);
+                base += from as u64;
                 want = buf.len() + step;
                 continue;
             };
@@ -589,11 +606,12 @@ fn read(
             if parsed.len() != bounds.len() {
                 return Err(Declined::Fallback);
             }
-            for p in parsed {
+            for (p, (a, _)) in parsed.into_iter().zip(&bounds) {
                 let n = p.records;
                 if n == 0 {
                     continue;
                 }
+                starts.push((row0, base + *a as u64));
                 let df = p.finish(&plan, index as u32, row0, &f.problems).map_err(polars_err)?;
                 row0 += n;
                 let df = df.lazy().with_column(outside.clone()).collect().map_err(polars_err)?;
@@ -608,11 +626,13 @@ fn read(
                 break;
             }
             buf.drain(..s);
+            base += s as u64;
             want = 2 * threads * step;
         }
         if row0 != records {
             return Err(Declined::Fallback);
         }
+        marks.push(starts);
     }
     Ok(())
 }
@@ -714,7 +734,10 @@ mod tests {
             for step in steps {
                 let path = out.path().join(format!("{}-{step:?}.parquet", input.dataset.name()));
                 match stage_in(input, options, &path, *step) {
-                    Ok(got) => assert_eq!(Some(got), order.clone().or(Some(RowOrder::Unknown)), "{step:?}"),
+                    Ok(got) => {
+                        assert_eq!(Some(got.order), order.clone().or(Some(RowOrder::Unknown)), "{step:?}");
+                        marks_start_records(input, &got.marks, options.delimiter);
+                    }
                     Err(Declined::Fallback) if may_decline => continue,
                     Err(_) => panic!("{}: declined", input.dataset),
                 }
@@ -732,6 +755,21 @@ mod tests {
             rows += want.height();
         }
         rows
+    }
+
+    /// Every mark is where the pre-read's scanner starts that record, and
+    /// each file's first mark is its first data record.
+    fn marks_start_records(input: &DatasetInput, marks: &[Vec<(u64, u64)>], delimiter: u8) {
+        assert_eq!(marks.len(), input.files.len());
+        for (f, marks) in input.files.iter().zip(marks) {
+            let mut starts = Vec::new();
+            crate::ingest::fileread::records(&f.read_path, delimiter, |_| {}, |r| starts.push(r.start)).unwrap();
+            let data = starts.len() as u64 - 1;
+            assert_eq!(marks.first().map(|m| m.0), (data > 0).then_some(0), "{}", f.path.display());
+            for (record, offset) in marks {
+                assert_eq!(starts[*record as usize + 1], *offset, "{} record {record}", f.path.display());
+            }
+        }
     }
 
     const STEPS: [Option<usize>; 5] = [None, Some(1), Some(7), Some(50), Some(300)];

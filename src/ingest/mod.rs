@@ -177,6 +177,12 @@ pub struct InputFile {
     /// Records with a structural problem (CSV only), as the pre-read found them.
     #[serde(skip)]
     pub problems: Vec<(IdxSize, fileread::Structural)>,
+    /// Where some records start in `read_path`: (0-based data record, byte
+    /// offset), in order, as staging CSV cut its batches; empty when hutong's
+    /// reader did not stage the file. Rejected rows are looked for from the
+    /// nearest one instead of the file's start ([`rejects::locate`]).
+    #[serde(skip)]
+    pub marks: Vec<(u64, u64)>,
 }
 
 /// Marks a valid row outside `--from` / `--to`.
@@ -297,8 +303,11 @@ impl Inputs {
                 false => fused::stage(input, self.options, &whole),
             };
             let staged = match fused {
-                Ok(order) => {
+                Ok(fused::Staged { order, marks }) => {
                     input.order = order;
+                    for (file, marks) in input.files.iter_mut().zip(marks) {
+                        file.marks = marks;
+                    }
                     crate::exec::release_memory();
                     vec![path_arg(&whole)]
                 }
@@ -447,6 +456,7 @@ fn open_dataset(
             columns,
             records: layout.records,
             cached: layout.cached,
+            marks: Vec::new(),
         });
     }
     // Consecutive CSV files with the same header are read in one scan: the

@@ -13,6 +13,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use super::csvscan::Record;
+use super::fileread::Start;
 use super::validate::{FILE, REASON, ROW};
 use super::{DatasetInput, Format, IngestError};
 
@@ -60,7 +61,9 @@ pub fn locate(input: &DatasetInput, rejected: &DataFrame, delimiter: u8) -> Resu
         match file.format {
             Format::Csv => {
                 let wanted: Vec<u64> = rows.iter().map(|(r, _)| *r).collect();
-                let located = locate_csv(&file.raw_path, delimiter, &wanted).map_err(|cause| {
+                // Marks are offsets in the file staging read.
+                let marks = if file.raw_path == file.read_path { &file.marks[..] } else { &[] };
+                let located = locate_csv(&file.raw_path, delimiter, &wanted, marks).map_err(|cause| {
                     IngestError::Unreadable { dataset: input.dataset, path: file.path.clone(), cause }
                 })?;
                 for ((record, reason), (line, raw)) in rows.into_iter().zip(located) {
@@ -85,20 +88,72 @@ pub fn locate(input: &DatasetInput, rejected: &DataFrame, delimiter: u8) -> Resu
 }
 
 /// For each wanted 0-based data record (sorted), its 1-based start line and raw text.
-pub fn locate_csv(path: &Path, delimiter: u8, wanted: &[u64]) -> io::Result<Vec<(u64, String)>> {
-    // First read: the byte span and line of each wanted record, with the same
-    // scanner the pre-read used, so record numbers agree with polars'.
+///
+/// `marks` (0-based data record, byte offset of its first byte; in order,
+/// [`super::InputFile::marks`]) let each wanted record be looked for from
+/// the last mark at or before it instead of from the file's start; the line
+/// of a mark is counted from line ends alone, much faster than the scanner.
+/// With no marks, or when a record is not found from its mark, the file is
+/// scanned from its start as far as the last wanted record.
+pub fn locate_csv(path: &Path, delimiter: u8, wanted: &[u64], marks: &[(u64, u64)]) -> io::Result<Vec<(u64, String)>> {
+    match spans_from_marks(path, delimiter, wanted, marks)? {
+        Some(spans) => read_spans(path, spans),
+        None => read_spans(path, spans_from(path, delimiter, Start::FILE, wanted)?),
+    }
+}
+
+/// (line, first byte, end) of each wanted record, scanning from `start` no
+/// further than the last of them: fewer when the file ends first.
+fn spans_from(path: &Path, delimiter: u8, start: Start, wanted: &[u64]) -> io::Result<Vec<(u64, u64, u64)>> {
+    // The same scanner the pre-read used, so record numbers agree with polars'.
     let mut spans: Vec<(u64, u64, u64)> = Vec::with_capacity(wanted.len());
-    let mut next = 0usize;
-    // Read no further than the last wanted record.
     let on_record = |r: Record| {
-        if r.index > 0 && wanted.get(next) == Some(&(r.index - 1)) {
+        if r.index > 0 && wanted.get(spans.len()) == Some(&(r.index - 1)) {
             spans.push((r.line, r.start, r.end));
-            next += 1;
         }
-        next < wanted.len()
+        spans.len() < wanted.len()
     };
-    super::fileread::records_while(path, delimiter, |_| {}, on_record)?;
+    super::fileread::records_while(path, delimiter, start, |_| {}, on_record)?;
+    Ok(spans)
+}
+
+/// [`spans_from`] for each group of wanted records that share their last
+/// mark, from that mark; `None` when a group is not all found there.
+fn spans_from_marks(
+    path: &Path,
+    delimiter: u8,
+    wanted: &[u64],
+    marks: &[(u64, u64)],
+) -> io::Result<Option<Vec<(u64, u64, u64)>>> {
+    let mut file = File::open(path)?;
+    // Line ends counted so far: the line at byte `counted.0` is `counted.1`.
+    let mut counted = (0u64, 1u64);
+    let mut spans = Vec::with_capacity(wanted.len());
+    let mark_of = |record: u64| marks.partition_point(|(r, _)| *r <= record);
+    let mut i = 0;
+    while i < wanted.len() {
+        let k = mark_of(wanted[i]);
+        let group = wanted[i..].iter().take_while(|r| mark_of(**r) == k).count();
+        let start = match k.checked_sub(1).map(|m| marks[m]) {
+            Some((record, offset)) if offset >= counted.0 => {
+                counted = (offset, counted.1 + super::fileread::line_ends(&mut file, counted.0, offset)?);
+                Start { offset, line: counted.1, index: record + 1 }
+            }
+            Some(_) => return Ok(None),
+            None => Start::FILE,
+        };
+        let found = spans_from(path, delimiter, start, &wanted[i..i + group])?;
+        if found.len() < group {
+            return Ok(None);
+        }
+        spans.extend(found);
+        i += group;
+    }
+    Ok(Some(spans))
+}
+
+/// The raw text of each (line, first byte, end) span, with its line.
+fn read_spans(path: &Path, spans: Vec<(u64, u64, u64)>) -> io::Result<Vec<(u64, String)>> {
     let mut file = File::open(path)?;
     let mut out = Vec::with_capacity(spans.len());
     for (line, from, to) in spans {
@@ -140,7 +195,34 @@ mod tests {
     fn locates_records_across_multiline_fields() {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(b"a,b\n1,2\n\"x\ny\",3\n4,5\r\n6,7").unwrap();
-        let got = locate_csv(f.path(), b',', &[1, 2, 3]).unwrap();
+        let got = locate_csv(f.path(), b',', &[1, 2, 3], &[]).unwrap();
         assert_eq!(got, vec![(3, "\"x\ny\",3".to_string()), (5, "4,5".to_string()), (6, "6,7".to_string())]);
+    }
+
+    #[test]
+    fn marks_locate_as_a_scan_from_the_start_does() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(b"a,b\n1,2\n\"x\ny\",3\n\n4,5\r\n\"p\nq\nr\",6\n7,8\n9,10").unwrap();
+        let mut starts = Vec::new();
+        crate::ingest::fileread::records(f.path(), b',', |_| {}, |r| starts.push(r.start)).unwrap();
+        let all: Vec<u64> = (0..7).collect();
+        let whole = locate_csv(f.path(), b',', &all, &[]).unwrap();
+        let lines: Vec<u64> = whole.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, [2, 3, 5, 6, 7, 10, 11]);
+        assert_eq!(whole[4].1, "\"p\nq\nr\",6");
+        for every in 1..=4 {
+            let marks: Vec<(u64, u64)> = (0..7).step_by(every).map(|r| (r as u64, starts[r + 1])).collect();
+            for wanted in [&all[..], &[6], &[1, 5], &[0, 3, 4]] {
+                let want: Vec<(u64, String)> = wanted.iter().map(|r| whole[*r as usize].clone()).collect();
+                assert_eq!(
+                    locate_csv(f.path(), b',', wanted, &marks).unwrap(),
+                    want,
+                    "marks every {every}, {wanted:?}"
+                );
+            }
+        }
+        // A mark past the end of the file finds nothing there: the scan from
+        // the start answers.
+        assert_eq!(locate_csv(f.path(), b',', &[6], &[(6, 1000)]).unwrap(), [whole[6].clone()]);
     }
 }
