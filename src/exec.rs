@@ -308,6 +308,11 @@ pub struct Batch {
     fewer: Vec<(&'static str, usize)>,
     /// The engine that runs the plans, when not polars.
     runner: Option<Arc<dyn Runner>>,
+    /// The plans added by name ([`Batch::add_named`]), each with its handle.
+    named: Vec<(String, Handle)>,
+    /// How many handles were given out for each entry: a result is taken
+    /// that many times.
+    takers: Vec<usize>,
 }
 
 impl Default for Batch {
@@ -336,6 +341,8 @@ impl Batch {
             labels: Vec::new(),
             fewer: Vec::new(),
             runner: None,
+            named: Vec::new(),
+            takers: Vec::new(),
         }
     }
 
@@ -363,6 +370,8 @@ impl Batch {
             labels: Vec::new(),
             fewer: self.fewer.clone(),
             runner: self.runner.clone(),
+            named: Vec::new(),
+            takers: Vec::new(),
         }
     }
 
@@ -424,14 +433,35 @@ impl Batch {
     /// results combine by `merge`.
     pub fn add_shares(&mut self, variants: Vec<LazyFrame>, merge: Merge) -> Handle {
         let entry = self.keyed_entry(variants, merge);
+        self.push(entry)
+    }
+
+    /// Adds an entry, taken back once.
+    fn push(&mut self, entry: Entry) -> Handle {
         self.entries.push(entry);
+        self.takers.push(1);
         Handle(self.entries.len() - 1)
     }
 
     /// Adds a plan run once; its result is taken back with the handle returned.
     pub fn add(&mut self, plan: LazyFrame) -> Handle {
-        self.entries.push(Entry::Whole(Box::new(plan)));
-        Handle(self.entries.len() - 1)
+        self.push(Entry::Whole(Box::new(plan)))
+    }
+
+    /// Adds a plan run once for every rule that needs it: a plan added under
+    /// a `name` already added is not added again, and each caller takes
+    /// its own copy of the one result. The name must say everything the
+    /// plan is built from (see `engine::Context::common`): plans are never
+    /// compared, only their names.
+    pub fn add_named(&mut self, name: String, plan: LazyFrame) -> Handle {
+        if let Some((_, h)) = self.named.iter().find(|(n, _)| *n == name) {
+            let h = *h;
+            self.takers[h.0] += 1;
+            return h;
+        }
+        let h = self.add(plan);
+        self.named.push((name, h));
+        h
     }
 
     /// Adds the plan of `stage` then `then` over `frame`: on the sorted path
@@ -474,17 +504,16 @@ impl Batch {
         key: &'static str,
     ) -> Handle {
         let fallback = self.keyed_entry(hashed, merge);
-        self.entries.push(Entry::Sorted(Box::new(sorted), Box::new(fallback)));
-        self.labels.push((self.entries.len() - 1, rule.to_string(), key));
-        Handle(self.entries.len() - 1)
+        let h = self.push(Entry::Sorted(Box::new(sorted), Box::new(fallback)));
+        self.labels.push((h.0, rule.to_string(), key));
+        h
     }
 
     /// Adds a plan as its variants per partition (in the order of
     /// [`Batch::parts`]), whose results combine by `merge`.
     pub fn add_split(&mut self, parts: Vec<LazyFrame>, merge: Merge) -> Handle {
         debug_assert!(parts.len() <= self.partitions);
-        self.entries.push(Entry::Split(parts, merge));
-        Handle(self.entries.len() - 1)
+        self.push(Entry::Split(parts, merge))
     }
 
     /// Runs every plan: the whole and sorted ones and the first partition of
@@ -493,7 +522,7 @@ impl Batch {
     pub fn run(self) -> PolarsResult<Results> {
         let (passes, one_at_a_time) = (self.partitions, self.one_at_a_time);
         let runner = self.runner.as_deref();
-        let labels = self.labels;
+        let (labels, takers) = (self.labels, self.takers);
         let mut fallbacks = Vec::new();
         let entries: Vec<Entry> = self
             .entries
@@ -530,7 +559,7 @@ impl Batch {
                 frames[i] = df;
             }
         }
-        Ok(Results { frames, checks })
+        Ok(Results { frames, checks, takers })
     }
 
     /// The optimised query plan of the whole batch (its first pass), as polars prints it.
@@ -620,6 +649,8 @@ pub struct Check {
 pub struct Results {
     frames: Vec<Option<DataFrame>>,
     checks: Vec<Check>,
+    /// How many takes of each result are left.
+    takers: Vec<usize>,
 }
 
 impl Results {
@@ -628,10 +659,20 @@ impl Results {
         &self.checks
     }
 
-    /// The result of the plan added as `h`. Each result is taken once; a
-    /// second take is an error, not an empty frame.
+    /// The result of the plan added as `h`. Each result is taken once per
+    /// handle given out for it (once, unless added by name by several
+    /// callers); a further take is an error, not an empty frame.
     pub fn take(&mut self, h: Handle) -> PolarsResult<DataFrame> {
-        match self.frames.get_mut(h.0).and_then(Option::take) {
+        let left = self.takers.get_mut(h.0).filter(|n| **n > 1);
+        let df = match left {
+            // A copy shares the columns' buffers: nothing is copied row by row.
+            Some(n) => {
+                *n -= 1;
+                self.frames.get(h.0).and_then(Option::clone)
+            }
+            None => self.frames.get_mut(h.0).and_then(Option::take),
+        };
+        match df {
             Some(df) => Ok(df),
             None => polars_bail!(ComputeError: "the result of plan {} was taken already", h.0),
         }
@@ -651,6 +692,27 @@ mod tests {
         assert_eq!(results.take(b).unwrap().column("y").unwrap().i64().unwrap().get(0), Some(6));
         assert_eq!(results.take(a).unwrap().height(), 2);
         assert!(results.take(a).is_err());
+    }
+
+    #[test]
+    fn a_plan_added_under_one_name_runs_once_for_every_caller() {
+        for mut batch in [Batch::new(), Batch::bounded(3)] {
+            let first = batch.add_named("x doubled".into(), df!("x" => [1i64, 2]).unwrap().lazy());
+            // The name is what counts: a second plan under it is not run.
+            let again = batch.add_named("x doubled".into(), df!("x" => [7i64]).unwrap().lazy());
+            let other = batch.add_named("y".into(), df!("y" => [3i64]).unwrap().lazy());
+            assert_eq!(first, again);
+            assert_ne!(first, other);
+            let mut results = batch.run().unwrap();
+            for _ in 0..2 {
+                let df = results.take(first).unwrap();
+                assert_eq!(df.column("x").unwrap().i64().unwrap().into_no_null_iter().collect::<Vec<_>>(), [1, 2]);
+            }
+            // Two callers, two takes.
+            assert!(results.take(first).is_err());
+            assert_eq!(results.take(other).unwrap().height(), 1);
+            assert!(results.take(other).is_err());
+        }
     }
 
     /// A frame of 1,000 sessions over 3 platforms, 4 rows each.

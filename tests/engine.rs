@@ -486,3 +486,39 @@ fn districts_roll_up_to_the_cities_a_rule_names() {
     assert_eq!(group(f, &[("region", "440100"), ("app", "alipay"), ("issuer", "unionpay")]).n, 2);
     assert_eq!(group(f, &[("region", "110000"), ("app", "alipay"), ("issuer", "unionpay")]).n, 1);
 }
+
+/// How many of the plans `explain` prints aggregate as `aggregate` does.
+fn plans_aggregating(rulebook: &hutong::engine::Rulebook, aggregate: &str) -> usize {
+    let spec = InputSpec { data: Some("testdata/sample".into()), ..Default::default() };
+    let inputs = ingest::open(&spec, IngestOptions::default()).unwrap();
+    let taxonomy = std::sync::Arc::new(hutong::rulebook::Taxonomy::new(rulebook).unwrap());
+    let ctx = hutong::engine::Context { rulebook, taxonomy, inputs: &inputs, period: None, part: None, sorted: false };
+    let plan = hutong::engine::explain(&ctx, hutong::exec::Batch::new()).unwrap();
+    plan.lines().filter(|l| l.contains(aggregate)).count()
+}
+
+#[test]
+fn rules_asking_for_the_same_aggregate_over_the_same_rows_share_one_plan() {
+    let path = "rules/cn-interconnection-2021.toml";
+    let text = std::fs::read_to_string(path).unwrap();
+    let presence = r#"[len().cast(UInt64).alias("n")] BY [col("platform"), col("provider")]"#;
+    let cells = r#"alias("successes")] BY [col("region"), col("app"), col("issuer")]"#;
+    let shares = r#"BY [col("channel"), col("firm"), col("label")]"#;
+    let rb = hutong::engine::kinds::parse(path, &text).unwrap();
+    // Presence: CN-ND-01, 04 and 05 over all checkout rows, CN-ND-02 and 03
+    // over online payments. Scan cells: CN-IO-01, 02 and 03 from 30
+    // September, and CN-QR-01's own (its rows ignore its `where`).
+    // Market shares: CN-MK-01 and 02, by channel.
+    assert_eq!(plans_aggregating(&rb, presence), 2);
+    assert_eq!(plans_aggregating(&rb, cells), 2);
+    assert_eq!(plans_aggregating(&rb, shares), 1);
+    // Another `where` is other rows: CN-ND-03 no longer shares with CN-ND-02.
+    let at = text.find(r#"id = "CN-ND-03""#).unwrap();
+    let filter = r#"where = "channel = 'online'""#;
+    let cut = at + text[at..].find(filter).unwrap();
+    let edited =
+        format!("{}where = \"channel = 'online' and amount > 0\"{}", &text[..cut], &text[cut + filter.len()..]);
+    let rb = hutong::engine::kinds::parse(path, &edited).unwrap();
+    assert_eq!(plans_aggregating(&rb, presence), 3);
+    assert_eq!(plans_aggregating(&rb, shares), 1);
+}

@@ -74,7 +74,7 @@ rationale = "A shop's single collection code must be payable from any major wall
     }
 
     fn plans(rule: &Rule, _: &AcceptanceSpec, ctx: &Context) -> Result<Vec<Plan>, NotEvaluable> {
-        Ok(vec![scan_plan(rule, ctx)?.into()])
+        Ok(vec![scan_plan(rule, ctx)?])
     }
 
     fn evaluate(
@@ -210,9 +210,11 @@ pub(super) fn read_cells(p: &Params, d: &mut Diagnostics) -> (Option<Vec<String>
     (regions, p.required(d, "providers", providers))
 }
 
-/// The scan aggregate both acceptance and reciprocity use.
-pub fn scan_plan(rule: &Rule, ctx: &Context) -> Result<LazyFrame, NotEvaluable> {
-    Ok(scans(ctx.rule_frame(rule, Dataset::Transactions, &["wallet_app", "code_issuer"])?, ctx))
+/// The scan aggregate both acceptance and reciprocity use, run once for
+/// every such rule over the same rows.
+pub fn scan_plan(rule: &Rule, ctx: &Context) -> Result<Plan, NotEvaluable> {
+    let needs = ["wallet_app", "code_issuer"];
+    ctx.common(rule, Dataset::Transactions, &needs, "offline scans per region, app and issuer", |f| scans(f, ctx))
 }
 
 /// Attempts and successes per (region, app, issuer) of offline scans in `frame`.

@@ -100,7 +100,6 @@ rationale = "Context for the other findings: a screen, not a market definition"
 
     fn plans(rule: &Rule, spec: &ConcentrationSpec, ctx: &Context) -> Result<Vec<Plan>, NotEvaluable> {
         let by = &spec.by;
-        let frame = ctx.rule_frame(rule, Dataset::Transactions, &[])?;
         let firm = when(col("channel").eq(lit("offline")))
             .then(coalesce(&[col("app"), col("provider")]))
             .otherwise(col("provider"))
@@ -114,13 +113,16 @@ rationale = "Context for the other findings: a screen, not a market definition"
         keys.push(col("firm"));
         keys.push(col("label"));
         let keys = ctx.keys(keys);
-        Ok(vec![frame
-            .filter(col("status").eq(lit("success")))
-            .with_column(firm)
-            .with_column(label)
-            .group_by(keys)
-            .agg([len().cast(DataType::Float64).alias("count"), col("amount").sum().alias("amount")])
-            .into()])
+        // Rules that differ only in their measure or mode read the same aggregate.
+        let what = format!("successful payments' count and amount per {by:?}, firm and label");
+        Ok(vec![ctx.common(rule, Dataset::Transactions, &[], &what, |frame| {
+            frame
+                .filter(col("status").eq(lit("success")))
+                .with_column(firm)
+                .with_column(label)
+                .group_by(keys)
+                .agg([len().cast(DataType::Float64).alias("count"), col("amount").sum().alias("amount")])
+        })?])
     }
 
     fn evaluate(

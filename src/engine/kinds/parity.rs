@@ -225,11 +225,11 @@ rationale = "Why the margin is what it is, in plain words"
             needs.push("discount_funder");
         }
         let frame = ctx.rule_frame(rule, spec.metric.dataset(), &needs)?;
-        // Which providers (null: unmapped labels) each platform logged at all.
-        let present = frame
-            .clone()
-            .group_by(ctx.keys([col("platform"), col("provider")]))
-            .agg([len().cast(DataType::UInt64).alias("n")]);
+        // Which providers (null: unmapped labels) each platform logged at
+        // all: the same for every parity rule over the same rows.
+        let present = ctx.common(rule, spec.metric.dataset(), &needs, "rows per platform and provider", |f| {
+            f.group_by(ctx.keys([col("platform"), col("provider")])).agg([len().cast(DataType::UInt64).alias("n")])
+        })?;
         let mapped = frame.filter(col("provider").is_not_null());
         let main = match spec.metric {
             // The exact latency distribution of successful payments per arm:
@@ -241,7 +241,7 @@ rationale = "Why the margin is what it is, in plain words"
             Metric::P95Latency => {
                 let successes = mapped.filter(col("status").eq(lit("success")).and(col("latency_ms").is_not_null()));
                 return Ok(vec![
-                    present.into(),
+                    present,
                     ctx.per_key(successes, "latency_ms", Merge::Concat, |f| {
                         f.group_by(ctx.keys([col("platform"), col("provider"), col("latency_ms")]))
                             .agg([len().cast(DataType::UInt64).alias("n")])
@@ -317,7 +317,7 @@ rationale = "Why the margin is what it is, in plain words"
                     aggs: flags,
                 };
                 return Ok(vec![
-                    present.into(),
+                    present,
                     ctx.per_key_stage(joined, stage, Merge::sum(["n"]), |f| {
                         f.filter(col("own"))
                             .group_by(ctx.keys([col("platform")]).into_iter().chain(names).collect::<Vec<_>>())
@@ -326,7 +326,7 @@ rationale = "Why the margin is what it is, in plain words"
                 ]);
             }
         };
-        Ok(vec![present.into(), main.into()])
+        Ok(vec![present, main.into()])
     }
 
     fn evaluate(

@@ -64,7 +64,7 @@ rationale = "Recognition that works only one way keeps one network's codes close
     }
 
     fn plans(rule: &Rule, _: &ReciprocitySpec, ctx: &Context) -> Result<Vec<Plan>, NotEvaluable> {
-        Ok(vec![scan_plan(rule, ctx)?.into()])
+        Ok(vec![scan_plan(rule, ctx)?])
     }
 
     fn evaluate(
