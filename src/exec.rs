@@ -27,6 +27,10 @@ use polars_plan::plans::{HintIR, Sorted};
 
 use crate::contract::Dataset;
 
+mod fuse;
+
+pub use fuse::{Flags, Then};
+
 /// Produces the results of plans on an engine other than polars' own
 /// (`audit --engine`): it reads the same plans, so the kinds build them once
 /// whatever runs them.
@@ -101,6 +105,7 @@ const MIXED: &str = "__hutong_mixed";
 /// The first stage of an aggregation over a high-cardinality key: one row
 /// per value of `key` and of `others` (the other group keys), with `aggs`
 /// over the columns `rows` adds to each row.
+#[derive(Clone)]
 pub struct Stage {
     /// The dataset whose accepted rows the stage reads (a subset of them,
     /// with columns added): what a pass proved of their order
@@ -132,6 +137,14 @@ fn with_rows(frame: LazyFrame, rows: Vec<Expr>) -> LazyFrame {
 }
 
 impl Stage {
+    /// A stage of flags: per key, whether any of its rows has each of the
+    /// boolean `rows` (named as they are). Such stages of several rules over
+    /// the same rows run as one ([`Flags`]).
+    pub fn flags(dataset: Dataset, key: &'static str, others: Vec<Expr>, rows: Vec<Expr>) -> PolarsResult<Stage> {
+        let aggs = any_per_group(&rows)?;
+        Ok(Stage { dataset, key, others, rows, aggs })
+    }
+
     /// The stage by hash group-by over `part`'s share of the keys (every
     /// key when `None`), then `then` over its result.
     pub fn hashed(self, frame: LazyFrame, part: Option<Part>, then: impl FnOnce(LazyFrame) -> LazyFrame) -> LazyFrame {
@@ -160,6 +173,13 @@ impl Stage {
         then: impl FnOnce(LazyFrame) -> LazyFrame,
         constant: &[String],
     ) -> PolarsResult<LazyFrame> {
+        let (stage, check) = self.sorted_parts(frame, constant)?;
+        checked(then(stage), check)
+    }
+
+    /// The sorted stage in the hashed stage's column order, and its
+    /// one-row check, both over the one group-by ([`Stage::sorted`]).
+    fn sorted_parts(self, frame: LazyFrame, constant: &[String]) -> PolarsResult<(LazyFrame, LazyFrame)> {
         let Stage { key, others, rows, aggs, .. } = self;
         let frame = with_rows(frame, rows);
         let names =
@@ -180,7 +200,10 @@ impl Stage {
             agg.push(mixed.clone().alias(MIXED));
         }
         let hint = HintIR::Sorted(Arc::from([Sorted { column: key.into(), descending: None, nulls_last: None }]));
-        let stage = frame.hint(hint)?.group_by([col(key)]).agg(agg);
+        // Cached: the result and the check (and, fused, every rule's
+        // aggregation) read the one group-by. Without it polars ran the
+        // group-by once per reader; `cse` shares only the scan below it.
+        let stage = frame.hint(hint)?.group_by([col(key)]).agg(agg).cache();
         // The hashed stage's columns, in its order.
         let n_others = others.len();
         let order: Vec<Expr> = names[..n_others]
@@ -189,12 +212,11 @@ impl Stage {
             .chain([col(key)])
             .chain(names[n_others..].iter().map(|n| col(n.clone())))
             .collect();
-        let result = then(stage.clone().select(order));
         let mut check = col(key).is_sorted(None, None).and(col(key).null_count().eq(lit(0)));
         if mixed.is_some() {
             check = check.and(col(MIXED).not().all(true));
         }
-        checked(result, stage.select([check.alias(CHECK)]))
+        Ok((stage.clone().select(order), stage.select([check.alias(CHECK)])))
     }
 }
 
@@ -290,6 +312,73 @@ enum Entry {
     Whole(Box<LazyFrame>),
     Split(Vec<LazyFrame>, Merge),
     Sorted(Box<LazyFrame>, Box<Entry>),
+    /// A sorted stage of flags, run as one plan with the others of its name.
+    Flags(Box<Flags>, Box<Entry>),
+    /// A sorted plan whose result is part of another entry's fused plan's,
+    /// with its hashed form.
+    Fused(Box<Entry>),
+    /// No plan of its own to run: its result comes from another entry's.
+    Elsewhere,
+}
+
+/// A fused plan: the entry that runs it, and each member's entry, place
+/// in it and result columns.
+struct Fusion {
+    at: usize,
+    members: Vec<(usize, Vec<PlSmallStr>)>,
+}
+
+/// The batch's entries with every stage of flags resolved: alone, as a
+/// sorted plan, when no other stage has its name; else all of that name as
+/// one plan, run by the first member's entry. A stage whose sorted form
+/// cannot be built runs hashed (the hashed form's run reports the cause).
+fn resolve_flags(entries: Vec<Entry>) -> (Vec<Entry>, Vec<Fusion>) {
+    let mut by_name: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        if let Entry::Flags(f, _) = e {
+            match by_name.iter_mut().find(|(n, _)| *n == f.name) {
+                Some((_, members)) => members.push(i),
+                None => by_name.push((f.name.clone(), vec![i])),
+            }
+        }
+    }
+    let mut slots: Vec<Option<Entry>> = entries.into_iter().map(Some).collect();
+    let mut fusions = Vec::new();
+    for (_, at) in by_name {
+        let mut members: Vec<(usize, Flags, Entry)> = Vec::new();
+        for i in at {
+            if let Some(Entry::Flags(flags, fallback)) = slots[i].take() {
+                members.push((i, *flags, *fallback));
+            }
+        }
+        let flags: Vec<&Flags> = members.iter().map(|(_, f, _)| f).collect();
+        let fused = match flags.len() {
+            0 | 1 => None,
+            _ => fuse::fuse(&flags).ok(),
+        };
+        match fused {
+            Some((plan, names)) => {
+                let mut placed = Vec::new();
+                for (n, ((i, _, fallback), names)) in members.into_iter().zip(names).enumerate() {
+                    slots[i] = Some(match n {
+                        0 => Entry::Sorted(Box::new(plan.clone()), Box::new(fallback)),
+                        _ => Entry::Fused(Box::new(fallback)),
+                    });
+                    placed.push((i, names));
+                }
+                fusions.push(Fusion { at: placed[0].0, members: placed });
+            }
+            None => {
+                for (i, flags, fallback) in members {
+                    slots[i] = Some(match flags.alone() {
+                        Ok(plan) => Entry::Sorted(Box::new(plan), Box::new(fallback)),
+                        Err(_) => fallback,
+                    });
+                }
+            }
+        }
+    }
+    (slots.into_iter().map(|s| s.unwrap_or(Entry::Elsewhere)).collect(), fusions)
 }
 
 /// Plans to be run together in one streaming pass (or one per partition),
@@ -503,10 +592,40 @@ impl Batch {
         rule: &str,
         key: &'static str,
     ) -> Handle {
+        self.push_sorted(|fallback| Entry::Sorted(Box::new(sorted), fallback), hashed, merge, rule, key)
+    }
+
+    /// Adds the entry `sorted` makes of its hashed form, one variant per
+    /// share of its key, and names it in [`Results::checks`].
+    fn push_sorted(
+        &mut self,
+        sorted: impl FnOnce(Box<Entry>) -> Entry,
+        hashed: Vec<LazyFrame>,
+        merge: Merge,
+        rule: &str,
+        key: &'static str,
+    ) -> Handle {
         let fallback = self.keyed_entry(hashed, merge);
-        let h = self.push(Entry::Sorted(Box::new(sorted), Box::new(fallback)));
+        let h = self.push(sorted(Box::new(fallback)));
         self.labels.push((h.0, rule.to_string(), key));
         h
+    }
+
+    /// Adds a sorted stage of flags per key that the stages of other rules
+    /// under the same name share: all of them run as one plan, one group-by
+    /// computing every rule's flags, and each takes its own result (see
+    /// [`Flags`]). `hashed`, `merge`, `rule` and `key` as for
+    /// [`Batch::add_sorted`]: when the one check fails, each stage's hashed
+    /// form runs.
+    pub fn add_flags(
+        &mut self,
+        flags: Flags,
+        hashed: Vec<LazyFrame>,
+        merge: Merge,
+        rule: &str,
+        key: &'static str,
+    ) -> Handle {
+        self.push_sorted(|fallback| Entry::Flags(Box::new(flags), fallback), hashed, merge, rule, key)
     }
 
     /// Adds a plan as its variants per partition (in the order of
@@ -524,8 +643,8 @@ impl Batch {
         let runner = self.runner.as_deref();
         let (labels, takers) = (self.labels, self.takers);
         let mut fallbacks = Vec::new();
-        let entries: Vec<Entry> = self
-            .entries
+        let (entries, fusions) = resolve_flags(self.entries);
+        let entries: Vec<Entry> = entries
             .into_iter()
             .enumerate()
             .map(|(i, e)| match e {
@@ -533,10 +652,22 @@ impl Batch {
                     fallbacks.push((i, *fallback));
                     Entry::Whole(plan)
                 }
+                Entry::Fused(fallback) => {
+                    fallbacks.push((i, *fallback));
+                    Entry::Elsewhere
+                }
                 e => e,
             })
             .collect();
         let mut frames = run_entries(entries, passes, one_at_a_time, runner)?;
+        // Each member of a fused plan takes its part, check row included.
+        for Fusion { at, members } in fusions {
+            if let Some(fused) = frames[at].take() {
+                for (index, (i, names)) in members.into_iter().enumerate() {
+                    frames[i] = Some(fuse::part(&fused, index, &names)?);
+                }
+            }
+        }
         let mut checks = Vec::new();
         let mut failed = Vec::new();
         for (i, fallback) in fallbacks {
@@ -564,13 +695,15 @@ impl Batch {
 
     /// The optimised query plan of the whole batch (its first pass), as polars prints it.
     pub fn explain(self) -> PolarsResult<String> {
-        let plans: Vec<LazyFrame> = self
-            .entries
+        // The plans as they will run: stages of flags fused.
+        let (entries, _) = resolve_flags(self.entries);
+        let plans: Vec<LazyFrame> = entries
             .into_iter()
             .filter_map(|e| match e {
                 Entry::Whole(lf) => Some(*lf),
                 Entry::Split(parts, _) => parts.into_iter().next(),
                 Entry::Sorted(plan, _) => Some(*plan),
+                Entry::Flags(..) | Entry::Fused(_) | Entry::Elsewhere => None,
             })
             .collect();
         let Some(first) = plans.first() else { return Ok(String::new()) };
@@ -610,6 +743,8 @@ fn run_entries(
                 }
                 merges.push(Some(merge));
             }
+            // Resolved before a run (`Batch::run`): nothing left to run here.
+            Entry::Flags(..) | Entry::Fused(_) | Entry::Elsewhere => merges.push(None),
         }
     }
     let mut partial: Vec<Vec<DataFrame>> = (0..merges.len()).map(|_| Vec::new()).collect();

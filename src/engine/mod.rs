@@ -22,7 +22,7 @@ use polars::prelude::*;
 use std::collections::BTreeMap;
 
 use crate::contract::Dataset;
-use crate::exec::{Batch, Check, Handle, Merge, Part, Results, Stage};
+use crate::exec::{Batch, Check, Flags, Handle, Merge, Part, Results, Stage, Then};
 use crate::findings::{Finding, UnmappedLabel};
 use crate::ingest::period::Period;
 use crate::ingest::{DatasetInput, Inputs};
@@ -55,11 +55,14 @@ pub struct Plan {
     /// What the plan is, in full, when other rules may need the same plan
     /// (built by [`Context::common`]): it then runs once for all of them.
     name: Option<String>,
+    /// A sorted stage of flags that other rules' stages over the same rows
+    /// may share (built by [`Context::flags_stage`]).
+    flags: Option<Flags>,
 }
 
 impl From<LazyFrame> for Plan {
     fn from(frame: LazyFrame) -> Plan {
-        Plan { frame, split: None, sorted: false, name: None }
+        Plan { frame, split: None, sorted: false, name: None, flags: None }
     }
 }
 
@@ -118,7 +121,7 @@ impl Context<'_> {
         build: impl FnOnce(LazyFrame) -> LazyFrame,
     ) -> Plan {
         let frame = build(crate::exec::share(frame, self.part, key));
-        Plan { frame, split: Some((key, merge)), sorted: false, name: None }
+        Plan { frame, split: Some((key, merge)), sorted: false, name: None, flags: None }
     }
 
     /// A plan whose first stage groups by a high-cardinality key (sessions,
@@ -139,9 +142,48 @@ impl Context<'_> {
                 None => &[],
             };
             let frame = stage.sorted(frame, then, constant).map_err(|e| format!("building its sorted plan: {e}"))?;
-            return Ok(Plan { frame, split: Some((key, merge)), sorted: true, name: None });
+            return Ok(Plan { frame, split: Some((key, merge)), sorted: true, name: None, flags: None });
         }
-        Ok(Plan { frame: stage.hashed(frame, self.part, then), split: Some((key, merge)), sorted: false, name: None })
+        let frame = stage.hashed(frame, self.part, then);
+        Ok(Plan { frame, split: Some((key, merge)), sorted: false, name: None, flags: None })
+    }
+
+    /// As [`Context::per_key_stage`], for a stage of flags ([`Stage::flags`])
+    /// that other rules' stages over the same rows may share: on the sorted
+    /// path, the stages of one name run as one group-by. `rows` says what
+    /// `frame` is beyond the rule's rows of the stage's dataset (as
+    /// [`Context::rule_frame`] gives them); the name adds those rows'
+    /// identity and the stage's keys. On the 10M audit: the paired parity
+    /// rules' three stages over the checkout sessions (docs/performance.md).
+    pub(crate) fn flags_stage(
+        &self,
+        rule: &Rule,
+        rows: &str,
+        frame: LazyFrame,
+        stage: Stage,
+        merge: Merge,
+        then: Then,
+    ) -> Result<Plan, NotEvaluable> {
+        let key = stage.key;
+        if !self.sorted {
+            let frame = stage.hashed(frame, self.part, |f| then(f));
+            return Ok(Plan { frame, split: Some((key, merge)), sorted: false, name: None, flags: None });
+        }
+        let constant = match self.inputs.get(stage.dataset).and_then(|i| i.order.ascending_by(key)) {
+            Some(proven) => proven.constant.clone(),
+            None => Vec::new(),
+        };
+        let name = format!("{rows} by {key} and {:?} | {}", stage.others, self.rows_name(rule, stage.dataset));
+        let flags = Flags { name, frame, stage, then, constant };
+        let frame = flags.alone().map_err(|e| format!("building its sorted plan: {e}"))?;
+        Ok(Plan { frame, split: Some((key, merge)), sorted: true, name: None, flags: Some(flags) })
+    }
+
+    /// What a rule's rows of `ds` are, in full: the dataset, the rule's
+    /// `where` as written, its first instant and the period.
+    fn rows_name(&self, rule: &Rule, ds: Dataset) -> String {
+        let filter = rule.filter.as_ref().map(|f| f.text.as_str());
+        format!("{ds} where {filter:?} from {:?} per {:?}", self.effective_start(rule), self.period)
     }
 
     /// A plan other rules may need too, run once for all of them: `build`
@@ -161,10 +203,8 @@ impl Context<'_> {
         build: impl FnOnce(LazyFrame) -> LazyFrame,
     ) -> Result<Plan, NotEvaluable> {
         let frame = self.rule_frame(rule, ds, needs)?;
-        let filter = rule.filter.as_ref().map(|f| f.text.as_str());
-        let name =
-            format!("{what} | {ds} where {filter:?} from {:?} per {:?}", self.effective_start(rule), self.period);
-        Ok(Plan { frame: build(frame), split: None, sorted: false, name: Some(name) })
+        let name = format!("{what} | {}", self.rows_name(rule, ds));
+        Ok(Plan { frame: build(frame), split: None, sorted: false, name: Some(name), flags: None })
     }
 
     /// The first instant a rule sees, in UTC microseconds: midnight of its
@@ -442,6 +482,7 @@ fn add_plans(rule: &Rule, ctx: &Context, batch: &mut Batch) -> Result<Vec<Handle
         };
         let frames: Vec<LazyFrame> = plans.into_iter().map(|p| p.frame).collect();
         handles.push(match on_sorted.filter(|p| p.sorted && batch.sorts(key)) {
+            Some(Plan { flags: Some(flags), .. }) => batch.add_flags(flags, frames, merge, &rule.id, key),
             Some(s) => batch.add_sorted(s.frame, frames, merge, &rule.id, key),
             None => batch.add_shares(frames, merge),
         });

@@ -20,7 +20,7 @@ use super::{Criteria, Kind, Rule};
 use crate::contract::Dataset;
 use crate::engine::util::{counts, opt_ints, plural, strings};
 use crate::engine::{Context, NotEvaluable, Plan, Seen};
-use crate::exec::{any_per_group, Merge, Stage};
+use crate::exec::{Merge, Stage, Then};
 use crate::findings::{ComparisonFields, Detail, EvidenceTable, Finding, Group, MetricUnit, Presentation, Verdict};
 use crate::rulebook::diag::{codes, Diagnostics};
 use crate::rulebook::model::FailureClass;
@@ -268,7 +268,6 @@ rationale = "Why the margin is what it is, in plain words"
                     rows.push(is_rival.clone().alias(rival_offered(i)));
                     rows.push(is_rival.and(ev.clone()).alias(rival_event(i)));
                 }
-                let flags = any_per_group(&rows).map_err(|e| format!("naming its session flags: {e}"))?;
                 let names: Vec<Expr> = ["ev_a".to_string()]
                     .into_iter()
                     .chain((0..spec.rivals.len()).flat_map(|i| [rival_offered(i), rival_event(i)]))
@@ -309,21 +308,15 @@ rationale = "Why the margin is what it is, in plain words"
                     ),
                 };
                 let ctx = &ctx;
-                let stage = Stage {
-                    dataset: spec.metric.dataset(),
-                    key: "session_id",
-                    others: ctx.keys([col("platform")]),
-                    rows,
-                    aggs: flags,
-                };
-                return Ok(vec![
-                    present,
-                    ctx.per_key_stage(joined, stage, Merge::sum(["n"]), |f| {
-                        f.filter(col("own"))
-                            .group_by(ctx.keys([col("platform")]).into_iter().chain(names).collect::<Vec<_>>())
-                            .agg([len().cast(DataType::UInt64).alias("n")])
-                    })?,
-                ]);
+                let stage = Stage::flags(spec.metric.dataset(), "session_id", ctx.keys([col("platform")]), rows)
+                    .map_err(|e| format!("naming its session flags: {e}"))?;
+                let keys: Vec<Expr> = ctx.keys([col("platform")]).into_iter().chain(names).collect();
+                let then: Then = Arc::new(move |f: LazyFrame| {
+                    f.filter(col("own")).group_by(keys.clone()).agg([len().cast(DataType::UInt64).alias("n")])
+                });
+                // The other paired rules over the same rows share the stage.
+                let rows = "rows with a mapped provider and their platform's own provider";
+                return Ok(vec![present, ctx.flags_stage(rule, rows, joined, stage, Merge::sum(["n"]), then)?]);
             }
         };
         Ok(vec![present, main.into()])
