@@ -543,12 +543,24 @@ impl Batch {
     /// plan is built from (see `engine::Context::common`): plans are never
     /// compared, only their names.
     pub fn add_named(&mut self, name: String, plan: LazyFrame) -> Handle {
+        self.named_entry(name, |batch| batch.add(plan))
+    }
+
+    /// As [`Batch::add_named`], for a keyed plan's variants (as
+    /// [`Batch::add_shares`] adds them).
+    pub fn add_named_shares(&mut self, name: String, variants: Vec<LazyFrame>, merge: Merge) -> Handle {
+        self.named_entry(name, |batch| batch.add_shares(variants, merge))
+    }
+
+    /// The handle of the entry added under `name`, one more taker for it;
+    /// else the entry `add` adds, under that name.
+    fn named_entry(&mut self, name: String, add: impl FnOnce(&mut Batch) -> Handle) -> Handle {
         if let Some((_, h)) = self.named.iter().find(|(n, _)| *n == name) {
             let h = *h;
             self.takers[h.0] += 1;
             return h;
         }
-        let h = self.add(plan);
+        let h = add(self);
         self.named.push((name, h));
         h
     }

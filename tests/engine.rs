@@ -394,6 +394,36 @@ fn labels_are_normalised_and_ambiguous_ones_do_not_stop_the_audit() {
 }
 
 #[test]
+fn unmapped_labels_are_counted_per_column_and_dataset() {
+    let rb = rule("kind = \"concentration\"\nby = [\"channel\"]\nmax_hhi = 1800");
+    // Each transaction's method and wallet app alike, its issuer apart.
+    let txns = vec![
+        scan(1, "110000", "Alipay", "礼品卡", "success"),
+        scan(2, "110000", "礼品卡", "unionpay", "success"),
+        scan(3, "110000", "礼品卡", "礼品卡", "failed"),
+        scan(4, "110000", "PayPal", "PayPal", "success"),
+    ];
+    let checkout =
+        vec![option("S1", "taobao", "M1", "PayPal", 1, false), option("S1", "taobao", "M1", "Alipay", 2, false)];
+    let r = run(&rb, Some((TXN_HEADER, txns)), checkout);
+    let mut got: Vec<(String, String, String, u64)> =
+        r.unmapped_labels.iter().map(|u| (u.dataset.clone(), u.column.clone(), u.label.clone(), u.rows)).collect();
+    got.sort();
+    let want = [
+        ("checkout", "method", "PayPal", 1),
+        ("transactions", "code_issuer", "PayPal", 1),
+        ("transactions", "code_issuer", "礼品卡", 2),
+        ("transactions", "method", "PayPal", 1),
+        ("transactions", "method", "礼品卡", 2),
+        ("transactions", "wallet_app", "PayPal", 1),
+        ("transactions", "wallet_app", "礼品卡", 2),
+    ];
+    let want: Vec<(String, String, String, u64)> =
+        want.iter().map(|(d, c, l, n)| (d.to_string(), c.to_string(), l.to_string(), *n)).collect();
+    assert_eq!(got, want);
+}
+
+#[test]
 fn unmapped_share_above_the_limit_makes_concentration_inconclusive() {
     let rb = rule("kind = \"concentration\"\nby = [\"channel\"]\nmax_hhi = 1800");
     let mut txns: Vec<String> = (0..9).map(|i| txn(i, "taobao", "Alipay", "success")).collect();
@@ -506,17 +536,26 @@ fn plans_aggregating(rulebook: &hutong::engine::Rulebook, aggregate: &str) -> us
 fn rules_asking_for_the_same_aggregate_over_the_same_rows_share_one_plan() {
     let path = "rules/cn-interconnection-2021.toml";
     let text = std::fs::read_to_string(path).unwrap();
-    let presence = r#"[len().cast(UInt64).alias("n")] BY [col("platform"), col("provider")]"#;
+    let per_merchant =
+        r#"[len().cast(UInt64).alias("n")] BY [col("platform"), col("merchant_id"), col("provider"), col("region")]"#;
     let cells = r#"alias("successes")] BY [col("region"), col("app"), col("issuer")]"#;
     let shares = r#"BY [col("channel"), col("firm"), col("label")]"#;
     let rb = hutong::engine::kinds::parse(path, &text).unwrap();
-    // Presence: CN-ND-01, 04 and 05 over all checkout rows, CN-ND-02 and 03
-    // over online payments. Scan cells: CN-IO-01, 02 and 03 from 30
-    // September, and CN-QR-01's own (its rows ignore its `where`).
-    // Market shares: CN-MK-01 and 02, by channel.
-    assert_eq!(plans_aggregating(&rb, presence), 2);
+    // Rows per merchant and provider: over all checkout rows for CN-PL-01
+    // (coverage per merchant), CN-PL-03 (exclusivity) and the presence of
+    // CN-ND-01, 04 and 05; over online payments for the presence of CN-ND-02
+    // and 03. Scan cells: CN-IO-01, 02 and 03 from 30 September, and
+    // CN-QR-01's own (its rows ignore its `where`). Market shares: CN-MK-01
+    // and 02, by channel.
+    assert_eq!(plans_aggregating(&rb, per_merchant), 2);
     assert_eq!(plans_aggregating(&rb, cells), 2);
     assert_eq!(plans_aggregating(&rb, shares), 1);
+    // No rule reads those rows again for its own step: presence per platform,
+    // coverage per merchant and exclusivity's providers per merchant are
+    // computed from the shared result.
+    assert_eq!(plans_aggregating(&rb, r#"[len().cast(UInt64).alias("n")] BY [col("platform"), col("provider")]"#), 0);
+    assert_eq!(plans_aggregating(&rb, r#"col("merchant_id").alias("unit")"#), 0);
+    assert_eq!(plans_aggregating(&rb, r#"alias("n_providers")"#), 0);
     // Another `where` is other rows: CN-ND-03 no longer shares with CN-ND-02.
     let at = text.find(r#"id = "CN-ND-03""#).unwrap();
     let filter = r#"where = "channel = 'online'""#;
@@ -524,7 +563,7 @@ fn rules_asking_for_the_same_aggregate_over_the_same_rows_share_one_plan() {
     let edited =
         format!("{}where = \"channel = 'online' and amount > 0\"{}", &text[..cut], &text[cut + filter.len()..]);
     let rb = hutong::engine::kinds::parse(path, &edited).unwrap();
-    assert_eq!(plans_aggregating(&rb, presence), 3);
+    assert_eq!(plans_aggregating(&rb, per_merchant), 3);
     assert_eq!(plans_aggregating(&rb, shares), 1);
 }
 

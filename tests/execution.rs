@@ -144,9 +144,16 @@ fn the_execution_is_recorded_with_its_partitioned_aggregations() {
         ("CN-PL-02", "session_id"),
         ("CN-PL-03", "merchant_id"),
         ("CN-PL-03", "session_id"),
+        // The parity rules' presence: from the rows per merchant and
+        // provider, which CN-PL-01 and CN-PL-03 count too.
+        ("CN-ND-01", "merchant_id"),
         ("CN-ND-01", "session_id"),
+        ("CN-ND-02", "merchant_id"),
+        ("CN-ND-03", "merchant_id"),
         ("CN-ND-03", "latency_ms"),
+        ("CN-ND-04", "merchant_id"),
         ("CN-ND-04", "session_id"),
+        ("CN-ND-05", "merchant_id"),
         ("CN-ND-05", "session_id"),
         ("CN-ND-06", "merchant_id"),
         ("CN-QR-01", "merchant_id"),
@@ -606,7 +613,7 @@ fn keys_with_few_distinct_values_run_whole_with_the_same_findings() {
     let every = bounded_in_four(None);
     let partitioned: Vec<(&str, &str, u64)> =
         every.execution.partitioned.iter().map(|p| (p.rule.as_str(), p.key.as_str(), p.partitions)).collect();
-    assert_eq!(partitioned.len(), 11);
+    assert_eq!(partitioned.len(), 16);
     assert!(partitioned.iter().all(|p| p.2 == 4), "{partitioned:?}");
     // The sample's 61,775 rows hold 2.5 MB of keyed state (40 B a row), one
     // partition of the 192 MiB the budget leaves, and its keys (20,891
@@ -618,4 +625,39 @@ fn keys_with_few_distinct_values_run_whole_with_the_same_findings() {
     let json = |r: &hutong::findings::Report| serde_json::to_value(&r.findings).unwrap();
     assert_eq!(json(&fewer), json(&every));
     assert_eq!(serde_json::to_value(&fewer.inputs).unwrap(), serde_json::to_value(&every.inputs).unwrap());
+}
+
+#[test]
+fn converted_parquet_is_accounted_for_from_its_footer_unless_a_window_cuts_its_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pq = converted_sample(tmp.path());
+    let all = "transactions, checkout, merchants, codes";
+    // Without a window every converted row is read and accepted, as the
+    // footer counts them: the sample's 20,885 valid transactions.
+    let (_, v, said1) = audit_saying_converted(&pq, &tmp.path().join("whole"), &[]);
+    assert_eq!(said1.converted, all);
+    let t = &v["inputs"][0];
+    assert_eq!(t["dataset"], "transactions");
+    let rows = |t: &Value, k: &str| t[k].as_u64().unwrap();
+    assert_eq!(
+        [rows(t, "rows_read"), rows(t, "rows_accepted"), rows(t, "rows_rejected"), rows(t, "rows_outside_window")],
+        [20885, 20885, 0, 0]
+    );
+    assert_eq!(rows(&t["files"][0], "rows_read"), 20885);
+    // A window leaves rows out: counted by a pass over the rows, as from
+    // the CSV the converted files came from.
+    let window = ["--from", "2021-10-03", "--to", "2021-10-05"];
+    let (_, w, said2) = audit_saying_converted(&pq, &tmp.path().join("window"), &window);
+    assert_eq!(said2.converted, all);
+    let (_, csv) = audit(Path::new("testdata/sample"), &tmp.path().join("csv"), &window);
+    for (c, p) in csv["inputs"].as_array().unwrap().iter().zip(w["inputs"].as_array().unwrap()) {
+        assert_eq!(c["dataset"], p["dataset"]);
+        let ds = c["dataset"].as_str().unwrap();
+        assert_eq!(rows(c, "rows_accepted"), rows(p, "rows_accepted"), "{ds}");
+        assert_eq!(rows(c, "rows_outside_window"), rows(p, "rows_outside_window"), "{ds}");
+        assert_eq!(rows(p, "rows_read"), rows(p, "rows_accepted") + rows(p, "rows_outside_window"), "{ds}");
+    }
+    let t = &w["inputs"][0];
+    assert!(rows(t, "rows_outside_window") > 0 && rows(t, "rows_accepted") > 0);
+    assert_eq!(rows(t, "rows_read"), 20885);
 }

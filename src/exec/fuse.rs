@@ -45,14 +45,28 @@ pub fn fuse(members: &[&Flags]) -> PolarsResult<(LazyFrame, Vec<Vec<PlSmallStr>>
     let Some(first) = members.first() else { polars_bail!(ComputeError: "no stages to fuse") };
     let key = first.stage.key;
     let others = first.stage.others.iter().map(|e| e.clone().meta().output_name()).collect::<PolarsResult<Vec<_>>>()?;
-    let mut rows = Vec::new();
+    // Each distinct flag once, however many members ask for it: every flag
+    // is one more aggregation per group, the bulk of the plan's work.
+    let mut rows: Vec<Expr> = Vec::new();
+    let mut seen: Vec<(Expr, String)> = Vec::new();
     let mut picks = Vec::new();
     for (i, m) in members.iter().enumerate() {
         let mut pick: Vec<Expr> = others.iter().map(|n| col(n.clone())).chain([col(key)]).collect();
         for row in &m.stage.rows {
             let name = row.clone().meta().output_name()?;
-            let inner = format!("__hutong_{i}_{name}");
-            rows.push(row.clone().alias(inner.as_str()));
+            let body = match row {
+                Expr::Alias(inner, _) => inner.as_ref().clone(),
+                other => other.clone(),
+            };
+            let inner = match seen.iter().find(|(e, _)| *e == body) {
+                Some((_, inner)) => inner.clone(),
+                None => {
+                    let inner = format!("__hutong_{i}_{name}");
+                    rows.push(body.clone().alias(inner.as_str()));
+                    seen.push((body, inner.clone()));
+                    inner
+                }
+            };
             pick.push(col(inner.as_str()).alias(name));
         }
         picks.push(pick);
@@ -205,5 +219,36 @@ mod tests {
         assert_eq!(b, ["\"a\" 1", "\"b\" 1"]);
         let failed = |rule: &str| Check { rule: rule.into(), key: "session_id", held: false };
         assert_eq!(checks, [failed("A"), failed("B")]);
+    }
+
+    #[test]
+    fn a_flag_two_stages_compute_alike_is_aggregated_once() {
+        // Rule A's flag (a row over 3) again in rule C, under another name.
+        let sorted = ["s1", "s1", "s2", "s2", "s3"];
+        let (a, ha) = big(rows(sorted), "same rows");
+        let stage = Stage::flags(
+            Dataset::Checkout,
+            "session_id",
+            vec![col("platform")],
+            vec![col("v").gt(lit(3)).alias("large")],
+        )
+        .unwrap();
+        let then: Then = Arc::new(|f| {
+            f.filter(col("large")).group_by([col("platform")]).agg([len().cast(DataType::UInt64).alias("n")])
+        });
+        let hc = vec![stage.clone().hashed(rows(sorted), None, |f| then(f))];
+        let c = Flags { name: "same rows".into(), frame: rows(sorted), stage, then, constant: Vec::new() };
+        let (fused, _) = fuse(&[&a, &c]).unwrap();
+        let plan = fused.describe_plan().unwrap();
+        assert_eq!(plan.matches("any_ignore_nulls").count(), 1, "{plan}");
+        // Each rule still reads the flag under its own name.
+        let mut batch = Batch::bounded(1).sorting(vec!["session_id"]);
+        let ha = batch.add_flags(a, ha, Merge::Concat, "A", "session_id");
+        let hc = batch.add_flags(c, hc, Merge::Concat, "C", "session_id");
+        let mut r = batch.run().unwrap();
+        // s1 (a): 1, 2; s2 (b): 3, 4; s3 (a): 5.
+        assert_eq!(lines(&r.take(ha).unwrap()), ["\"a\" false 1", "\"a\" true 1", "\"b\" true 1"]);
+        assert_eq!(lines(&r.take(hc).unwrap()), ["\"a\" 1", "\"b\" 1"]);
+        assert!(r.checks().iter().all(|c| c.held));
     }
 }

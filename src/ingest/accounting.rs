@@ -63,19 +63,22 @@ impl DatasetAccount {
 /// file and reason, the rejected rows, and (with an id column) duplicates.
 /// Audit, inspect and convert all account for their inputs through it.
 pub struct AccountingPlans {
-    counts: Handle,
-    rejected: Handle,
+    counts: Counts,
     duplicates: Option<Handle>,
+}
+
+/// Where a dataset's row counts and rejected rows come from.
+enum Counts {
+    /// Plans of the batch: the counts per file and reason, the rejected rows.
+    Plans(Handle, Handle),
+    /// Each file's rows, every one accepted ([`DatasetInput::known_rows`]).
+    Known(Vec<u64>),
 }
 
 impl AccountingPlans {
     /// Adds the dataset's accounting plans to `batch`.
     pub fn add(input: &DatasetInput, batch: &mut Batch) -> AccountingPlans {
-        AccountingPlans {
-            counts: batch.add(counts_plan(input)),
-            rejected: batch.add(super::rejects::rejected_plan(input)),
-            duplicates: add_duplicates(input, batch),
-        }
+        AccountingPlans { duplicates: add_duplicates(input, batch), ..AccountingPlans::add_counts(input, batch) }
     }
 
     /// Adds the plans without the exact duplicate-id count, whose memory grows
@@ -85,11 +88,11 @@ impl AccountingPlans {
     }
 
     fn add_counts(input: &DatasetInput, batch: &mut Batch) -> AccountingPlans {
-        AccountingPlans {
-            counts: batch.add(counts_plan(input)),
-            rejected: batch.add(super::rejects::rejected_plan(input)),
-            duplicates: None,
-        }
+        let counts = match &input.known_rows {
+            Some(rows) => Counts::Known(rows.clone()),
+            None => Counts::Plans(batch.add(counts_plan(input)), batch.add(super::rejects::rejected_plan(input))),
+        };
+        AccountingPlans { counts, duplicates: None }
     }
 
     /// The accounting and every rejected row, located, from the batch's results.
@@ -99,11 +102,18 @@ impl AccountingPlans {
         results: &mut Results,
         delimiter: u8,
     ) -> anyhow::Result<(DatasetAccount, Vec<super::rejects::RejectedRow>)> {
-        let mut account = from_counts(input, &results.take(self.counts)?)?;
+        let (counts, rejected) = match self.counts {
+            Counts::Plans(counts, rejected) => (results.take(counts)?, Some(results.take(rejected)?)),
+            Counts::Known(rows) => (known_counts(&rows)?, None),
+        };
+        let mut account = from_counts(input, &counts)?;
         if let Some(h) = self.duplicates {
             set_duplicates(&mut account, &results.take(h)?)?;
         }
-        let rejected = super::rejects::locate(input, &results.take(self.rejected)?, delimiter)?;
+        let rejected = match rejected {
+            Some(df) => super::rejects::locate(input, &df, delimiter)?,
+            None => Vec::new(),
+        };
         Ok((account, rejected))
     }
 }
@@ -115,6 +125,18 @@ fn counts_plan(input: &DatasetInput) -> LazyFrame {
         .clone()
         .group_by([col(FILE), col(REASON), col(super::OUTSIDE)])
         .agg([len().cast(DataType::UInt64).alias("n")])
+}
+
+/// The counts `counts_plan` would give for files whose rows are all
+/// accepted and inside the window: `rows` per file.
+fn known_counts(rows: &[u64]) -> PolarsResult<DataFrame> {
+    let files: Vec<u32> = (0..rows.len() as u32).collect();
+    df!(
+        FILE => files,
+        REASON => Series::full_null(REASON.into(), rows.len(), &DataType::UInt16),
+        super::OUTSIDE => vec![false; rows.len()],
+        "n" => rows,
+    )
 }
 
 /// The name of the accounting's plans where rules' ids go (the execution

@@ -204,6 +204,11 @@ pub struct DatasetInput {
     /// What a pass over every accepted row proved of their order: staging
     /// CSV, or `hutong convert` as its footer records ([`order`]).
     pub order: order::RowOrder,
+    /// Each file's rows, known without a scan to be every one accepted and
+    /// inside the window: a converted dataset that `--from` / `--to` do not
+    /// cut, its counts from the files' footers. The accounting then runs no
+    /// plan for it.
+    pub known_rows: Option<Vec<u64>>,
 }
 
 impl InputFile {
@@ -510,22 +515,31 @@ fn open_dataset(
         extra_columns: extra,
         frame,
         converted: false,
+        known_rows: None,
         order: order::RowOrder::Unknown,
     })
 }
 
 /// Whether a valid row lies outside `--from` / `--to`.
 fn outside(ds: Dataset, present: &[&str], options: IngestOptions) -> Expr {
-    let time = ds.time_column().filter(|t| present.contains(t));
-    match (time, options.window) {
-        (Some(t), (from, to)) if from.is_some() || to.is_some() => {
+    let (from, to) = options.window;
+    match windowed(ds, present, options) {
+        Some(t) => {
             let ts = || col(t);
             let before = from.map_or(lit(false), |f| ts().lt(lit(f)));
             let after = to.map_or(lit(false), |t| ts().gt_eq(lit(t)));
             col(validate::REASON).is_null().and(before.or(after))
         }
-        _ => lit(false),
+        None => lit(false),
     }
+}
+
+/// The time column, when `--from` / `--to` can leave some of the dataset's
+/// rows out.
+fn windowed(ds: Dataset, present: &[&str], options: IngestOptions) -> Option<&'static str> {
+    let time = ds.time_column().filter(|t| present.contains(t))?;
+    let (from, to) = options.window;
+    (from.is_some() || to.is_some()).then_some(time)
 }
 
 /// What the pre-read learnt about one file.

@@ -61,6 +61,9 @@ impl Inputs {
             input.frame = if cache { frame.cache() } else { frame };
             input.converted = true;
             input.order = super::sortmeta::order_for(&input.files);
+            if super::windowed(ds, &input.present, options).is_none() {
+                input.known_rows = input.files.iter().map(|f| f.rows().ok()).collect();
+            }
             read.push((ds, if known { Remembered::Yes } else { Remembered::No }));
         }
         read

@@ -3,6 +3,7 @@
 //! relative form, a rival's coverage divided by the affiliated provider's.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use polars::prelude::*;
 
@@ -114,11 +115,15 @@ rationale = "Why it matters, in plain words"
         let flagged = flagged(p, ctx);
         let flags: Vec<Expr> =
             flagged.iter().enumerate().map(|(i, id)| offers(id).any(true).alias(flag_name(i))).collect();
-        let per_unit = |f: LazyFrame| f.group_by(group).agg(flags.clone());
         Ok(vec![match p.unit {
             // Merchants are few enough to collect one row each: the uncovered
-            // ones are the evidence.
-            Unit::Merchant => ctx.per_key(frame, unit_col, Merge::Concat, per_unit),
+            // ones are the evidence. Which providers each merchant offers is
+            // a step away from the rows per merchant and provider that other
+            // rules count too.
+            Unit::Merchant => {
+                let per_unit = Arc::new(move |f: LazyFrame| f.group_by(group.clone()).agg(flags.clone()));
+                super::per_merchant_and_provider(rule, Dataset::Checkout, ctx, &[], per_unit)?
+            }
             Unit::Session => {
                 let mut agg = vec![len().alias("units")];
                 let mut sums = vec!["units".to_string()];

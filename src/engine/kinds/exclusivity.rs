@@ -8,6 +8,7 @@
 //! merchants is a census, compared exactly with `max_merchants`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use polars::prelude::*;
 
@@ -73,17 +74,23 @@ rationale = "A checkout that never shows a rival is the footprint of an exclusiv
             // as `n_unique` counts it) are grouped first: `n_unique` inside
             // the group-by would be a second group-by per merchant, and took
             // 1.3 s of the 10M audit's plans.
-            ctx.per_key(frame.clone(), "merchant_id", Merge::Concat, |f| {
-                let providers: Vec<Expr> = merchant().into_iter().chain([col("provider")]).collect();
-                f.group_by(providers).agg([col("region").min().alias("region")]).group_by(merchant()).agg([
-                    len().cast(DataType::UInt64).alias("n_providers"),
-                    // The least, not the first: the same whatever order the
-                    // rows come in (the one provider of an exclusive merchant,
-                    // and its region, one per merchant in any sound log).
-                    col("provider").min().alias("only"),
-                    col("region").min().alias("region"),
-                ])
-            }),
+            super::per_merchant_and_provider(rule, Dataset::Checkout, ctx, &[], {
+                let merchant = ctx.keys([col("platform"), col("merchant_id")]);
+                let providers: Vec<Expr> = merchant.iter().cloned().chain([col("provider")]).collect();
+                Arc::new(move |f| {
+                    f.group_by(providers.clone())
+                        .agg([col("region").min().alias("region")])
+                        .group_by(merchant.clone())
+                        .agg([
+                            len().cast(DataType::UInt64).alias("n_providers"),
+                            // The least, not the first: the same whatever order the
+                            // rows come in (the one provider of an exclusive merchant,
+                            // and its region, one per merchant in any sound log).
+                            col("provider").min().alias("only"),
+                            col("region").min().alias("region"),
+                        ])
+                })
+            })?,
             // Each merchant's distinct sessions, counted apart and split on
             // the session: merchants are few and each holds many sessions, so
             // shares of merchants are uneven and grow with the input; each

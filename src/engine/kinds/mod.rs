@@ -37,6 +37,25 @@ pub type Rulebook = rulebook::Rulebook<RuleSpec>;
 /// A rule with its kind's typed parameters.
 pub type Rule = rulebook::Rule<RuleSpec>;
 
+/// A rule's rows of `ds` counted per platform, merchant, provider and
+/// region (column `n`), a plan run once for every rule over the same rows
+/// and read by each through its own `then`: which providers each merchant
+/// offers (coverage per merchant, exclusivity) and each platform logs
+/// (parity's presence) are all a step away from it. Split on the merchant,
+/// as the merchants' own plans are. On the 10M audit each of the three read
+/// the checkout rows for 0.7-1.0 s (docs/performance.md).
+pub(crate) fn per_merchant_and_provider(
+    rule: &Rule,
+    ds: Dataset,
+    ctx: &Context,
+    needs: &[&str],
+    then: crate::exec::Then,
+) -> Result<Plan, NotEvaluable> {
+    let keys = ctx.keys([col("platform"), col("merchant_id"), col("provider"), col("region")]);
+    let count = |f: LazyFrame| f.group_by(keys).agg([len().cast(DataType::UInt64).alias("n")]);
+    ctx.shared_per_key(rule, ds, needs, "rows per platform, merchant, provider and region", "merchant_id", count, then)
+}
+
 /// What fails, passes and stays inconclusive in a rule of a kind, in words.
 pub struct Criteria {
     pub fail: String,

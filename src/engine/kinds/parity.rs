@@ -226,10 +226,16 @@ rationale = "Why the margin is what it is, in plain words"
         }
         let frame = ctx.rule_frame(rule, spec.metric.dataset(), &needs)?;
         // Which providers (null: unmapped labels) each platform logged at
-        // all: the same for every parity rule over the same rows.
-        let present = ctx.common(rule, spec.metric.dataset(), &needs, "rows per platform and provider", |f| {
-            f.group_by(ctx.keys([col("platform"), col("provider")])).agg([len().cast(DataType::UInt64).alias("n")])
-        })?;
+        // all, from the rows per merchant and provider that other rules over
+        // the same rows count too.
+        let per_provider = ctx.keys([col("platform"), col("provider")]);
+        let present = super::per_merchant_and_provider(
+            rule,
+            spec.metric.dataset(),
+            ctx,
+            &needs,
+            Arc::new(move |f| f.group_by(per_provider.clone()).agg([col("n").sum().cast(DataType::UInt64)])),
+        )?;
         let mapped = frame.filter(col("provider").is_not_null());
         let main = match spec.metric {
             // The exact latency distribution of successful payments per arm:
