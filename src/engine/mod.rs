@@ -576,11 +576,11 @@ fn compile_extras(ctx: &Context, batch: &mut Batch) -> Extras {
         if sources.is_empty() {
             continue;
         }
-        if let Ok(base) = ctx.base(ds) {
-            let keys: Vec<Expr> = std::iter::once(col("platform")).chain(sources.iter().map(|s| col(*s))).collect();
-            let plan = base.group_by(keys).agg([len().cast(DataType::UInt64).alias("n")]);
-            label_plans.push((ds, sources, batch.add(plan)));
-        }
+        // The platforms as logged: mapped on the result ([`read_labels`]),
+        // not on every row.
+        let keys: Vec<Expr> = std::iter::once(col("platform")).chain(sources.iter().map(|s| col(*s))).collect();
+        let plan = input.accepted().group_by(keys).agg([len().cast(DataType::UInt64).alias("n")]);
+        label_plans.push((ds, sources, batch.add(plan)));
     }
     let names = ctx
         .inputs
@@ -755,7 +755,7 @@ fn read_labels(
         }
     }
     for (ds, source, df) in counts {
-        let plats = util::strings(&df, "platform")?;
+        let plats = util::strings(&df, "platform")?.into_iter().map(|p| ctx.taxonomy.platform(&p));
         let labels = df.column("label")?.str()?.clone();
         let ns = util::counts(&df, "n")?;
         for ((platform, label), n) in plats.into_iter().zip(labels.iter()).zip(ns) {
