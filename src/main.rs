@@ -112,8 +112,8 @@ fn main() -> ExitCode {
     // table holds (4,096 by default). The plans per merchant and provider
     // have tens of thousands (7 platforms × 1,000 merchants × 5 providers on
     // the 10M set): with 65,536 their peak fell from 419 to 286 MB
-    // (docs/performance.md). Set before any thread starts, unless the user
-    // set it.
+    // (docs/performance.md). Set before polars starts its threads, and only
+    // if the user has not set it.
     if std::env::var_os(HOT_TABLE).is_none() {
         std::env::set_var(HOT_TABLE, "65536");
     }
